@@ -1,0 +1,411 @@
+/*
+ * mcrx-core: receive IPv4 and IPv6 UDP multicast, any-source (ASM, (*,G)) and
+ * source-specific (SSM, (S,G)), with an explicit subscription lifecycle.
+ *
+ *   mcrx_context *ctx = mcrx_context_new();
+ *   mcrx_subscription_config cfg;
+ *   mcrx_subscription_config_init(&cfg);
+ *   mcrx_subscription_config_parse(&cfg, "232.1.2.3", 5000, "203.0.113.7", NULL);
+ *   uint64_t id;
+ *   mcrx_context_add(ctx, &cfg, &id);             -> state Bound
+ *   mcrx_context_join_subscription(ctx, id);      -> state Joined
+ *   mcrx_datagram dg; mcrx_datagram_init(&dg, buf, sizeof buf);
+ *   size_t got;
+ *   mcrx_context_recv(ctx, &dg, &got);            -> got is 1 or 0 (nothing now)
+ *
+ * Conventions
+ * - Calls on a handle return an int status, MCRX_STATUS_OK (0) on success.
+ *   After a failure the handle keeps the precise kind (mcrx_*_last_error_code)
+ *   and a message starting "MCRX: " that names the cause and, when the kernel
+ *   refused, the OS error and the setting to change (mcrx_*_last_error). Both
+ *   stay valid until the next call on that handle.
+ * - Pure functions (no handle) return an mcrx_error kind directly, 0 on
+ *   success, and leave their message in mcrx_last_error() (per thread).
+ * - No datagram available now is not an error: receive calls succeed and
+ *   report 0 datagrams.
+ * - The library never prints, aborts or exits; it never allocates per datagram.
+ *
+ * Threading
+ * - A context and its subscriptions may be used from one thread at a time.
+ * - While a background receiver (mcrx_context_start) runs, calls on the context
+ *   from any thread are serialised with it by an internal lock; subscription
+ *   handles borrowed from the context must not be used then, except from
+ *   inside the receiver's callback.
+ * - A taken subscription (mcrx_context_take_subscription) belongs to its
+ *   caller alone and is independent of the context.
+ *
+ * The Rust crate's C ABI (<mcrx_core_ffi.h>) is part of this API: McrxContext
+ * is mcrx_context, and its functions behave as documented there.
+ */
+#ifndef MCRX_MCRX_H
+#define MCRX_MCRX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../mcrx_core_ffi.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MCRX_VERSION_MAJOR 0
+#define MCRX_VERSION_MINOR 1
+#define MCRX_VERSION_PATCH 0
+#define MCRX_VERSION_STRING "0.1.0"
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                    */
+
+/*
+ * Every failure kind with its message. Kinds mirror the Rust crate's
+ * McrxError variants, plus those only a C API needs.
+ */
+#define MCRX_ERROR_MAP(X)                                                        \
+    X(NONE, "no error")                                                          \
+    X(INVALID_DESTINATION_PORT, "invalid destination port")                      \
+    X(INVALID_MULTICAST_GROUP, "group must be a multicast IP address")           \
+    X(SSM_GROUP_REQUIRES_SOURCE,                                                 \
+      "SSM-range multicast groups require a source address")                     \
+    X(INVALID_SOURCE_ADDRESS, "invalid source address")                          \
+    X(SOURCE_ADDRESS_FAMILY_MISMATCH,                                            \
+      "source address family does not match the group")                          \
+    X(INVALID_IPV4_SSM_GROUP, "IPv4 SSM groups must use the 232.0.0.0/8 range")  \
+    X(INVALID_IPV6_SSM_GROUP, "IPv6 SSM groups must use the ff3x:: prefix")      \
+    X(INTERFACE_ADDRESS_FAMILY_MISMATCH,                                         \
+      "interface address family does not match the group")                       \
+    X(INVALID_INTERFACE_INDEX, "interface index must be greater than 0")         \
+    X(INTERFACE_INDEX_REQUIRES_IPV6,                                             \
+      "interface index is only supported for IPv6 groups")                       \
+    X(DUPLICATE_SUBSCRIPTION, "duplicate subscription")                          \
+    X(SUBSCRIPTION_NOT_FOUND, "subscription not found")                          \
+    X(SUBSCRIPTION_NOT_JOINED, "subscription is not joined")                     \
+    X(SUBSCRIPTION_ALREADY_JOINED, "subscription is already joined")             \
+    X(SOCKET_CREATE_FAILED, "failed to create socket")                           \
+    X(SOCKET_OPTION_FAILED, "failed to set socket option")                       \
+    X(SOCKET_BIND_FAILED, "failed to bind socket")                               \
+    X(SOCKET_LOCAL_ADDR_FAILED, "failed to read the socket's local address")     \
+    X(EXISTING_SOCKET_ADDRESS_FAMILY_MISMATCH,                                   \
+      "existing socket address family does not match the group")                 \
+    X(EXISTING_SOCKET_PORT_MISMATCH,                                             \
+      "existing socket is not bound to the destination port")                    \
+    X(MULTICAST_JOIN_FAILED, "failed to join multicast group")                   \
+    X(MULTICAST_LEAVE_FAILED, "failed to leave multicast group")                 \
+    X(SOURCE_SPECIFIC_MULTICAST_UNSUPPORTED,                                     \
+      "source-specific multicast is not supported on this platform")             \
+    X(IPV6_SSM_REQUIRES_INTERFACE,                                               \
+      "IPv6 source-specific multicast requires an interface on this platform")   \
+    X(INTERFACE_DISCOVERY_FAILED, "failed to resolve the interface")             \
+    X(NON_IP_SOCKET_ADDRESS, "socket address is not an IP address")              \
+    X(RECEIVE_FAILED, "failed to receive")                                       \
+    X(INVALID_ARGUMENT, "invalid argument")                                      \
+    X(INVALID_ADDRESS, "invalid IP address")                                     \
+    X(INVALID_INTERFACE, "invalid interface")                                    \
+    X(OUT_OF_MEMORY, "out of memory")                                            \
+    X(NOT_SUPPORTED, "not supported on this platform")                           \
+    X(ALREADY_RUNNING, "a background receiver is already running")               \
+    X(BUSY, "the context is being polled")
+
+typedef enum McrxError {
+#define MCRX_ERROR_ENUM_(name, msg) MCRX_ERROR_##name,
+    MCRX_ERROR_MAP(MCRX_ERROR_ENUM_)
+#undef MCRX_ERROR_ENUM_
+    MCRX_ERROR_COUNT_
+} mcrx_error;
+
+/* Static description of a kind ("MCRX: ..."), never NULL. */
+MCRX_EXTERN const char *mcrx_error_message(int kind);
+/* Static symbolic name of a kind ("SUBSCRIPTION_NOT_FOUND"), never NULL. */
+MCRX_EXTERN const char *mcrx_error_name(int kind);
+/* Kind of the last failure on this thread without a handle (see mcrx_last_error). */
+MCRX_EXTERN mcrx_error mcrx_last_error_code(void);
+
+/* ------------------------------------------------------------------------ */
+/* Addresses                                                                 */
+
+#define MCRX_IP_NONE 0
+#define MCRX_IP_V4 4
+#define MCRX_IP_V6 6
+
+/* Room for any text mcrx_ip_format writes, scope included. */
+#define MCRX_IP_STRLEN 64
+
+/* An IPv4 or IPv6 address in network byte order, with an optional IPv6 scope. */
+typedef struct McrxIp {
+    uint8_t family;    /* MCRX_IP_NONE, MCRX_IP_V4 or MCRX_IP_V6 */
+    uint8_t reserved_[3];
+    uint32_t scope_id; /* IPv6 zone (interface index), 0 = none */
+    uint8_t bytes[16]; /* IPv4 uses the first 4 */
+} mcrx_ip;
+
+struct sockaddr;
+
+/* Parses "198.51.100.1", "2001:db8::1" or "fe80::1%7" / "fe80::1%eth0". */
+MCRX_EXTERN mcrx_error mcrx_ip_parse(const char *text, mcrx_ip *out);
+/* Writes the text form (NUL-terminated, with "%index" when scoped). Returns
+ * the length, or 0 if buf is too small or ip is MCRX_IP_NONE. */
+MCRX_EXTERN size_t mcrx_ip_format(const mcrx_ip *ip, char *buf, size_t buflen);
+/* 1 if both are the same family and bytes (scope ignored), else 0. */
+MCRX_EXTERN int mcrx_ip_equal(const mcrx_ip *a, const mcrx_ip *b);
+MCRX_EXTERN int mcrx_ip_is_multicast(const mcrx_ip *ip);
+/* Converts from a struct sockaddr_in / sockaddr_in6; port_out may be NULL. */
+MCRX_EXTERN mcrx_error mcrx_ip_from_sockaddr(const struct sockaddr *sa, mcrx_ip *out,
+                                             uint16_t *port_out);
+/* Writes a sockaddr_in / sockaddr_in6 into out (outlen bytes of room). Returns
+ * the address length, or 0 if ip is NONE or outlen is too small. */
+MCRX_EXTERN size_t mcrx_ip_to_sockaddr(const mcrx_ip *ip, uint16_t port, void *out,
+                                       size_t outlen);
+
+/* ------------------------------------------------------------------------ */
+/* Subscription configuration                                                */
+
+#define MCRX_SUBSCRIPTION_CONFIG_VERSION 1
+#define MCRX_NO_INTERFACE_INDEX (-1)
+
+/*
+ * What to receive. Fill with mcrx_subscription_config_init, then set fields
+ * or call mcrx_subscription_config_parse. Two configs are duplicates when
+ * group, source, dst_port, interface and interface_index are all equal.
+ */
+typedef struct McrxSubscriptionConfig {
+    uint32_t version;          /* set by init */
+    mcrx_ip group;             /* required, multicast */
+    mcrx_ip source;            /* MCRX_IP_NONE for ASM; the sender for SSM */
+    uint16_t dst_port;         /* required, not 0 */
+    mcrx_ip interface;         /* local join interface address, or NONE */
+    int64_t interface_index;   /* IPv6 only; MCRX_NO_INTERFACE_INDEX = not set */
+    uint64_t reserved_[4];
+} mcrx_subscription_config;
+
+MCRX_EXTERN void mcrx_subscription_config_init(mcrx_subscription_config *cfg);
+
+/*
+ * Checks cfg in the Rust crate's order: port 0, group not multicast, SSM range
+ * without source, bad source (unspecified, multicast, broadcast), source
+ * family, IPv4 SSM outside 232/8, IPv6 SSM outside ff3x::/32, interface
+ * family, interface index 0 or on IPv4. Returns the first failing kind.
+ */
+MCRX_EXTERN mcrx_error mcrx_subscription_config_validate(const mcrx_subscription_config *cfg);
+
+/*
+ * Fills group, dst_port, source and interface from text, as the C ABI and the
+ * tools accept them. source and interface may be NULL. interface is an
+ * address, or for an IPv6 group "fe80::1%7", "fe80::1%eth0" (both set the
+ * address and the index) or a bare index "7". Does not validate.
+ */
+MCRX_EXTERN mcrx_error mcrx_subscription_config_parse(mcrx_subscription_config *cfg,
+                                                      const char *group, uint16_t dst_port,
+                                                      const char *source, const char *interface);
+
+/*
+ * Parses an interface string for a group of the given family (MCRX_IP_V4/V6)
+ * with the rules above. addr_out gets the address or NONE, index_out the index
+ * or MCRX_NO_INTERFACE_INDEX. Errors: INVALID_INTERFACE (with the reason in
+ * mcrx_last_error()).
+ */
+MCRX_EXTERN mcrx_error mcrx_parse_interface(const char *text, int group_family,
+                                            mcrx_ip *addr_out, int64_t *index_out);
+
+/* 1 if cfg has a source (SSM), else 0. */
+MCRX_EXTERN int mcrx_subscription_config_is_ssm(const mcrx_subscription_config *cfg);
+
+/* ------------------------------------------------------------------------ */
+/* Datagrams                                                                 */
+
+/* The datagram was larger than cap: buf holds the first cap bytes and
+ * wire_len the full size. Never silent: check this flag. */
+#define MCRX_DATAGRAM_TRUNCATED 0x1u
+
+/* Valid-bits of mcrx_metadata's optional fields. */
+#define MCRX_META_DESTINATION 0x1u   /* destination_local_ip */
+#define MCRX_META_INGRESS_IF 0x2u    /* ingress_interface_index */
+#define MCRX_META_TIMESTAMP 0x4u     /* rx_timestamp_ns */
+#define MCRX_META_TTL 0x8u           /* ttl */
+#define MCRX_META_DROPS 0x10u        /* kernel_drops */
+
+/* Delivery context of one datagram, filled when mcrx_datagram.meta is set. */
+typedef struct McrxMetadata {
+    mcrx_ip socket_local_ip;            /* the socket's bound address */
+    uint16_t socket_local_port;
+    uint16_t reserved0_;
+    mcrx_ip configured_interface;       /* from the config, or NONE */
+    uint32_t configured_interface_index;/* from the config (IPv6), 0 = none */
+    uint32_t valid;                     /* MCRX_META_* bits below */
+    mcrx_ip destination_local_ip;       /* pktinfo destination address */
+    uint32_t ingress_interface_index;   /* pktinfo interface index */
+    uint8_t ttl;                        /* TTL / hop limit */
+    uint8_t reserved1_[3];
+    int64_t rx_timestamp_ns;            /* kernel receive time, Unix epoch ns */
+    uint64_t kernel_drops;              /* socket's kernel drop count so far */
+    uint64_t reserved_[6];
+} mcrx_metadata;
+
+/*
+ * One receive slot. The caller sets buf, cap and optionally meta (init does);
+ * a receive call fills the rest. When a receive into an array of slots
+ * discards a datagram (wrong group, source or interface), it may exchange the
+ * buf, cap and meta pointers between slots of that array: always read a
+ * slot's data through its own buf and meta.
+ */
+typedef struct McrxDatagram {
+    void *buf;                  /* in: where the payload goes */
+    size_t cap;                 /* in: room in buf */
+    mcrx_metadata *meta;        /* in: NULL, or where to put metadata */
+    size_t len;                 /* out: bytes stored in buf (<= cap) */
+    size_t wire_len;            /* out: the datagram's real size */
+    uint32_t flags;             /* out: MCRX_DATAGRAM_* */
+    uint16_t source_port;       /* out */
+    uint16_t dst_port;          /* out: the subscription's port */
+    uint64_t subscription_id;   /* out */
+    mcrx_ip source;             /* out: sender address */
+    mcrx_ip group;              /* out: the subscription's group */
+    uint64_t reserved_[4];
+} mcrx_datagram;
+
+/* Sets buf and cap, clears the rest (meta NULL). */
+MCRX_EXTERN void mcrx_datagram_init(mcrx_datagram *dg, void *buf, size_t cap);
+/* Splits arena into n slots of slot_size bytes each and inits dgs[0..n). If
+ * metas is not NULL, slot i gets meta = &metas[i]. */
+MCRX_EXTERN void mcrx_datagrams_init(mcrx_datagram *dgs, size_t n, void *arena, size_t slot_size,
+                                     mcrx_metadata *metas);
+
+/* Largest UDP payload: a slot of this size is never truncated. */
+#define MCRX_MAX_DATAGRAM 65535
+
+/* ------------------------------------------------------------------------ */
+/* Context                                                                   */
+
+typedef struct McrxContext mcrx_context;
+typedef struct McrxSubscription mcrx_subscription;
+
+/* OS socket handle: an fd on POSIX. */
+typedef intptr_t mcrx_sock;
+#define MCRX_SOCK_INVALID ((mcrx_sock)-1)
+
+/* Precise kind of the context's last failure (MCRX_ERROR_NONE after success). */
+MCRX_EXTERN mcrx_error mcrx_context_last_error_code(const mcrx_context *ctx);
+/* errno of the last failure when the OS refused, else 0. */
+MCRX_EXTERN int mcrx_context_last_os_error(const mcrx_context *ctx);
+
+/*
+ * Validates cfg, rejects a duplicate of a held config, opens and binds a
+ * socket and stores the subscription in state Bound. Ids start at 1 and are
+ * never reused. Errors: INVALID_ARGUMENT, every validation kind,
+ * DUPLICATE_SUBSCRIPTION, SOCKET_CREATE_FAILED, SOCKET_OPTION_FAILED,
+ * SOCKET_BIND_FAILED, INTERFACE_DISCOVERY_FAILED, OUT_OF_MEMORY.
+ *
+ * Socket layout (Linux): one socket per subscription, bound to group:port with
+ * SO_REUSEADDR and SO_REUSEPORT, so any number of receivers share a port and
+ * the kernel's cost does not grow with the number of subscriptions.
+ */
+MCRX_EXTERN int mcrx_context_add(mcrx_context *ctx, const mcrx_subscription_config *cfg,
+                                 uint64_t *id_out);
+
+/*
+ * As mcrx_context_add, on a socket the caller created and bound to
+ * cfg->dst_port. The context takes ownership of sock on success only. The
+ * socket is made non-blocking and gets the options isolation needs (Linux
+ * IP_MULTICAST_ALL off, pktinfo on). Errors as add, plus
+ * SOCKET_LOCAL_ADDR_FAILED, NON_IP_SOCKET_ADDRESS,
+ * EXISTING_SOCKET_ADDRESS_FAMILY_MISMATCH, EXISTING_SOCKET_PORT_MISMATCH.
+ */
+MCRX_EXTERN int mcrx_context_add_with_socket(mcrx_context *ctx,
+                                             const mcrx_subscription_config *cfg,
+                                             mcrx_sock sock, uint64_t *id_out);
+
+/* 1 if the context holds id, else 0. */
+MCRX_EXTERN int mcrx_context_contains_subscription(const mcrx_context *ctx, uint64_t id);
+
+/* Borrowed handle for id, or NULL. Valid until the subscription is removed or
+ * taken, or the context is freed. */
+MCRX_EXTERN mcrx_subscription *mcrx_context_get_subscription(mcrx_context *ctx, uint64_t id);
+
+/* Borrowed handle at position index (0 .. count-1), in ascending id order,
+ * or NULL. For iterating, e.g. to register every socket with an event loop. */
+MCRX_EXTERN mcrx_subscription *mcrx_context_subscription_at(mcrx_context *ctx, size_t index);
+
+/*
+ * Removes id from the context and hands it to the caller with its socket and
+ * state: a Joined subscription stays joined and keeps receiving through
+ * mcrx_subscription_recv*. Free it with mcrx_subscription_free or turn it into
+ * its socket with mcrx_subscription_into_sock. Errors: SUBSCRIPTION_NOT_FOUND.
+ */
+MCRX_EXTERN int mcrx_context_take_subscription(mcrx_context *ctx, uint64_t id,
+                                               mcrx_subscription **sub_out);
+
+/*
+ * Receives at most one datagram from any joined subscription. Fair: the
+ * subscription served last goes to the back of the queue, so packets A1, B1,
+ * A2 from two ready subscriptions arrive as A1, B1, A2. Idle subscriptions
+ * cost no system call. *received_out is 1 if dg was filled, else 0.
+ * Errors: INVALID_ARGUMENT, RECEIVE_FAILED.
+ */
+MCRX_EXTERN int mcrx_context_recv(mcrx_context *ctx, mcrx_datagram *dg, size_t *received_out);
+
+/*
+ * Fills up to n slots with datagrams available now from all joined
+ * subscriptions, batching system calls (recvmmsg on Linux) and taking turns
+ * between ready subscriptions. *received_out is the number filled (slots
+ * 0..received-1); with n large enough it drains everything queued. If an error
+ * occurs after some slots were filled, the call succeeds with those and the
+ * error is returned by the next call.
+ */
+MCRX_EXTERN int mcrx_context_recv_batch(mcrx_context *ctx, mcrx_datagram *dgs, size_t n,
+                                        size_t *received_out);
+
+/*
+ * An fd that is readable when any joined subscription may have a datagram
+ * (level-triggered): one registration for a whole context. MCRX_SOCK_INVALID
+ * for NULL.
+ */
+MCRX_EXTERN mcrx_sock mcrx_context_fd(const mcrx_context *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* Subscription                                                              */
+
+#define MCRX_STATE_BOUND 1
+#define MCRX_STATE_JOINED 2
+
+MCRX_EXTERN uint64_t mcrx_subscription_id(const mcrx_subscription *sub);
+/* MCRX_STATE_BOUND or MCRX_STATE_JOINED. */
+MCRX_EXTERN int mcrx_subscription_state(const mcrx_subscription *sub);
+MCRX_EXTERN const mcrx_subscription_config *mcrx_subscription_get_config(
+    const mcrx_subscription *sub);
+/* The socket, still owned by the subscription. */
+MCRX_EXTERN mcrx_sock mcrx_subscription_sock(const mcrx_subscription *sub);
+/* The socket's bound address (e.g. 239.1.2.3:5000). port_out may be NULL. */
+MCRX_EXTERN int mcrx_subscription_local_addr(mcrx_subscription *sub, mcrx_ip *ip_out,
+                                             uint16_t *port_out);
+
+MCRX_EXTERN mcrx_error mcrx_subscription_last_error_code(const mcrx_subscription *sub);
+MCRX_EXTERN const char *mcrx_subscription_last_error(const mcrx_subscription *sub);
+MCRX_EXTERN int mcrx_subscription_last_os_error(const mcrx_subscription *sub);
+
+/*
+ * Join / leave on a taken subscription (inside a context, use
+ * mcrx_context_join_subscription / _leave_subscription). Errors as those.
+ */
+MCRX_EXTERN int mcrx_subscription_join_group(mcrx_subscription *sub);
+MCRX_EXTERN int mcrx_subscription_leave_group(mcrx_subscription *sub);
+
+/*
+ * Receives at most one datagram from this subscription. Bound (not joined):
+ * SUBSCRIPTION_NOT_JOINED. Otherwise as mcrx_context_recv.
+ */
+MCRX_EXTERN int mcrx_subscription_recv(mcrx_subscription *sub, mcrx_datagram *dg,
+                                       size_t *received_out);
+/* Up to n datagrams from this subscription in as few system calls as possible. */
+MCRX_EXTERN int mcrx_subscription_recv_batch(mcrx_subscription *sub, mcrx_datagram *dgs,
+                                             size_t n, size_t *received_out);
+
+/* Frees a taken subscription and closes its socket. NULL is a no-op. */
+MCRX_EXTERN void mcrx_subscription_free(mcrx_subscription *sub);
+/* Frees a taken subscription and returns its socket, still joined if it was;
+ * the caller closes it. */
+MCRX_EXTERN mcrx_sock mcrx_subscription_into_sock(mcrx_subscription *sub);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MCRX_MCRX_H */

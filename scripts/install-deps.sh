@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian packages mcrx-core needs to build, test and demo.
+# Idempotent: does nothing when all are present. As root it installs what is
+# missing with apt-get; otherwise it prints the exact command and fails.
+set -eu
+
+# What each package is for:
+#   cmake make gcc pkg-config  build
+#   libcmocka-dev             C unit and integration tests
+#   iproute2 util-linux procps  network namespaces, veth, unshare/nsenter, sysctl
+PACKAGES="cmake make gcc pkg-config libcmocka-dev iproute2 util-linux procps"
+
+missing=""
+if ! command -v dpkg-query >/dev/null 2>&1; then
+  echo "install-deps: not a Debian system; make sure these (or equivalents) are installed: $PACKAGES" >&2
+  exit 0
+fi
+for p in $PACKAGES; do
+  if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]; then
+    missing="$missing $p"
+  fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+  echo "install-deps: missing Debian packages:$missing" >&2
+  echo "install-deps: run as root:  apt-get update && apt-get install -y --no-install-recommends$missing" >&2
+  exit 1
+fi
+echo "install-deps: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+if ! apt-get install -y -q --no-install-recommends $missing; then
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends $missing
+fi

@@ -1,0 +1,260 @@
+/* Subscription configs: addresses, validation, and the text forms users type. */
+#include <string.h>
+
+#include "internal.h"
+
+/* ---- addresses ---------------------------------------------------------- */
+
+static int all_digits(const char *s) {
+    for (; *s != '\0'; s++)
+        if (*s < '0' || *s > '9')
+            return 0;
+    return 1;
+}
+
+/* Parses a decimal interface index; UINT64_MAX when too long. */
+static uint64_t parse_index(const char *s) {
+    uint64_t v = 0;
+    if (strlen(s) > 10)
+        return UINT64_MAX;
+    for (; *s != '\0'; s++)
+        v = v * 10 + (uint64_t)(*s - '0');
+    return v;
+}
+
+static mcrx_error fail(mcrx_error code, const char *fmt, const char *arg) {
+    mcrx__err_set(mcrx__tls_err(), code, 0, fmt, arg);
+    return code;
+}
+
+/* Splits "addr%scope" at the last '%' and resolves the scope to an index. */
+static mcrx_error parse_scoped(const char *text, mcrx_ip *out, int64_t *index_out) {
+    char head[MCRX_IP_STRLEN];
+    const char *pct = strrchr(text, '%');
+    const char *scope = pct + 1;
+    size_t n = (size_t)(pct - text);
+    uint64_t idx;
+
+    if (n >= sizeof head)
+        return fail(MCRX_ERROR_INVALID_INTERFACE, "invalid scoped IPv6 address '%s'", text);
+    memcpy(head, text, n);
+    head[n] = '\0';
+    memset(out, 0, sizeof *out);
+    if (mcrx__inet_pton(MCRX_IP_V6, head, out->bytes) != 0)
+        return fail(MCRX_ERROR_INVALID_INTERFACE, "invalid IPv6 address in '%s'", text);
+    out->family = MCRX_IP_V6;
+    if (all_digits(scope)) {
+        idx = parse_index(scope);
+        if (*scope == '\0' || idx > UINT32_MAX)
+            return fail(MCRX_ERROR_INVALID_INTERFACE, "invalid interface scope in '%s'", text);
+        if (idx == 0)
+            return fail(MCRX_ERROR_INVALID_INTERFACE_INDEX, "scope of '%s' must not be 0", text);
+    } else {
+        idx = mcrx__if_nametoindex(scope);
+        if (idx == 0)
+            return fail(MCRX_ERROR_INVALID_INTERFACE, "unknown interface name '%s'", scope);
+    }
+    out->scope_id = (uint32_t)idx;
+    *index_out = (int64_t)idx;
+    return MCRX_ERROR_NONE;
+}
+
+mcrx_error mcrx_ip_parse(const char *text, mcrx_ip *out) {
+    int64_t idx;
+    if (text == NULL || out == NULL)
+        return fail(MCRX_ERROR_INVALID_ARGUMENT, "%s", "NULL address");
+    mcrx__err_clear(mcrx__tls_err());
+    if (strchr(text, '%') != NULL) {
+        mcrx_error e = parse_scoped(text, out, &idx);
+        return e == MCRX_ERROR_NONE ? e : fail(MCRX_ERROR_INVALID_ADDRESS, "'%s'", text);
+    }
+    memset(out, 0, sizeof *out);
+    if (mcrx__inet_pton(MCRX_IP_V4, text, out->bytes) == 0) {
+        out->family = MCRX_IP_V4;
+        return MCRX_ERROR_NONE;
+    }
+    if (mcrx__inet_pton(MCRX_IP_V6, text, out->bytes) == 0) {
+        out->family = MCRX_IP_V6;
+        return MCRX_ERROR_NONE;
+    }
+    memset(out, 0, sizeof *out);
+    return fail(MCRX_ERROR_INVALID_ADDRESS, "'%s'", text);
+}
+
+size_t mcrx_ip_format(const mcrx_ip *ip, char *buf, size_t buflen) {
+    char tmp[MCRX_IP_STRLEN];
+    size_t n;
+    if (ip == NULL || buf == NULL || buflen == 0 ||
+        (ip->family != MCRX_IP_V4 && ip->family != MCRX_IP_V6))
+        return 0;
+    if (mcrx__inet_ntop(ip->family, ip->bytes, tmp, sizeof tmp) != 0)
+        return 0;
+    n = strlen(tmp);
+    if (ip->family == MCRX_IP_V6 && ip->scope_id != 0) {
+        char scope[16];
+        size_t k = 0;
+        uint32_t v = ip->scope_id;
+        char rev[16];
+        size_t r = 0;
+        do {
+            rev[r++] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v != 0);
+        scope[k++] = '%';
+        while (r > 0)
+            scope[k++] = rev[--r];
+        scope[k] = '\0';
+        memcpy(tmp + n, scope, k + 1);
+        n += k;
+    }
+    if (n + 1 > buflen)
+        return 0;
+    memcpy(buf, tmp, n + 1);
+    return n;
+}
+
+int mcrx_ip_equal(const mcrx_ip *a, const mcrx_ip *b) {
+    size_t len;
+    if (a->family != b->family)
+        return 0;
+    len = a->family == MCRX_IP_V4 ? 4 : a->family == MCRX_IP_V6 ? 16 : 0;
+    return memcmp(a->bytes, b->bytes, len) == 0;
+}
+
+int mcrx_ip_is_multicast(const mcrx_ip *ip) {
+    if (ip->family == MCRX_IP_V4)
+        return (ip->bytes[0] & 0xf0) == 0xe0;
+    if (ip->family == MCRX_IP_V6)
+        return ip->bytes[0] == 0xff;
+    return 0;
+}
+
+static int ip_is_unspecified(const mcrx_ip *ip) {
+    static const uint8_t zero[16];
+    return memcmp(ip->bytes, zero, ip->family == MCRX_IP_V4 ? 4 : 16) == 0;
+}
+
+/* IPv4 232/8, IPv6 ff3x::/32 (flags nibble 3, bytes 2 and 3 zero). */
+static int ip_is_ssm_range(const mcrx_ip *g) {
+    if (g->family == MCRX_IP_V4)
+        return g->bytes[0] == 232;
+    return g->bytes[0] == 0xff && (g->bytes[1] >> 4) == 3 && g->bytes[2] == 0 &&
+           g->bytes[3] == 0;
+}
+
+/* ---- configs ------------------------------------------------------------- */
+
+void mcrx_subscription_config_init(mcrx_subscription_config *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->version = MCRX_SUBSCRIPTION_CONFIG_VERSION;
+    cfg->interface_index = MCRX_NO_INTERFACE_INDEX;
+}
+
+int mcrx_subscription_config_is_ssm(const mcrx_subscription_config *cfg) {
+    return cfg->source.family != MCRX_IP_NONE;
+}
+
+static mcrx_error invalid(mcrx_error code) {
+    mcrx__err_set(mcrx__tls_err(), code, 0, NULL);
+    return code;
+}
+
+mcrx_error mcrx_subscription_config_validate(const mcrx_subscription_config *cfg) {
+    const mcrx_ip *g, *s;
+    if (cfg == NULL || cfg->version != MCRX_SUBSCRIPTION_CONFIG_VERSION)
+        return fail(MCRX_ERROR_INVALID_ARGUMENT, "%s",
+                    "config is NULL or was not set up by mcrx_subscription_config_init");
+    g = &cfg->group;
+    s = &cfg->source;
+    if (cfg->dst_port == 0)
+        return invalid(MCRX_ERROR_INVALID_DESTINATION_PORT);
+    if (!mcrx_ip_is_multicast(g))
+        return invalid(MCRX_ERROR_INVALID_MULTICAST_GROUP);
+    if (s->family == MCRX_IP_NONE && ip_is_ssm_range(g))
+        return invalid(MCRX_ERROR_SSM_GROUP_REQUIRES_SOURCE);
+    if (s->family != MCRX_IP_NONE) {
+        static const uint8_t bcast[4] = {255, 255, 255, 255};
+        if ((s->family != MCRX_IP_V4 && s->family != MCRX_IP_V6) || ip_is_unspecified(s) ||
+            mcrx_ip_is_multicast(s) ||
+            (s->family == MCRX_IP_V4 && memcmp(s->bytes, bcast, 4) == 0))
+            return invalid(MCRX_ERROR_INVALID_SOURCE_ADDRESS);
+        if (s->family != g->family)
+            return invalid(MCRX_ERROR_SOURCE_ADDRESS_FAMILY_MISMATCH);
+        if (g->family == MCRX_IP_V4 && !ip_is_ssm_range(g))
+            return invalid(MCRX_ERROR_INVALID_IPV4_SSM_GROUP);
+        if (g->family == MCRX_IP_V6 && !ip_is_ssm_range(g))
+            return invalid(MCRX_ERROR_INVALID_IPV6_SSM_GROUP);
+    }
+    if (cfg->interface.family != MCRX_IP_NONE && cfg->interface.family != g->family)
+        return invalid(MCRX_ERROR_INTERFACE_ADDRESS_FAMILY_MISMATCH);
+    if (cfg->interface_index != MCRX_NO_INTERFACE_INDEX) {
+        if (cfg->interface_index <= 0 || cfg->interface_index > (int64_t)UINT32_MAX)
+            return invalid(MCRX_ERROR_INVALID_INTERFACE_INDEX);
+        if (g->family == MCRX_IP_V4)
+            return invalid(MCRX_ERROR_INTERFACE_INDEX_REQUIRES_IPV6);
+    }
+    mcrx__err_clear(mcrx__tls_err());
+    return MCRX_ERROR_NONE;
+}
+
+mcrx_error mcrx_parse_interface(const char *text, int group_family, mcrx_ip *addr_out,
+                                int64_t *index_out) {
+    if (text == NULL || addr_out == NULL || index_out == NULL)
+        return fail(MCRX_ERROR_INVALID_ARGUMENT, "%s", "NULL interface argument");
+    memset(addr_out, 0, sizeof *addr_out);
+    *index_out = MCRX_NO_INTERFACE_INDEX;
+    mcrx__err_clear(mcrx__tls_err());
+    if (group_family == MCRX_IP_V6 && strchr(text, '%') != NULL)
+        return parse_scoped(text, addr_out, index_out);
+    if (group_family == MCRX_IP_V6 && all_digits(text)) {
+        uint64_t idx = parse_index(text);
+        if (*text == '\0' || idx > UINT32_MAX)
+            return fail(MCRX_ERROR_INVALID_INTERFACE, "invalid interface index '%s'", text);
+        if (idx == 0)
+            return fail(MCRX_ERROR_INVALID_INTERFACE_INDEX, "interface index '%s'", text);
+        *index_out = (int64_t)idx;
+        return MCRX_ERROR_NONE;
+    }
+    if (mcrx_ip_parse(text, addr_out) != MCRX_ERROR_NONE)
+        return fail(MCRX_ERROR_INVALID_INTERFACE, "invalid interface address '%s'", text);
+    return MCRX_ERROR_NONE;
+}
+
+mcrx_error mcrx_subscription_config_parse(mcrx_subscription_config *cfg, const char *group,
+                                          uint16_t dst_port, const char *source,
+                                          const char *interface) {
+    mcrx_error e;
+    if (cfg == NULL || group == NULL)
+        return fail(MCRX_ERROR_INVALID_ARGUMENT, "%s", "config and group are required");
+    mcrx_subscription_config_init(cfg);
+    cfg->dst_port = dst_port;
+    if (mcrx_ip_parse(group, &cfg->group) != MCRX_ERROR_NONE)
+        return fail(MCRX_ERROR_INVALID_ADDRESS, "invalid group IP address '%s'", group);
+    cfg->group.scope_id = 0;
+    if (source != NULL && mcrx_ip_parse(source, &cfg->source) != MCRX_ERROR_NONE)
+        return fail(MCRX_ERROR_INVALID_ADDRESS, "invalid source IP address '%s'", source);
+    if (interface != NULL) {
+        e = mcrx_parse_interface(interface, cfg->group.family, &cfg->interface,
+                                 &cfg->interface_index);
+        if (e != MCRX_ERROR_NONE)
+            return e;
+    }
+    mcrx__err_clear(mcrx__tls_err());
+    return MCRX_ERROR_NONE;
+}
+
+void mcrx_datagram_init(mcrx_datagram *dg, void *buf, size_t cap) {
+    memset(dg, 0, sizeof *dg);
+    dg->buf = buf;
+    dg->cap = cap;
+}
+
+void mcrx_datagrams_init(mcrx_datagram *dgs, size_t n, void *arena, size_t slot_size,
+                         mcrx_metadata *metas) {
+    size_t i;
+    for (i = 0; i < n; i++) {
+        mcrx_datagram_init(&dgs[i], (char *)arena + i * slot_size, slot_size);
+        if (metas != NULL)
+            dgs[i].meta = &metas[i];
+    }
+}

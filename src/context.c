@@ -1,0 +1,313 @@
+/* The context: owns subscriptions, their lifecycle and the readiness set. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+mcrx_context *mcrx_context_new(void) {
+    mcrx_context *ctx = calloc(1, sizeof *ctx);
+    if (ctx == NULL) {
+        mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_OUT_OF_MEMORY, 0, "context");
+        return NULL;
+    }
+    if (mcrx__poller_open(&ctx->poller, mcrx__tls_err()) != 0) {
+        free(ctx);
+        return NULL;
+    }
+    mcrx__mutex_init(&ctx->lock);
+    ctx->next_id = 1;
+    return ctx;
+}
+
+void mcrx_context_free(mcrx_context *ctx) {
+    size_t i;
+    if (ctx == NULL)
+        return;
+    mcrx__ffi_free(ctx); /* stops a background receiver first */
+    for (i = 0; i < ctx->nsubs; i++)
+        mcrx__sub_destroy(ctx->subs[i]);
+    free(ctx->subs);
+    free(ctx->ready);
+    mcrx__plat_close(ctx->poller);
+    mcrx__mutex_destroy(&ctx->lock);
+    free(ctx);
+}
+
+const char *mcrx_context_last_error(const mcrx_context *ctx) {
+    return ctx != NULL ? ctx->err.msg : mcrx__tls_err()->msg;
+}
+
+mcrx_error mcrx_context_last_error_code(const mcrx_context *ctx) {
+    return ctx != NULL ? ctx->err.code : mcrx__tls_err()->code;
+}
+
+int mcrx_context_last_os_error(const mcrx_context *ctx) {
+    return ctx != NULL ? ctx->err.os : mcrx__tls_err()->os;
+}
+
+size_t mcrx_context_subscription_count(const mcrx_context *ctx) {
+    return ctx != NULL ? ctx->nsubs : 0;
+}
+
+mcrx_sock mcrx_context_fd(const mcrx_context *ctx) {
+    return ctx != NULL ? ctx->poller : MCRX_SOCK_INVALID;
+}
+
+/* ---- lookup ------------------------------------------------------------------ */
+
+/* Position of id in subs (ascending ids), or nsubs if absent. */
+static size_t find(const mcrx_context *ctx, uint64_t id) {
+    size_t lo = 0, hi = ctx->nsubs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        uint64_t v = ctx->subs[mid]->id;
+        if (v == id)
+            return mid;
+        if (v < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return ctx->nsubs;
+}
+
+int mcrx_context_contains_subscription(const mcrx_context *ctx, uint64_t id) {
+    return ctx != NULL && find(ctx, id) < ctx->nsubs;
+}
+
+mcrx_subscription *mcrx_context_get_subscription(mcrx_context *ctx, uint64_t id) {
+    size_t i;
+    if (ctx == NULL)
+        return NULL;
+    i = find(ctx, id);
+    return i < ctx->nsubs ? ctx->subs[i] : NULL;
+}
+
+mcrx_subscription *mcrx_context_subscription_at(mcrx_context *ctx, size_t index) {
+    if (ctx == NULL || index >= ctx->nsubs)
+        return NULL;
+    return ctx->subs[index];
+}
+
+/* ---- add ------------------------------------------------------------------------ */
+
+static int same_ip(const mcrx_ip *a, const mcrx_ip *b) {
+    return mcrx_ip_equal(a, b) && a->scope_id == b->scope_id;
+}
+
+static int same_config(const mcrx_subscription_config *a, const mcrx_subscription_config *b) {
+    return a->dst_port == b->dst_port && mcrx_ip_equal(&a->group, &b->group) &&
+           same_ip(&a->source, &b->source) && same_ip(&a->interface, &b->interface) &&
+           a->interface_index == b->interface_index;
+}
+
+/* Room for one more subscription, and a ready ring as large as the array. */
+static int reserve(mcrx_context *ctx) {
+    size_t cap, i;
+    mcrx_subscription **subs, **ready;
+    if (ctx->nsubs < ctx->capsubs)
+        return 0;
+    cap = ctx->capsubs ? ctx->capsubs * 2 : 8;
+    subs = realloc(ctx->subs, cap * sizeof *subs);
+    if (subs == NULL)
+        return mcrx__err_set(&ctx->err, MCRX_ERROR_OUT_OF_MEMORY, 0, "subscription table");
+    ctx->subs = subs;
+    ready = malloc(cap * sizeof *ready);
+    if (ready == NULL)
+        return mcrx__err_set(&ctx->err, MCRX_ERROR_OUT_OF_MEMORY, 0, "ready queue");
+    for (i = 0; i < ctx->ready_len; i++)
+        ready[i] = ctx->ready[(ctx->ready_head + i) % ctx->ready_cap];
+    free(ctx->ready);
+    ctx->ready = ready;
+    ctx->ready_head = 0;
+    ctx->ready_cap = cap;
+    ctx->capsubs = cap;
+    return 0;
+}
+
+/* Validation and duplicate check, in the Rust crate's order. */
+static int precheck(mcrx_context *ctx, const mcrx_subscription_config *cfg) {
+    size_t i;
+    mcrx_error e = mcrx_subscription_config_validate(cfg);
+    if (e != MCRX_ERROR_NONE)
+        return mcrx__err_copy(&ctx->err, mcrx__tls_err());
+    for (i = 0; i < ctx->nsubs; i++)
+        if (same_config(&ctx->subs[i]->cfg, cfg))
+            return mcrx__err_set(&ctx->err, MCRX_ERROR_DUPLICATE_SUBSCRIPTION, 0,
+                                 "same config as subscription %llu",
+                                 (unsigned long long)ctx->subs[i]->id);
+    return reserve(ctx);
+}
+
+static int store(mcrx_context *ctx, const mcrx_subscription_config *cfg, mcrx_sock sock,
+                 uint32_t ifindex, uint64_t *id_out) {
+    mcrx_subscription *sub;
+    int rc = mcrx__sub_new(ctx->next_id, cfg, sock, ifindex, &sub, &ctx->err);
+    if (rc != 0)
+        return rc;
+    sub->ctx = ctx;
+    ctx->subs[ctx->nsubs++] = sub;
+    *id_out = ctx->next_id++;
+    return 0;
+}
+
+static int add(mcrx_context *ctx, const mcrx_subscription_config *cfg, mcrx_sock caller_sock,
+               uint64_t *id_out) {
+    mcrx_sock sock = caller_sock;
+    uint32_t ifindex = 0;
+    int rc = precheck(ctx, cfg);
+    if (rc != 0)
+        return rc;
+    if (caller_sock == MCRX_SOCK_INVALID)
+        rc = mcrx__plat_open(cfg, &sock, &ifindex, &ctx->err);
+    else
+        rc = mcrx__plat_adopt(cfg, caller_sock, &ifindex, &ctx->err);
+    if (rc != 0)
+        return rc;
+    rc = store(ctx, cfg, sock, ifindex, id_out);
+    if (rc != 0 && caller_sock == MCRX_SOCK_INVALID)
+        mcrx__plat_close(sock);
+    return rc;
+}
+
+int mcrx_context_add(mcrx_context *ctx, const mcrx_subscription_config *cfg,
+                     uint64_t *id_out) {
+    int rc;
+    if (ctx == NULL || cfg == NULL || id_out == NULL)
+        return mcrx__err_set(ctx ? &ctx->err : mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
+                             "context, config and id_out are required");
+    mcrx__mutex_lock(&ctx->lock);
+    mcrx__err_clear(&ctx->err);
+    rc = add(ctx, cfg, MCRX_SOCK_INVALID, id_out);
+    mcrx__mutex_unlock(&ctx->lock);
+    return rc;
+}
+
+int mcrx_context_add_with_socket(mcrx_context *ctx, const mcrx_subscription_config *cfg,
+                                 mcrx_sock sock, uint64_t *id_out) {
+    int rc;
+    if (ctx == NULL || cfg == NULL || id_out == NULL || sock < 0)
+        return mcrx__err_set(ctx ? &ctx->err : mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
+                             "context, config, a valid socket and id_out are required");
+    mcrx__mutex_lock(&ctx->lock);
+    mcrx__err_clear(&ctx->err);
+    rc = add(ctx, cfg, sock, id_out);
+    mcrx__mutex_unlock(&ctx->lock);
+    return rc;
+}
+
+/* ---- lifecycle -------------------------------------------------------------------- */
+
+static mcrx_subscription *lookup(mcrx_context *ctx, uint64_t id) {
+    size_t i = find(ctx, id);
+    if (i == ctx->nsubs) {
+        mcrx__err_set(&ctx->err, MCRX_ERROR_SUBSCRIPTION_NOT_FOUND, 0, "id %llu",
+                      (unsigned long long)id);
+        return NULL;
+    }
+    return ctx->subs[i];
+}
+
+static void unwatch(mcrx_context *ctx, mcrx_subscription *sub) {
+    if (sub->in_poller) {
+        mcrx__poller_del(ctx->poller, sub->sock);
+        sub->in_poller = 0;
+    }
+    mcrx__ready_forget(ctx, sub);
+}
+
+static int join_locked(mcrx_context *ctx, uint64_t id) {
+    mcrx_subscription *sub = lookup(ctx, id);
+    int rc;
+    if (sub == NULL)
+        return MCRX_STATUS_ERROR;
+    rc = mcrx__sub_membership(sub, 1, &ctx->err);
+    if (rc != 0)
+        return rc;
+    rc = mcrx__poller_add(ctx->poller, sub->sock, sub, &ctx->err);
+    if (rc != 0) {
+        mcrx__err tmp;
+        mcrx__sub_membership(sub, 0, &tmp); /* a failed join leaves the state unchanged */
+        return rc;
+    }
+    sub->in_poller = 1;
+    return 0;
+}
+
+static int leave_locked(mcrx_context *ctx, uint64_t id) {
+    mcrx_subscription *sub = lookup(ctx, id);
+    int rc;
+    if (sub == NULL)
+        return MCRX_STATUS_ERROR;
+    rc = mcrx__sub_membership(sub, 0, &ctx->err);
+    if (rc != 0)
+        return rc;
+    unwatch(ctx, sub);
+    return 0;
+}
+
+/* Detaches id from the context; NULL (and an error) if absent. */
+static mcrx_subscription *detach_locked(mcrx_context *ctx, uint64_t id) {
+    size_t i = find(ctx, id);
+    mcrx_subscription *sub;
+    if (i == ctx->nsubs) {
+        mcrx__err_set(&ctx->err, MCRX_ERROR_SUBSCRIPTION_NOT_FOUND, 0, "id %llu",
+                      (unsigned long long)id);
+        return NULL;
+    }
+    sub = ctx->subs[i];
+    unwatch(ctx, sub);
+    memmove(&ctx->subs[i], &ctx->subs[i + 1], (ctx->nsubs - i - 1) * sizeof ctx->subs[0]);
+    ctx->nsubs--;
+    sub->ctx = NULL;
+    return sub;
+}
+
+typedef enum { OP_JOIN, OP_LEAVE, OP_REMOVE } lifecycle_op;
+
+static int lifecycle(mcrx_context *ctx, uint64_t id, lifecycle_op op) {
+    int rc = 0;
+    if (ctx == NULL)
+        return mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
+                             "context is NULL");
+    mcrx__mutex_lock(&ctx->lock);
+    mcrx__err_clear(&ctx->err);
+    if (op == OP_JOIN) {
+        rc = join_locked(ctx, id);
+    } else if (op == OP_LEAVE) {
+        rc = leave_locked(ctx, id);
+    } else {
+        mcrx_subscription *sub = detach_locked(ctx, id);
+        if (sub == NULL)
+            rc = MCRX_STATUS_ERROR;
+        /* Closing the socket drops its membership in the kernel. */
+        mcrx__sub_destroy(sub);
+    }
+    mcrx__mutex_unlock(&ctx->lock);
+    return rc;
+}
+
+int mcrx_context_join_subscription(mcrx_context *ctx, uint64_t id) {
+    return lifecycle(ctx, id, OP_JOIN);
+}
+
+int mcrx_context_leave_subscription(mcrx_context *ctx, uint64_t id) {
+    return lifecycle(ctx, id, OP_LEAVE);
+}
+
+int mcrx_context_remove_subscription(mcrx_context *ctx, uint64_t id) {
+    return lifecycle(ctx, id, OP_REMOVE);
+}
+
+int mcrx_context_take_subscription(mcrx_context *ctx, uint64_t id, mcrx_subscription **sub_out) {
+    mcrx_subscription *sub;
+    if (ctx == NULL || sub_out == NULL)
+        return mcrx__err_set(ctx ? &ctx->err : mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
+                             "context and sub_out are required");
+    mcrx__mutex_lock(&ctx->lock);
+    mcrx__err_clear(&ctx->err);
+    sub = detach_locked(ctx, id);
+    mcrx__mutex_unlock(&ctx->lock);
+    *sub_out = sub;
+    return sub != NULL ? 0 : MCRX_STATUS_ERROR;
+}

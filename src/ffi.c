@@ -1,0 +1,290 @@
+/*
+ * The Rust crate's C ABI: text-based add, callback poll, and the background
+ * receiver (readiness-driven, never sleeping on a timer).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Library-owned storage behind McrxPacketView: one per delivery path, so a
+ * poll and the background receiver never share a buffer. */
+typedef struct view_store {
+    uint8_t payload[MCRX_MAX_DATAGRAM];
+    char source[MCRX_IP_STRLEN], group[MCRX_IP_STRLEN], local[MCRX_IP_STRLEN],
+        iface[MCRX_IP_STRLEN], dest[MCRX_IP_STRLEN];
+    mcrx_metadata meta;
+    mcrx_datagram dg;
+    McrxPacketView view;
+} view_store;
+
+struct mcrx__ffi {
+    view_store poll_store;
+    view_store worker_store;
+    mcrx__thread thread;
+    int alive;      /* the thread exists and has not been joined */
+    int finished;   /* its loop has ended */
+    int stop;       /* asked to end */
+    McrxPacketCallback cb;
+    void *user;
+    mcrx_sock wake;
+    mcrx__err worker_err;
+};
+
+const char *mcrx_ffi_version(void) {
+    return MCRX_VERSION_STRING;
+}
+
+static int ensure_ffi(mcrx_context *ctx) {
+    if (ctx->ffi != NULL)
+        return 0;
+    ctx->ffi = calloc(1, sizeof *ctx->ffi);
+    if (ctx->ffi == NULL)
+        return mcrx__err_set(&ctx->err, MCRX_ERROR_OUT_OF_MEMORY, 0, "receive buffers");
+    ctx->ffi->wake = MCRX_SOCK_INVALID;
+    if (mcrx__wakeup_open(&ctx->ffi->wake, &ctx->err) != 0) {
+        free(ctx->ffi);
+        ctx->ffi = NULL;
+        return MCRX_STATUS_ERROR;
+    }
+    return 0;
+}
+
+static const char *text_or_null(const mcrx_ip *ip, char *buf) {
+    return mcrx_ip_format(ip, buf, MCRX_IP_STRLEN) > 0 ? buf : NULL;
+}
+
+static const McrxPacketView *make_view(view_store *s) {
+    McrxPacketView *v = &s->view;
+    const mcrx_metadata *m = &s->meta;
+    mcrx_ip src = s->dg.source;
+    memset(v, 0, sizeof *v);
+    v->payload = s->payload;
+    v->payload_len = s->dg.len;
+    v->subscription_id = s->dg.subscription_id;
+    v->source_ip = text_or_null(&src, s->source);
+    v->source_port = s->dg.source_port;
+    v->group_ip = text_or_null(&s->dg.group, s->group);
+    v->dst_port = s->dg.dst_port;
+    v->socket_local_ip = text_or_null(&m->socket_local_ip, s->local);
+    v->socket_local_port = m->socket_local_port;
+    v->configured_interface_ip = text_or_null(&m->configured_interface, s->iface);
+    v->configured_interface_index = m->configured_interface_index;
+    v->has_configured_interface_index = m->configured_interface_index != 0;
+    if (m->valid & MCRX_META_DESTINATION)
+        v->destination_local_ip = text_or_null(&m->destination_local_ip, s->dest);
+    if (m->valid & MCRX_META_INGRESS_IF) {
+        v->ingress_interface_index = m->ingress_interface_index;
+        v->has_ingress_interface_index = 1;
+    }
+    return v;
+}
+
+/* Receives one datagram into s under the context lock. */
+static int recv_one(mcrx_context *ctx, view_store *s, size_t *got, mcrx__err *err) {
+    int rc;
+    mcrx_datagram_init(&s->dg, s->payload, sizeof s->payload);
+    s->dg.meta = &s->meta;
+    rc = mcrx__ctx_recv_locked(ctx, &s->dg, 1, got, err);
+    return rc;
+}
+
+int mcrx_context_add_subscription(mcrx_context *ctx, const char *group, uint16_t dst_port,
+                                  const char *source, const char *interface,
+                                  uint64_t *subscription_id_out) {
+    mcrx_subscription_config cfg;
+    mcrx_error e;
+    if (ctx == NULL || group == NULL || subscription_id_out == NULL)
+        return mcrx__err_set(ctx ? &ctx->err : mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
+                             "context, group and subscription_id_out are required");
+    e = mcrx_subscription_config_parse(&cfg, group, dst_port, source, interface);
+    if (e != MCRX_ERROR_NONE) {
+        mcrx__mutex_lock(&ctx->lock);
+        mcrx__err_copy(&ctx->err, mcrx__tls_err());
+        mcrx__mutex_unlock(&ctx->lock);
+        /* Text that does not parse is a bad argument; a parsed index of 0
+         * is a validation failure, as in the Rust ABI. */
+        return e == MCRX_ERROR_INVALID_INTERFACE_INDEX ? MCRX_STATUS_ERROR
+                                                       : MCRX_STATUS_INVALID_ARGUMENT;
+    }
+    return mcrx_context_add(ctx, &cfg, subscription_id_out);
+}
+
+int mcrx_context_poll(mcrx_context *ctx, size_t max_packets, McrxPacketCallback callback,
+                      void *user_data, size_t *received_out) {
+    view_store *s;
+    size_t i;
+    int rc = 0;
+    if (ctx == NULL || received_out == NULL)
+        return mcrx__err_set(ctx ? &ctx->err : mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
+                             "context and received_out are required");
+    *received_out = 0;
+    mcrx__mutex_lock(&ctx->lock);
+    mcrx__err_clear(&ctx->err);
+    if (max_packets > 0 && callback == NULL)
+        rc = mcrx__err_set(&ctx->err, MCRX_ERROR_INVALID_ARGUMENT, 0,
+                           "callback is required when max_packets > 0");
+    else if (ctx->polling)
+        rc = mcrx__err_set(&ctx->err, MCRX_ERROR_BUSY, 0,
+                           "mcrx_context_poll called from inside its own callback");
+    else if (max_packets > 0)
+        rc = ensure_ffi(ctx);
+    mcrx__mutex_unlock(&ctx->lock);
+    if (rc != 0 || max_packets == 0)
+        return rc;
+
+    s = &ctx->ffi->poll_store;
+    for (i = 0; i < max_packets; i++) {
+        size_t got = 0;
+        mcrx__mutex_lock(&ctx->lock);
+        rc = recv_one(ctx, s, &got, &ctx->err);
+        if (rc == 0 && got == 1)
+            ctx->polling = 1;
+        mcrx__mutex_unlock(&ctx->lock);
+        if (rc != 0 || got == 0)
+            break;
+        /* The lock is released: the callback may call back into the context. */
+        callback(make_view(s), user_data);
+        mcrx__mutex_lock(&ctx->lock);
+        ctx->polling = 0;
+        mcrx__mutex_unlock(&ctx->lock);
+        (*received_out)++;
+    }
+    return rc;
+}
+
+/* ---- background receiver ------------------------------------------------------------ */
+
+static void *worker_main(void *arg) {
+    mcrx_context *ctx = arg;
+    struct mcrx__ffi *f = ctx->ffi;
+    view_store *s = &f->worker_store;
+
+    for (;;) {
+        McrxPacketCallback cb;
+        void *user;
+        size_t got = 0;
+        int rc;
+
+        mcrx__mutex_lock(&ctx->lock);
+        if (f->stop) {
+            mcrx__mutex_unlock(&ctx->lock);
+            break;
+        }
+        rc = recv_one(ctx, s, &got, &f->worker_err);
+        if (rc != 0) {
+            /* The failure ends the receiver and stays on the context. */
+            mcrx__err_copy(&ctx->err, &f->worker_err);
+            mcrx__mutex_unlock(&ctx->lock);
+            break;
+        }
+        cb = f->cb;
+        user = f->user;
+        mcrx__mutex_unlock(&ctx->lock);
+
+        if (got == 1) {
+            cb(make_view(s), user);
+            continue;
+        }
+        /* Nothing queued: sleep until a socket is readable or stop wakes us. */
+        mcrx__wait_readable2(ctx->poller, f->wake, -1);
+        mcrx__wakeup_drain(f->wake);
+    }
+    mcrx__mutex_lock(&ctx->lock);
+    f->finished = 1;
+    mcrx__mutex_unlock(&ctx->lock);
+    return NULL;
+}
+
+/* Joins a worker whose loop has ended or is ending. Called without the lock. */
+static void reap(mcrx_context *ctx) {
+    struct mcrx__ffi *f = ctx->ffi;
+    mcrx__thread_join(f->thread);
+    mcrx__mutex_lock(&ctx->lock);
+    f->alive = 0;
+    mcrx__mutex_unlock(&ctx->lock);
+}
+
+int mcrx_context_start(mcrx_context *ctx, McrxPacketCallback callback, void *user_data,
+                       uint32_t idle_sleep_ms) {
+    struct mcrx__ffi *f;
+    int rc;
+    (void)idle_sleep_ms; /* readiness-driven: there is no idle sleep */
+    if (ctx == NULL || callback == NULL)
+        return mcrx__err_set(ctx ? &ctx->err : mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
+                             "context and callback are required");
+    mcrx__mutex_lock(&ctx->lock);
+    mcrx__err_clear(&ctx->err);
+    rc = ensure_ffi(ctx);
+    if (rc != 0) {
+        mcrx__mutex_unlock(&ctx->lock);
+        return rc;
+    }
+    f = ctx->ffi;
+    if (f->alive && mcrx__thread_is_self(f->thread)) {
+        /* Restart from inside the callback: the same thread carries on with
+         * the new callback, so two receivers never overlap. */
+        if (!f->stop) {
+            mcrx__mutex_unlock(&ctx->lock);
+            return MCRX_STATUS_ALREADY_RUNNING;
+        }
+        f->stop = 0;
+        f->cb = callback;
+        f->user = user_data;
+        mcrx__mutex_unlock(&ctx->lock);
+        return 0;
+    }
+    if (f->alive && !f->finished && !f->stop) {
+        mcrx__mutex_unlock(&ctx->lock);
+        return MCRX_STATUS_ALREADY_RUNNING;
+    }
+    if (f->alive) {
+        /* Ended, or stopping after its callback: wait for it first. */
+        mcrx__mutex_unlock(&ctx->lock);
+        reap(ctx);
+        mcrx__mutex_lock(&ctx->lock);
+    }
+    f->stop = 0;
+    f->finished = 0;
+    f->cb = callback;
+    f->user = user_data;
+    mcrx__err_clear(&f->worker_err);
+    if (mcrx__thread_create(&f->thread, worker_main, ctx) != 0) {
+        rc = mcrx__err_set(&ctx->err, MCRX_ERROR_OUT_OF_MEMORY, 0,
+                           "could not create the receiver thread");
+    } else {
+        f->alive = 1;
+    }
+    mcrx__mutex_unlock(&ctx->lock);
+    return rc;
+}
+
+int mcrx_context_stop(mcrx_context *ctx) {
+    struct mcrx__ffi *f;
+    int self;
+    if (ctx == NULL)
+        return mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0, "context is NULL");
+    mcrx__mutex_lock(&ctx->lock);
+    f = ctx->ffi;
+    if (f == NULL || !f->alive) {
+        mcrx__mutex_unlock(&ctx->lock);
+        return 0;
+    }
+    f->stop = 1;
+    self = mcrx__thread_is_self(f->thread);
+    mcrx__mutex_unlock(&ctx->lock);
+    if (self)
+        return 0; /* the loop ends when the callback returns */
+    mcrx__wakeup_signal(f->wake);
+    reap(ctx);
+    return 0;
+}
+
+void mcrx__ffi_free(mcrx_context *ctx) {
+    if (ctx->ffi == NULL)
+        return;
+    mcrx_context_stop(ctx);
+    mcrx__plat_close(ctx->ffi->wake);
+    free(ctx->ffi);
+    ctx->ffi = NULL;
+}

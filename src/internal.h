@@ -1,0 +1,95 @@
+/* Shared internals of the portable core. Not installed. */
+#ifndef MCRX_INTERNAL_H
+#define MCRX_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mcrx/mcrx.h"
+#include "platform/platform.h"
+#include "platform/threads.h"
+
+/* A failure: kind, OS error and a message that begins "MCRX: ". */
+typedef struct mcrx__err {
+    mcrx_error code;
+    int os;
+    char msg[320];
+} mcrx__err;
+
+void mcrx__err_clear(mcrx__err *e);
+/* Records a failure; returns the C ABI status for it. fmt (may be NULL) adds
+ * detail after the kind's message. */
+int mcrx__err_set(mcrx__err *e, mcrx_error code, int os, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+/* Copies src into dst and returns its status. */
+int mcrx__err_copy(mcrx__err *dst, const mcrx__err *src);
+int mcrx__status_of(mcrx_error code);
+/* The calling thread's error slot (for calls without a handle). */
+mcrx__err *mcrx__tls_err(void);
+
+/* Discard reasons of the isolation filter. */
+enum {
+    MCRX__DISCARD_OTHER_GROUP, /* destination is not the group (other group, unicast) */
+    MCRX__DISCARD_OTHER_SOURCE,
+    MCRX__DISCARD_OTHER_INTERFACE,
+    MCRX__DISCARD_NO_PKTINFO,
+    MCRX__DISCARD_COUNT_
+};
+
+/* Most datagrams one call discards before it returns (bounded work). */
+#define MCRX__DISCARD_BUDGET 256
+
+struct McrxSubscription {
+    uint64_t id;
+    mcrx_subscription_config cfg;
+    mcrx_sock sock;
+    int state;
+    int ssm;
+    uint32_t ifindex;          /* resolved IPv6 join interface */
+    mcrx_context *ctx;         /* owner, NULL once taken */
+    int in_poller;
+    mcrx_ip local_ip;
+    uint16_t local_port;
+    uint64_t packets;
+    uint64_t bytes;
+    uint64_t truncated;
+    uint64_t discarded[MCRX__DISCARD_COUNT_];
+    mcrx__err err;
+};
+
+struct McrxContext {
+    mcrx__mutex lock;          /* serialises calls while a background receiver runs */
+    mcrx__err err;
+    uint64_t next_id;
+    mcrx_subscription **subs;  /* ascending id */
+    size_t nsubs, capsubs;
+    mcrx_sock poller;
+    /* Fair queue of subscriptions known (or likely) to have data. */
+    mcrx_subscription **ready;
+    size_t ready_head, ready_len, ready_cap;
+    mcrx__err deferred;        /* an error to report on the next receive call */
+    int polling;               /* inside mcrx_context_poll's callback */
+    struct mcrx__ffi *ffi;     /* C ABI buffers and background receiver */
+};
+
+/* Subscription internals shared by context.c and recv.c. */
+int mcrx__sub_new(uint64_t id, const mcrx_subscription_config *cfg, mcrx_sock sock,
+                  uint32_t ifindex, mcrx_subscription **out, mcrx__err *err);
+void mcrx__sub_destroy(mcrx_subscription *sub);
+int mcrx__sub_membership(mcrx_subscription *sub, int join, mcrx__err *err);
+int mcrx__sub_recv(mcrx_subscription *sub, mcrx_datagram *dgs, size_t n, size_t *got,
+                   mcrx__err *err);
+
+/* Context receive internals (recv.c). */
+void mcrx__ready_forget(mcrx_context *ctx, mcrx_subscription *sub);
+int mcrx__ctx_recv_locked(mcrx_context *ctx, mcrx_datagram *dgs, size_t n, size_t *got,
+                          mcrx__err *err);
+
+/* Background receiver teardown (ffi.c), called by mcrx_context_free. */
+void mcrx__ffi_free(mcrx_context *ctx);
+
+#endif

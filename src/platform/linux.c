@@ -1,0 +1,570 @@
+/*
+ * Linux: sockets, memberships, the batched receive (recvmmsg), control
+ * messages, epoll readiness and eventfd wake-ups.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../internal.h"
+
+#ifndef IP_MULTICAST_ALL
+#define IP_MULTICAST_ALL 49
+#endif
+#ifndef IPV6_MULTICAST_ALL
+#define IPV6_MULTICAST_ALL 29
+#endif
+
+typedef union {
+    struct sockaddr sa;
+    struct sockaddr_in in;
+    struct sockaddr_in6 in6;
+    struct sockaddr_storage ss;
+} sockaddr_u;
+
+static int af_of(int family) {
+    return family == MCRX_IP_V6 ? AF_INET6 : AF_INET;
+}
+
+int mcrx__inet_pton(int family, const char *text, uint8_t *bytes) {
+    return inet_pton(af_of(family), text, bytes) == 1 ? 0 : -1;
+}
+
+int mcrx__inet_ntop(int family, const uint8_t *bytes, char *buf, size_t len) {
+    return inet_ntop(af_of(family), bytes, buf, (socklen_t)len) != NULL ? 0 : -1;
+}
+
+uint32_t mcrx__if_nametoindex(const char *name) {
+    return if_nametoindex(name);
+}
+
+mcrx_error mcrx_ip_from_sockaddr(const struct sockaddr *sa, mcrx_ip *out, uint16_t *port_out) {
+    const sockaddr_u *u = (const sockaddr_u *)(const void *)sa;
+    if (sa == NULL || out == NULL)
+        return MCRX_ERROR_INVALID_ARGUMENT;
+    memset(out, 0, sizeof *out);
+    if (sa->sa_family == AF_INET) {
+        out->family = MCRX_IP_V4;
+        memcpy(out->bytes, &u->in.sin_addr, 4);
+        if (port_out != NULL)
+            *port_out = ntohs(u->in.sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        out->family = MCRX_IP_V6;
+        memcpy(out->bytes, &u->in6.sin6_addr, 16);
+        out->scope_id = u->in6.sin6_scope_id;
+        if (port_out != NULL)
+            *port_out = ntohs(u->in6.sin6_port);
+    } else {
+        return MCRX_ERROR_NON_IP_SOCKET_ADDRESS;
+    }
+    return MCRX_ERROR_NONE;
+}
+
+size_t mcrx_ip_to_sockaddr(const mcrx_ip *ip, uint16_t port, void *out, size_t outlen) {
+    if (ip == NULL || out == NULL)
+        return 0;
+    if (ip->family == MCRX_IP_V4 && outlen >= sizeof(struct sockaddr_in)) {
+        struct sockaddr_in in;
+        memset(&in, 0, sizeof in);
+        in.sin_family = AF_INET;
+        in.sin_port = htons(port);
+        memcpy(&in.sin_addr, ip->bytes, 4);
+        memcpy(out, &in, sizeof in);
+        return sizeof in;
+    }
+    if (ip->family == MCRX_IP_V6 && outlen >= sizeof(struct sockaddr_in6)) {
+        struct sockaddr_in6 in6;
+        memset(&in6, 0, sizeof in6);
+        in6.sin6_family = AF_INET6;
+        in6.sin6_port = htons(port);
+        in6.sin6_scope_id = ip->scope_id;
+        memcpy(&in6.sin6_addr, ip->bytes, 16);
+        memcpy(out, &in6, sizeof in6);
+        return sizeof in6;
+    }
+    return 0;
+}
+
+/* ---- errors with the knob to turn --------------------------------------- */
+
+static const char *knob_for(int os, int family, int ssm, int joining) {
+    switch (os) {
+    case ENOBUFS:
+        if (!joining)
+            return NULL;
+        if (family == MCRX_IP_V4)
+            return ssm ? "per-socket limits net.ipv4.igmp_max_memberships (groups) and "
+                         "net.ipv4.igmp_max_msf (sources per group) reached; raise them"
+                       : "per-socket limit net.ipv4.igmp_max_memberships reached; raise it";
+        return ssm ? "net.ipv6.mld_max_msf (sources per group) or net.core.optmem_max "
+                     "reached; raise them"
+                   : "net.core.optmem_max (socket option memory) reached; raise it";
+    case ENOMEM:
+        return "socket option memory exhausted; raise net.core.optmem_max";
+    case EMFILE:
+        return "open file limit reached; raise it with ulimit -n (RLIMIT_NOFILE)";
+    case ENFILE:
+        return "system file table full; raise fs.file-max";
+    case ENODEV:
+        return "no such interface (check the interface index or address)";
+    case EADDRNOTAVAIL:
+        return joining ? "no local interface has that address, or no route for the group"
+                       : "not a member of this group on this socket";
+    case EADDRINUSE:
+        return joining ? "this socket has already joined this group and source"
+                       : "the port is held by a socket without SO_REUSEADDR";
+    case EACCES:
+        return "ports below 1024 need CAP_NET_BIND_SERVICE "
+               "(or net.ipv4.ip_unprivileged_port_start)";
+    case EINVAL:
+        return joining && family == MCRX_IP_V6
+                   ? "link- and interface-scope groups need an interface index"
+                   : NULL;
+    default:
+        return NULL;
+    }
+}
+
+static int os_fail(mcrx__err *err, mcrx_error code, int os, const char *what, int family,
+                   int ssm, int joining) {
+    const char *knob = knob_for(os, family, ssm, joining);
+    if (knob != NULL)
+        return mcrx__err_set(err, code, os, "%s: %s (errno %d): %s", what, strerror(os), os,
+                             knob);
+    return mcrx__err_set(err, code, os, "%s: %s (errno %d)", what, strerror(os), os);
+}
+
+/* ---- socket setup --------------------------------------------------------- */
+
+static int set_int(int fd, int level, int opt, int v, const char *name, mcrx__err *err) {
+    if (setsockopt(fd, level, opt, &v, sizeof v) != 0)
+        return os_fail(err, MCRX_ERROR_SOCKET_OPTION_FAILED, errno, name, 0, 0, 0);
+    return 0;
+}
+
+/* Finds the index of the interface holding an IPv6 address. */
+static int v6_index_of(const mcrx_ip *addr, uint32_t *index_out, mcrx__err *err) {
+    struct ifaddrs *list, *it;
+    char text[MCRX_IP_STRLEN];
+    if (getifaddrs(&list) != 0)
+        return os_fail(err, MCRX_ERROR_INTERFACE_DISCOVERY_FAILED, errno, "getifaddrs", 0, 0, 0);
+    *index_out = 0;
+    for (it = list; it != NULL; it = it->ifa_next) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(void *)it->ifa_addr;
+        if (in6 == NULL || in6->sin6_family != AF_INET6)
+            continue;
+        if (memcmp(&in6->sin6_addr, addr->bytes, 16) != 0)
+            continue;
+        if (addr->scope_id != 0 && in6->sin6_scope_id != 0 &&
+            in6->sin6_scope_id != addr->scope_id)
+            continue;
+        *index_out = if_nametoindex(it->ifa_name);
+        if (*index_out != 0)
+            break;
+    }
+    freeifaddrs(list);
+    if (*index_out == 0) {
+        mcrx_ip_format(addr, text, sizeof text);
+        return mcrx__err_set(err, MCRX_ERROR_INTERFACE_DISCOVERY_FAILED, 0,
+                             "failed to resolve IPv6 interface address %s to an interface "
+                             "index (no local interface has it)",
+                             text);
+    }
+    return 0;
+}
+
+static int resolve_ifindex(const mcrx_subscription_config *cfg, uint32_t *ifindex,
+                           mcrx__err *err) {
+    static const uint8_t zero[16];
+    *ifindex = 0;
+    if (cfg->group.family != MCRX_IP_V6)
+        return 0;
+    if (cfg->interface_index != MCRX_NO_INTERFACE_INDEX) {
+        *ifindex = (uint32_t)cfg->interface_index;
+        return 0;
+    }
+    if (cfg->interface.family != MCRX_IP_V6 || memcmp(cfg->interface.bytes, zero, 16) == 0)
+        return 0;
+    return v6_index_of(&cfg->interface, ifindex, err);
+}
+
+/* Options every receive socket needs: non-blocking, only its own groups,
+ * destination metadata. */
+static int prepare(int fd, int family, mcrx__err *err) {
+    int fl = fcntl(fd, F_GETFL);
+    int rc;
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
+        return os_fail(err, MCRX_ERROR_SOCKET_OPTION_FAILED, errno, "O_NONBLOCK", 0, 0, 0);
+    if (family == MCRX_IP_V4) {
+        rc = set_int(fd, IPPROTO_IP, IP_MULTICAST_ALL, 0, "IP_MULTICAST_ALL", err);
+        if (rc == 0)
+            rc = set_int(fd, IPPROTO_IP, IP_PKTINFO, 1, "IP_PKTINFO", err);
+    } else {
+        rc = set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_ALL, 0, "IPV6_MULTICAST_ALL", err);
+        if (rc == 0)
+            rc = set_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1, "IPV6_RECVPKTINFO", err);
+    }
+    return rc;
+}
+
+/* Link- and interface-scope IPv6 groups can only be bound with a scope. */
+static int v6_group_needs_scope(const mcrx_ip *g) {
+    int scope = g->bytes[1] & 0x0f;
+    return scope == 1 || scope == 2;
+}
+
+int mcrx__plat_open(const mcrx_subscription_config *cfg, mcrx_sock *sock_out,
+                    uint32_t *ifindex_out, mcrx__err *err) {
+    int family = cfg->group.family;
+    sockaddr_u addr;
+    socklen_t alen;
+    int fd, rc;
+
+    rc = resolve_ifindex(cfg, ifindex_out, err);
+    if (rc != 0)
+        return rc;
+    fd = socket(af_of(family), SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
+    if (fd < 0)
+        return os_fail(err, MCRX_ERROR_SOCKET_CREATE_FAILED, errno, "socket", family, 0, 0);
+    if (family == MCRX_IP_V6)
+        rc = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1, "IPV6_V6ONLY", err);
+    if (rc == 0)
+        rc = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR", err);
+    if (rc == 0)
+        rc = set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT", err);
+    if (rc != 0)
+        goto fail;
+
+    /* Bound to the group, the kernel delivers only that group's datagrams to
+     * this socket and finds it without walking every socket on the port. */
+    memset(&addr, 0, sizeof addr);
+    if (family == MCRX_IP_V4) {
+        alen = (socklen_t)mcrx_ip_to_sockaddr(&cfg->group, cfg->dst_port, &addr, sizeof addr);
+    } else {
+        mcrx_ip g = cfg->group;
+        g.scope_id = 0;
+        if (v6_group_needs_scope(&g)) {
+            if (*ifindex_out != 0)
+                g.scope_id = *ifindex_out;
+            else
+                memset(g.bytes, 0, 16); /* no scope known: wildcard, filtered below */
+        }
+        alen = (socklen_t)mcrx_ip_to_sockaddr(&g, cfg->dst_port, &addr, sizeof addr);
+    }
+    if (bind(fd, &addr.sa, alen) != 0) {
+        rc = os_fail(err, MCRX_ERROR_SOCKET_BIND_FAILED, errno, "bind", family, 0, 0);
+        goto fail;
+    }
+    rc = prepare(fd, family, err);
+    if (rc != 0)
+        goto fail;
+    *sock_out = fd;
+    return 0;
+fail:
+    close(fd);
+    return rc;
+}
+
+int mcrx__plat_adopt(const mcrx_subscription_config *cfg, mcrx_sock sock,
+                     uint32_t *ifindex_out, mcrx__err *err) {
+    int fd = (int)sock;
+    int type = 0;
+    socklen_t tlen = sizeof type;
+    mcrx_ip ip;
+    uint16_t port;
+    int rc;
+
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0)
+        return os_fail(err, MCRX_ERROR_INVALID_ARGUMENT, errno, "not a socket", 0, 0, 0);
+    if (type != SOCK_DGRAM)
+        return mcrx__err_set(err, MCRX_ERROR_INVALID_ARGUMENT, 0,
+                             "the socket is not a datagram (UDP) socket");
+    rc = mcrx__plat_local_addr(sock, &ip, &port, err);
+    if (rc != 0)
+        return rc;
+    if (ip.family != cfg->group.family)
+        return mcrx__err_set(err, MCRX_ERROR_EXISTING_SOCKET_ADDRESS_FAMILY_MISMATCH, 0,
+                             "socket is IPv%d, group is IPv%d", ip.family, cfg->group.family);
+    if (port != cfg->dst_port)
+        return mcrx__err_set(err, MCRX_ERROR_EXISTING_SOCKET_PORT_MISMATCH, 0,
+                             "expected %u, actual %u%s", cfg->dst_port, port,
+                             port == 0 ? " (socket is not bound)" : "");
+    rc = resolve_ifindex(cfg, ifindex_out, err);
+    if (rc != 0)
+        return rc;
+    return prepare(fd, ip.family, err);
+}
+
+int mcrx__plat_local_addr(mcrx_sock sock, mcrx_ip *ip, uint16_t *port, mcrx__err *err) {
+    sockaddr_u addr;
+    socklen_t alen = sizeof addr;
+    memset(&addr, 0, sizeof addr);
+    if (getsockname((int)sock, &addr.sa, &alen) != 0)
+        return os_fail(err, MCRX_ERROR_SOCKET_LOCAL_ADDR_FAILED, errno, "getsockname", 0, 0, 0);
+    if (mcrx_ip_from_sockaddr(&addr.sa, ip, port) != MCRX_ERROR_NONE)
+        return mcrx__err_set(err, MCRX_ERROR_NON_IP_SOCKET_ADDRESS, 0, "address family %d",
+                             addr.sa.sa_family);
+    return 0;
+}
+
+void mcrx__plat_close(mcrx_sock sock) {
+    if (sock >= 0)
+        close((int)sock);
+}
+
+/* ---- memberships ------------------------------------------------------------ */
+
+int mcrx__plat_membership(mcrx_sock sock, const mcrx_subscription_config *cfg,
+                          uint32_t ifindex, int join, mcrx__err *err) {
+    int fd = (int)sock;
+    int family = cfg->group.family;
+    int ssm = mcrx_subscription_config_is_ssm(cfg);
+    mcrx_error kind = join ? MCRX_ERROR_MULTICAST_JOIN_FAILED : MCRX_ERROR_MULTICAST_LEAVE_FAILED;
+    const char *what;
+    int rc;
+
+    if (family == MCRX_IP_V4 && !ssm) {
+        struct ip_mreq m;
+        memset(&m, 0, sizeof m);
+        memcpy(&m.imr_multiaddr, cfg->group.bytes, 4);
+        if (cfg->interface.family == MCRX_IP_V4)
+            memcpy(&m.imr_interface, cfg->interface.bytes, 4);
+        what = join ? "IP_ADD_MEMBERSHIP" : "IP_DROP_MEMBERSHIP";
+        rc = setsockopt(fd, IPPROTO_IP, join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP, &m,
+                        sizeof m);
+    } else if (family == MCRX_IP_V4) {
+        struct ip_mreq_source m; /* field names, not order: it differs between OSes */
+        memset(&m, 0, sizeof m);
+        memcpy(&m.imr_multiaddr, cfg->group.bytes, 4);
+        memcpy(&m.imr_sourceaddr, cfg->source.bytes, 4);
+        if (cfg->interface.family == MCRX_IP_V4)
+            memcpy(&m.imr_interface, cfg->interface.bytes, 4);
+        what = join ? "IP_ADD_SOURCE_MEMBERSHIP" : "IP_DROP_SOURCE_MEMBERSHIP";
+        rc = setsockopt(fd, IPPROTO_IP,
+                        join ? IP_ADD_SOURCE_MEMBERSHIP : IP_DROP_SOURCE_MEMBERSHIP, &m,
+                        sizeof m);
+    } else if (!ssm) {
+        struct ipv6_mreq m;
+        memset(&m, 0, sizeof m);
+        memcpy(&m.ipv6mr_multiaddr, cfg->group.bytes, 16);
+        m.ipv6mr_interface = ifindex;
+        what = join ? "IPV6_JOIN_GROUP" : "IPV6_LEAVE_GROUP";
+        rc = setsockopt(fd, IPPROTO_IPV6, join ? IPV6_ADD_MEMBERSHIP : IPV6_DROP_MEMBERSHIP, &m,
+                        sizeof m);
+    } else {
+        /* RFC 3678: the only IPv6 SSM interface on Linux. */
+        struct group_source_req r;
+        mcrx_ip g = cfg->group, s = cfg->source;
+        memset(&r, 0, sizeof r);
+        g.scope_id = 0;
+        r.gsr_interface = ifindex;
+        mcrx_ip_to_sockaddr(&g, 0, &r.gsr_group, sizeof r.gsr_group);
+        mcrx_ip_to_sockaddr(&s, 0, &r.gsr_source, sizeof r.gsr_source);
+        what = join ? "MCAST_JOIN_SOURCE_GROUP" : "MCAST_LEAVE_SOURCE_GROUP";
+        rc = setsockopt(fd, IPPROTO_IPV6, join ? MCAST_JOIN_SOURCE_GROUP : MCAST_LEAVE_SOURCE_GROUP,
+                        &r, sizeof r);
+    }
+    if (rc != 0)
+        return os_fail(err, kind, errno, what, family, ssm, join);
+    return 0;
+}
+
+/* ---- receive ------------------------------------------------------------------ */
+
+#define CTRL_SPACE 256
+
+typedef union {
+    struct cmsghdr align;
+    char buf[CTRL_SPACE];
+} ctrl_buf;
+
+static void parse_cmsgs(struct msghdr *mh, mcrx__rxinfo *info) {
+    struct cmsghdr *c;
+    info->valid = 0;
+    for (c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
+        const unsigned char *data = CMSG_DATA(c);
+        size_t dlen = c->cmsg_len - (size_t)(data - (const unsigned char *)c);
+        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
+            dlen >= sizeof(struct in_pktinfo)) {
+            struct in_pktinfo pi;
+            memcpy(&pi, data, sizeof pi);
+            memset(&info->dst, 0, sizeof info->dst);
+            info->dst.family = MCRX_IP_V4;
+            memcpy(info->dst.bytes, &pi.ipi_addr, 4);
+            info->ifindex = (uint32_t)pi.ipi_ifindex;
+            info->valid |= MCRX_META_DESTINATION | (pi.ipi_ifindex > 0 ? MCRX_META_INGRESS_IF : 0);
+        } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
+                   dlen >= sizeof(struct in6_pktinfo)) {
+            struct in6_pktinfo pi;
+            memcpy(&pi, data, sizeof pi);
+            memset(&info->dst, 0, sizeof info->dst);
+            info->dst.family = MCRX_IP_V6;
+            memcpy(info->dst.bytes, &pi.ipi6_addr, 16);
+            info->ifindex = pi.ipi6_ifindex;
+            info->valid |= MCRX_META_DESTINATION | (pi.ipi6_ifindex > 0 ? MCRX_META_INGRESS_IF : 0);
+        } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS &&
+                   dlen >= sizeof(struct timespec)) {
+            struct timespec ts;
+            memcpy(&ts, data, sizeof ts);
+            info->ts_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+            info->valid |= MCRX_META_TIMESTAMP;
+        } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL &&
+                   dlen >= sizeof(uint32_t)) {
+            uint32_t d;
+            memcpy(&d, data, sizeof d);
+            info->drops = d;
+            info->valid |= MCRX_META_DROPS;
+        } else if (((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) ||
+                    (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT)) &&
+                   dlen >= sizeof(int)) {
+            int t;
+            memcpy(&t, data, sizeof t);
+            info->ttl = (uint8_t)t;
+            info->valid |= MCRX_META_TTL;
+        }
+    }
+}
+
+static void finish(mcrx_datagram *dg, mcrx__rxinfo *info, struct msghdr *mh, size_t wire,
+                   const sockaddr_u *src) {
+    dg->wire_len = wire;
+    dg->len = wire < dg->cap ? wire : dg->cap;
+    dg->flags = (mh->msg_flags & MSG_TRUNC) || wire > dg->cap ? MCRX_DATAGRAM_TRUNCATED : 0;
+    if (mcrx_ip_from_sockaddr(&src->sa, &dg->source, &dg->source_port) != MCRX_ERROR_NONE) {
+        memset(&dg->source, 0, sizeof dg->source);
+        dg->source_port = 0;
+    }
+    if (mh->msg_flags & MSG_CTRUNC)
+        mh->msg_controllen = 0; /* do not trust a cut chain */
+    parse_cmsgs(mh, info);
+}
+
+int mcrx__plat_recv(mcrx_sock sock, mcrx_datagram *dgs, mcrx__rxinfo *info, size_t n,
+                    size_t *got) {
+    struct mmsghdr mm[MCRX__RX_CHUNK];
+    struct iovec iov[MCRX__RX_CHUNK];
+    sockaddr_u src[MCRX__RX_CHUNK];
+    ctrl_buf ctrl[MCRX__RX_CHUNK];
+    size_t i;
+    int r;
+
+    *got = 0;
+    if (n > MCRX__RX_CHUNK)
+        n = MCRX__RX_CHUNK;
+    for (i = 0; i < n; i++) {
+        iov[i].iov_base = dgs[i].buf;
+        iov[i].iov_len = dgs[i].cap;
+        memset(&mm[i].msg_hdr, 0, sizeof mm[i].msg_hdr);
+        mm[i].msg_hdr.msg_name = &src[i];
+        mm[i].msg_hdr.msg_namelen = sizeof src[i];
+        mm[i].msg_hdr.msg_iov = &iov[i];
+        mm[i].msg_hdr.msg_iovlen = 1;
+        mm[i].msg_hdr.msg_control = ctrl[i].buf;
+        mm[i].msg_hdr.msg_controllen = sizeof ctrl[i].buf;
+    }
+    if (n == 1) {
+        /* One datagram: plain recvmsg is cheaper than recvmmsg's setup. */
+        ssize_t len;
+        do
+            len = recvmsg((int)sock, &mm[0].msg_hdr, MSG_DONTWAIT | MSG_TRUNC);
+        while (len < 0 && errno == EINTR);
+        if (len < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : errno;
+        finish(&dgs[0], &info[0], &mm[0].msg_hdr, (size_t)len, &src[0]);
+        *got = 1;
+        return 0;
+    }
+    do
+        r = recvmmsg((int)sock, mm, (unsigned)n, MSG_DONTWAIT | MSG_TRUNC, NULL);
+    while (r < 0 && errno == EINTR);
+    if (r < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : errno;
+    for (i = 0; i < (size_t)r; i++)
+        finish(&dgs[i], &info[i], &mm[i].msg_hdr, mm[i].msg_len, &src[i]);
+    *got = (size_t)r;
+    return 0;
+}
+
+/* ---- readiness ------------------------------------------------------------------ */
+
+int mcrx__poller_open(mcrx_sock *poller, mcrx__err *err) {
+    int fd = epoll_create1(EPOLL_CLOEXEC);
+    if (fd < 0)
+        return os_fail(err, MCRX_ERROR_SOCKET_CREATE_FAILED, errno, "epoll_create1", 0, 0, 0);
+    *poller = fd;
+    return 0;
+}
+
+int mcrx__poller_add(mcrx_sock poller, mcrx_sock sock, void *tag, mcrx__err *err) {
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN;
+    ev.data.ptr = tag;
+    if (epoll_ctl((int)poller, EPOLL_CTL_ADD, (int)sock, &ev) != 0)
+        return os_fail(err, MCRX_ERROR_SOCKET_OPTION_FAILED, errno, "epoll_ctl", 0, 0, 0);
+    return 0;
+}
+
+void mcrx__poller_del(mcrx_sock poller, mcrx_sock sock) {
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    epoll_ctl((int)poller, EPOLL_CTL_DEL, (int)sock, &ev);
+}
+
+int mcrx__poller_wait(mcrx_sock poller, void **tags, int max, int timeout_ms) {
+    struct epoll_event evs[64];
+    int i, r;
+    if (max > 64)
+        max = 64;
+    do
+        r = epoll_wait((int)poller, evs, max, timeout_ms);
+    while (r < 0 && errno == EINTR && timeout_ms == 0);
+    if (r < 0)
+        return -errno;
+    for (i = 0; i < r; i++)
+        tags[i] = evs[i].data.ptr;
+    return r;
+}
+
+int mcrx__wakeup_open(mcrx_sock *w, mcrx__err *err) {
+    int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0)
+        return os_fail(err, MCRX_ERROR_SOCKET_CREATE_FAILED, errno, "eventfd", 0, 0, 0);
+    *w = fd;
+    return 0;
+}
+
+void mcrx__wakeup_signal(mcrx_sock w) {
+    uint64_t one = 1;
+    ssize_t r = write((int)w, &one, sizeof one);
+    (void)r; /* a full counter already wakes the reader */
+}
+
+void mcrx__wakeup_drain(mcrx_sock w) {
+    uint64_t v;
+    ssize_t r = read((int)w, &v, sizeof v);
+    (void)r;
+}
+
+int mcrx__wait_readable2(mcrx_sock a, mcrx_sock b, int timeout_ms) {
+    struct pollfd p[2];
+    int r;
+    p[0].fd = (int)a;
+    p[0].events = POLLIN;
+    p[1].fd = (int)b;
+    p[1].events = POLLIN;
+    p[0].revents = p[1].revents = 0;
+    r = poll(p, 2, timeout_ms);
+    return r < 0 ? -errno : r;
+}

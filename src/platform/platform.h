@@ -1,0 +1,77 @@
+/*
+ * The contract between the portable core and each operating system. Only
+ * files under src/platform/ include system networking headers; the core sees
+ * sockets as mcrx_sock and addresses as mcrx_ip.
+ */
+#ifndef MCRX_PLATFORM_H
+#define MCRX_PLATFORM_H
+
+#include "mcrx/mcrx.h"
+
+struct mcrx__err;
+
+/* Per-datagram facts the OS reports beside the payload. */
+typedef struct mcrx__rxinfo {
+    mcrx_ip dst;          /* pktinfo destination */
+    uint32_t ifindex;     /* pktinfo ingress interface */
+    uint32_t valid;       /* MCRX_META_* bits */
+    int64_t ts_ns;
+    uint64_t drops;
+    uint8_t ttl;
+} mcrx__rxinfo;
+
+/* Largest number of datagrams one platform receive call handles. */
+#define MCRX__RX_CHUNK 64
+
+/*
+ * Opens a socket for cfg (validated): reusable port, bound where the platform
+ * isolates best, non-blocking, destination metadata on, other groups off.
+ * *ifindex_out gets the resolved IPv6 join interface (0 = kernel's choice).
+ */
+int mcrx__plat_open(const mcrx_subscription_config *cfg, mcrx_sock *sock_out,
+                    uint32_t *ifindex_out, struct mcrx__err *err);
+
+/* Checks and prepares a caller's bound socket for cfg (family, port, options). */
+int mcrx__plat_adopt(const mcrx_subscription_config *cfg, mcrx_sock sock,
+                     uint32_t *ifindex_out, struct mcrx__err *err);
+
+/* The socket's bound address. */
+int mcrx__plat_local_addr(mcrx_sock sock, mcrx_ip *ip, uint16_t *port, struct mcrx__err *err);
+
+/* Joins (join != 0) or leaves cfg's group on sock. */
+int mcrx__plat_membership(mcrx_sock sock, const mcrx_subscription_config *cfg,
+                          uint32_t ifindex, int join, struct mcrx__err *err);
+
+/*
+ * Receives up to n (<= MCRX__RX_CHUNK) datagrams without blocking. Fills each
+ * dgs[i]'s len, wire_len, flags, source, source_port and info[i]. *got = 0
+ * when nothing is queued. Returns 0, or an errno value.
+ */
+int mcrx__plat_recv(mcrx_sock sock, mcrx_datagram *dgs, mcrx__rxinfo *info, size_t n,
+                    size_t *got);
+
+void mcrx__plat_close(mcrx_sock sock);
+
+/* Readiness set: a pollable handle that is readable when a member is. */
+int mcrx__poller_open(mcrx_sock *poller, struct mcrx__err *err);
+int mcrx__poller_add(mcrx_sock poller, mcrx_sock sock, void *tag, struct mcrx__err *err);
+void mcrx__poller_del(mcrx_sock poller, mcrx_sock sock);
+/* Up to max ready tags; timeout_ms -1 waits forever. Returns the count, or
+ * -errno. */
+int mcrx__poller_wait(mcrx_sock poller, void **tags, int max, int timeout_ms);
+
+/* A wake-up signal for a thread blocked on a poller (eventfd on Linux). */
+int mcrx__wakeup_open(mcrx_sock *w, struct mcrx__err *err);
+void mcrx__wakeup_signal(mcrx_sock w);
+void mcrx__wakeup_drain(mcrx_sock w);
+/* Waits until sock_a or sock_b is readable, or timeout. */
+int mcrx__wait_readable2(mcrx_sock a, mcrx_sock b, int timeout_ms);
+
+/* Interface name to index, 0 if unknown. */
+uint32_t mcrx__if_nametoindex(const char *name);
+
+/* Text <-> address, using the OS's own parser. */
+int mcrx__inet_pton(int family, const char *text, uint8_t *bytes);
+int mcrx__inet_ntop(int family, const uint8_t *bytes, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,257 @@
+/*
+ * The receive path: from a socket into the caller's slots, through the
+ * isolation filter, and fair scheduling across a context's subscriptions.
+ * Nothing here allocates.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+/* ---- isolation filter -------------------------------------------------------- */
+
+/* Returns -1 to keep the datagram, else the discard reason. The kernel already
+ * filters (bound to the group, IP_MULTICAST_ALL off, source filters); this is
+ * the check that makes "never a foreign datagram" independent of the OS. */
+static int classify(const mcrx_subscription *sub, const mcrx_datagram *dg,
+                    const mcrx__rxinfo *info) {
+    if (!(info->valid & MCRX_META_DESTINATION))
+        return MCRX__DISCARD_NO_PKTINFO;
+    if (!mcrx_ip_equal(&info->dst, &sub->cfg.group))
+        return MCRX__DISCARD_OTHER_GROUP;
+    if (sub->ssm && !mcrx_ip_equal(&dg->source, &sub->cfg.source))
+        return MCRX__DISCARD_OTHER_SOURCE;
+    if (sub->ifindex != 0 &&
+        (!(info->valid & MCRX_META_INGRESS_IF) || info->ifindex != sub->ifindex))
+        return MCRX__DISCARD_OTHER_INTERFACE;
+    return -1;
+}
+
+static void fill_meta(const mcrx_subscription *sub, mcrx_metadata *m, const mcrx__rxinfo *info) {
+    memset(m, 0, sizeof *m);
+    m->socket_local_ip = sub->local_ip;
+    m->socket_local_port = sub->local_port;
+    m->configured_interface = sub->cfg.interface;
+    if (sub->cfg.interface_index != MCRX_NO_INTERFACE_INDEX)
+        m->configured_interface_index = (uint32_t)sub->cfg.interface_index;
+    m->valid = info->valid;
+    m->destination_local_ip = info->dst;
+    m->ingress_interface_index = info->ifindex;
+    m->ttl = info->ttl;
+    m->rx_timestamp_ns = info->ts_ns;
+    m->kernel_drops = info->drops;
+}
+
+static void swap_slots(mcrx_datagram *a, mcrx_datagram *b) {
+    mcrx_datagram t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/*
+ * Receives up to n datagrams of sub into dgs, keeping only its own. Stops when
+ * the socket is empty, n are filled, or the discard budget is spent.
+ */
+int mcrx__sub_recv(mcrx_subscription *sub, mcrx_datagram *dgs, size_t n, size_t *got,
+                   mcrx__err *err) {
+    mcrx__rxinfo info[MCRX__RX_CHUNK];
+    size_t filled = 0, discards = 0;
+
+    while (filled < n) {
+        size_t want = n - filled, k, i, kept = 0;
+        int os;
+        if (want > MCRX__RX_CHUNK)
+            want = MCRX__RX_CHUNK;
+        memset(info, 0, want * sizeof info[0]);
+        os = mcrx__plat_recv(sub->sock, dgs + filled, info, want, &k);
+        if (os != 0) {
+            *got = filled;
+            return mcrx__err_set(err, MCRX_ERROR_RECEIVE_FAILED, os,
+                                 "subscription %llu: %s (errno %d)",
+                                 (unsigned long long)sub->id, strerror(os), os);
+        }
+        for (i = 0; i < k; i++) {
+            mcrx_datagram *dg = &dgs[filled + i];
+            int reason = classify(sub, dg, &info[i]);
+            if (reason >= 0) {
+                sub->discarded[reason]++;
+                discards++;
+                continue;
+            }
+            dg->subscription_id = sub->id;
+            dg->group = sub->cfg.group;
+            dg->dst_port = sub->cfg.dst_port;
+            if (dg->meta != NULL)
+                fill_meta(sub, dg->meta, &info[i]);
+            sub->packets++;
+            sub->bytes += dg->len;
+            sub->truncated += (dg->flags & MCRX_DATAGRAM_TRUNCATED) != 0;
+            if (kept != i)
+                swap_slots(&dgs[filled + kept], dg);
+            kept++;
+        }
+        filled += kept;
+        if (k < want || discards >= MCRX__DISCARD_BUDGET)
+            break;
+    }
+    *got = filled;
+    return 0;
+}
+
+static int check_recv_args(const void *h, const mcrx_datagram *dgs, size_t n,
+                           const size_t *got, mcrx__err *err) {
+    size_t i;
+    if (h == NULL || dgs == NULL || got == NULL)
+        return mcrx__err_set(err, MCRX_ERROR_INVALID_ARGUMENT, 0,
+                             "handle, datagram and received_out are required");
+    for (i = 0; i < n; i++)
+        if (dgs[i].buf == NULL && dgs[i].cap != 0)
+            return mcrx__err_set(err, MCRX_ERROR_INVALID_ARGUMENT, 0,
+                                 "datagram slot %zu has no buffer", i);
+    return 0;
+}
+
+/* ---- one subscription ------------------------------------------------------------ */
+
+int mcrx_subscription_recv_batch(mcrx_subscription *sub, mcrx_datagram *dgs, size_t n,
+                                 size_t *received_out) {
+    mcrx__err *err = sub != NULL ? &sub->err : mcrx__tls_err();
+    int rc;
+    if (received_out != NULL)
+        *received_out = 0;
+    rc = check_recv_args(sub, dgs, n, received_out, err);
+    if (rc != 0)
+        return rc;
+    if (sub->state != MCRX_STATE_JOINED)
+        return mcrx__err_set(err, MCRX_ERROR_SUBSCRIPTION_NOT_JOINED, 0, "id %llu",
+                             (unsigned long long)sub->id);
+    mcrx__err_clear(err);
+    return mcrx__sub_recv(sub, dgs, n, received_out, err);
+}
+
+int mcrx_subscription_recv(mcrx_subscription *sub, mcrx_datagram *dg, size_t *received_out) {
+    return mcrx_subscription_recv_batch(sub, dg, 1, received_out);
+}
+
+/* ---- the context's fair queue ----------------------------------------------------- */
+
+static void ready_push(mcrx_context *ctx, mcrx_subscription *sub) {
+    /* ready_cap >= number of joined subscriptions, and each is queued once. */
+    size_t tail = (ctx->ready_head + ctx->ready_len) % ctx->ready_cap;
+    ctx->ready[tail] = sub;
+    ctx->ready_len++;
+}
+
+static mcrx_subscription *ready_pop(mcrx_context *ctx) {
+    mcrx_subscription *sub = ctx->ready[ctx->ready_head];
+    ctx->ready_head = (ctx->ready_head + 1) % ctx->ready_cap;
+    ctx->ready_len--;
+    return sub;
+}
+
+void mcrx__ready_forget(mcrx_context *ctx, mcrx_subscription *sub) {
+    size_t i, kept = 0, len = ctx->ready_len;
+    for (i = 0; i < len; i++) {
+        mcrx_subscription *s = ctx->ready[(ctx->ready_head + i) % ctx->ready_cap];
+        if (s != sub)
+            ctx->ready[(ctx->ready_head + kept++) % ctx->ready_cap] = s;
+    }
+    ctx->ready_len = kept;
+}
+
+/*
+ * Asks the readiness set which subscriptions have data and queues them in id
+ * order, so that turns are taken in a stable order. Only called when the
+ * queue is empty, so no subscription can be queued twice.
+ */
+static int refill(mcrx_context *ctx) {
+    void *tags[64];
+    int r = mcrx__poller_wait(ctx->poller, tags, 64, 0);
+    int i, j;
+    if (r <= 0)
+        return r;
+    for (i = 1; i < r; i++) { /* insertion sort: r <= 64 */
+        void *t = tags[i];
+        for (j = i; j > 0 && ((mcrx_subscription *)tags[j - 1])->id >
+                                 ((mcrx_subscription *)t)->id;
+             j--)
+            tags[j] = tags[j - 1];
+        tags[j] = t;
+    }
+    for (i = 0; i < r; i++)
+        ready_push(ctx, tags[i]);
+    return r;
+}
+
+/* Turns a subscription takes before the others get theirs: one chunk. */
+#define TURN MCRX__RX_CHUNK
+/* Readiness queries per call: bounds the work of a call under a flood of
+ * datagrams the filter discards. */
+#define MAX_REFILLS 4
+
+int mcrx__ctx_recv_locked(mcrx_context *ctx, mcrx_datagram *dgs, size_t n, size_t *got,
+                          mcrx__err *err) {
+    size_t filled = 0;
+    int refills = 0;
+
+    if (ctx->deferred.code != MCRX_ERROR_NONE) {
+        int rc = mcrx__err_copy(err, &ctx->deferred);
+        mcrx__err_clear(&ctx->deferred);
+        return rc;
+    }
+    while (filled < n) {
+        mcrx_subscription *sub;
+        size_t share = n - filled, k = 0;
+        int rc;
+        if (ctx->ready_len == 0) {
+            if (refills++ == MAX_REFILLS)
+                break;
+            rc = refill(ctx);
+            if (rc < 0) {
+                *got = filled;
+                if (filled > 0)
+                    return 0;
+                return mcrx__err_set(err, MCRX_ERROR_RECEIVE_FAILED, -rc,
+                                     "readiness wait: %s (errno %d)", strerror(-rc), -rc);
+            }
+            if (rc == 0)
+                break;
+        }
+        sub = ready_pop(ctx);
+        if (share > TURN)
+            share = TURN;
+        rc = mcrx__sub_recv(sub, dgs + filled, share, &k, err);
+        filled += k;
+        if (rc != 0) {
+            *got = filled;
+            if (filled == 0)
+                return rc;
+            /* Deliver what we have; report the failure on the next call. */
+            mcrx__err_copy(&ctx->deferred, err);
+            mcrx__err_clear(err);
+            return 0;
+        }
+        if (k == share)
+            ready_push(ctx, sub); /* may hold more: back of the queue */
+    }
+    *got = filled;
+    return 0;
+}
+
+int mcrx_context_recv_batch(mcrx_context *ctx, mcrx_datagram *dgs, size_t n,
+                            size_t *received_out) {
+    int rc;
+    if (received_out != NULL)
+        *received_out = 0;
+    rc = check_recv_args(ctx, dgs, n, received_out, ctx != NULL ? &ctx->err : mcrx__tls_err());
+    if (rc != 0)
+        return rc;
+    mcrx__mutex_lock(&ctx->lock);
+    mcrx__err_clear(&ctx->err);
+    rc = mcrx__ctx_recv_locked(ctx, dgs, n, received_out, &ctx->err);
+    mcrx__mutex_unlock(&ctx->lock);
+    return rc;
+}
+
+int mcrx_context_recv(mcrx_context *ctx, mcrx_datagram *dg, size_t *received_out) {
+    return mcrx_context_recv_batch(ctx, dg, 1, received_out);
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs the build into a temporary prefix, builds a program written against
+# the Rust crate's <mcrx_core_ffi.h> with pkg-config and with find_package, and
+# runs each against a real sender. Runs on the receiver host of netns-run.sh.
+# usage: install-test.sh BUILD_DIR SOURCE_DIR TSEND
+set -euo pipefail
+build=$1 src=$2 tsend=$3
+cc=${CC:-cc}
+# A sanitized library needs sanitized consumers.
+extra=${MCRX_CONSUMER_FLAGS:-}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+cmake --install "$build" --prefix "$work/prefix" >/dev/null
+libdir=$(dirname "$(find "$work/prefix" -name mcrx-core.pc | head -n 1)")/..
+export PKG_CONFIG_PATH="$libdir/pkgconfig"
+export LD_LIBRARY_PATH="$libdir"
+test -f "$work/prefix/include/mcrx_core_ffi.h"
+test -f "$work/prefix/include/mcrx/mcrx.h"
+pkg-config --exists mcrx-core
+[ "$(pkg-config --modversion mcrx-core)" = "0.1.0" ]
+
+# The user's build line, unchanged.
+"$cc" -std=c11 -Wall -Wextra -Werror $extra -o "$work/seed_program" "$src/tests/compat/seed_program.c" \
+  $(pkg-config --cflags --libs mcrx-core)
+ldd "$work/seed_program" | grep -q "$libdir/libmcrx-core.so"
+
+cmake -S "$src/tests/compat" -B "$work/consumer" -DCMAKE_PREFIX_PATH="$work/prefix" \
+  -DCMAKE_C_FLAGS="$extra" -DCMAKE_EXE_LINKER_FLAGS="$extra" >/dev/null
+cmake --build "$work/consumer" >/dev/null
+
+port=34000
+run() { # program group source iface sender-src
+  local prog=$1 group=$2 source=$3 iface=$4 from=$5 out="$work/out.$RANDOM"
+  "$prog" "$group" "$port" "$source" $iface >"$out" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 100); do grep -q '^ready' "$out" && break; sleep 0.05; done
+  "$tsend" "$from" va "$group" "$port" "from-seed-abi" 3
+  wait "$pid" || { cat "$out"; echo "FAIL: $prog $group"; exit 1; }
+  grep -q "payload=from-seed-abi" "$out" || { cat "$out"; exit 1; }
+  grep -q "src=$from:" "$out" || { cat "$out"; exit 1; }
+  grep -q "group=$group dst_port=$port" "$out" || { cat "$out"; exit 1; }
+  grep -q "dest=$group ingress=yes" "$out" || { cat "$out"; exit 1; }
+  echo "ok: $(basename "$prog") $group"
+  port=$((port + 1))
+}
+run "$work/seed_program" 239.9.0.1 - "" 198.51.100.1
+run "$work/seed_program" 232.9.0.1 198.51.100.1 198.51.100.2 198.51.100.1
+run "$work/consumer/seed_program_cmake" ff3e::8000:901 2001:db8:1::1 2001:db8:1::2 2001:db8:1::1
+run "$work/consumer/seed_program_static" ff0e::8000:902 - "$(cat /sys/class/net/vb/ifindex)" 2001:db8:1::1
+echo "install-test: passed"
