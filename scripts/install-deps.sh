@@ -8,7 +8,8 @@ set -eu
 #   cmake make gcc pkg-config  build
 #   libcmocka-dev             C unit and integration tests
 #   iproute2 util-linux procps  network namespaces, veth, unshare/nsenter, sysctl
-PACKAGES="cmake make gcc pkg-config libcmocka-dev iproute2 util-linux procps"
+#   tshark                    reads the IGMP/MLD reports the kernel sends for our joins
+PACKAGES="cmake make gcc pkg-config libcmocka-dev iproute2 util-linux procps tshark"
 
 missing=""
 if ! command -v dpkg-query >/dev/null 2>&1; then

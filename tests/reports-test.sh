@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# What the kernel tells the network when the library joins and leaves, read
+# by tshark on the receiver's link: IGMPv3 and MLDv2 reports with the right
+# record types, group and source. Runs on the receiver host of netns-run.sh.
+# usage: reports-test.sh TJOIN
+set -euo pipefail
+tjoin=$1
+command -v tshark >/dev/null || { echo "reports-test: tshark missing (apt-get install tshark)"; exit 1; }
+work=$(mktemp -d)
+trap 'jobs -p | xargs -r kill 2>/dev/null; rm -rf "$work"' EXIT
+
+capture() { # capture-filter display-filter fields...
+  local filter=$1 display=$2; shift 2
+  local args=(-Y "$display")
+  for f in "$@"; do args+=(-e "$f"); done
+  tshark -i vb -f "$filter" -l -T fields -E separator='|' -E aggregator=',' "${args[@]}" \
+    >"$work/cap" 2>"$work/err" &
+  # tshark says it is capturing a moment before it is: give it that moment.
+  for _ in $(seq 1 100); do grep -q "Capturing on" "$work/err" && { sleep 0.5; return 0; }; sleep 0.05; done
+  cat "$work/err"; return 1
+}
+finish() { sleep 0.5; kill %1 2>/dev/null || true; wait %1 2>/dev/null || true; }
+
+# IPv4 SSM: ALLOW_NEW_SOURCES (5) for 232.7.0.1 from 198.51.100.1 on join,
+# BLOCK_OLD_SOURCES (6) on leave.
+capture igmp igmp igmp.version igmp.record_type igmp.maddr igmp.saddr
+"$tjoin" 232.7.0.1 35000 198.51.100.1 198.51.100.2 1200
+finish
+cat "$work/cap"
+grep -Eq '^3\|([0-9,]*,)?5(,[0-9]+)*\|.*232\.7\.0\.1.*\|.*198\.51\.100\.1' "$work/cap" ||
+  { echo "FAIL: no IGMPv3 ALLOW_NEW_SOURCES for (198.51.100.1, 232.7.0.1)"; exit 1; }
+grep -Eq '^3\|([0-9,]*,)?6(,[0-9]+)*\|.*232\.7\.0\.1' "$work/cap" ||
+  { echo "FAIL: no IGMPv3 BLOCK_OLD_SOURCES on leave"; exit 1; }
+echo "ok: IGMPv3 SSM join and leave"
+
+# IPv4 ASM: CHANGE_TO_EXCLUDE (4) with no source.
+capture igmp igmp igmp.version igmp.record_type igmp.maddr igmp.saddr
+"$tjoin" 239.7.0.1 35001 - - 1200
+finish
+grep -Eq '^3\|([0-9,]*,)?4(,[0-9]+)*\|.*239\.7\.0\.1' "$work/cap" ||
+  { cat "$work/cap"; echo "FAIL: no IGMPv3 CHANGE_TO_EXCLUDE for 239.7.0.1"; exit 1; }
+echo "ok: IGMPv3 ASM join"
+
+# IPv6 SSM: MLDv2 ALLOW_NEW_SOURCES for ff3e::8000:701 from 2001:db8:1::1.
+# MLD reports carry a hop-by-hop header, so BPF's "icmp6" misses them: capture
+# IPv6 and select the reports with a display filter.
+capture ip6 "icmpv6.type == 143" icmpv6.type icmpv6.mldr.mar.record_type \
+  icmpv6.mldr.mar.multicast_address icmpv6.mldr.mar.source_address
+"$tjoin" ff3e::8000:701 35002 2001:db8:1::1 2001:db8:1::2 1200
+finish
+cat "$work/cap"
+grep -Eq '^143\|([0-9,]*,)?5(,[0-9]+)*\|.*ff3e::8000:701.*\|.*2001:db8:1::1' "$work/cap" ||
+  { echo "FAIL: no MLDv2 ALLOW_NEW_SOURCES for (2001:db8:1::1, ff3e::8000:701)"; exit 1; }
+echo "ok: MLDv2 SSM join"
+echo "reports-test: passed"
