@@ -148,6 +148,7 @@ void mcrx_subscription_config_init(mcrx_subscription_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
     cfg->version = MCRX_SUBSCRIPTION_CONFIG_VERSION;
     cfg->interface_index = MCRX_NO_INTERFACE_INDEX;
+    cfg->rx_options = MCRX_RX_DEFAULT;
 }
 
 int mcrx_subscription_config_is_ssm(const mcrx_subscription_config *cfg) {

@@ -140,9 +140,9 @@ static int precheck(mcrx_context *ctx, const mcrx_subscription_config *cfg) {
 }
 
 static int store(mcrx_context *ctx, const mcrx_subscription_config *cfg, mcrx_sock sock,
-                 uint32_t ifindex, uint64_t *id_out) {
+                 const mcrx__sockinfo *info, uint64_t *id_out) {
     mcrx_subscription *sub;
-    int rc = mcrx__sub_new(ctx->next_id, cfg, sock, ifindex, &sub, &ctx->err);
+    int rc = mcrx__sub_new(ctx->next_id, cfg, sock, info, &sub, &ctx->err);
     if (rc != 0)
         return rc;
     sub->ctx = ctx;
@@ -154,17 +154,17 @@ static int store(mcrx_context *ctx, const mcrx_subscription_config *cfg, mcrx_so
 static int add(mcrx_context *ctx, const mcrx_subscription_config *cfg, mcrx_sock caller_sock,
                uint64_t *id_out) {
     mcrx_sock sock = caller_sock;
-    uint32_t ifindex = 0;
+    mcrx__sockinfo info = {0, 0};
     int rc = precheck(ctx, cfg);
     if (rc != 0)
         return rc;
     if (caller_sock == MCRX_SOCK_INVALID)
-        rc = mcrx__plat_open(cfg, &sock, &ifindex, &ctx->err);
+        rc = mcrx__plat_open(cfg, &sock, &info, &ctx->err);
     else
-        rc = mcrx__plat_adopt(cfg, caller_sock, &ifindex, &ctx->err);
+        rc = mcrx__plat_adopt(cfg, caller_sock, &info, &ctx->err);
     if (rc != 0)
         return rc;
-    rc = store(ctx, cfg, sock, ifindex, id_out);
+    rc = store(ctx, cfg, sock, &info, id_out);
     if (rc != 0 && caller_sock == MCRX_SOCK_INVALID)
         mcrx__plat_close(sock);
     return rc;

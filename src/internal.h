@@ -50,6 +50,7 @@ struct McrxSubscription {
     int state;
     int ssm;
     uint32_t ifindex;          /* resolved IPv6 join interface */
+    int isolated;              /* the kernel delivers only our datagrams */
     mcrx_context *ctx;         /* owner, NULL once taken */
     int in_poller;
     mcrx_ip local_ip;
@@ -78,7 +79,7 @@ struct McrxContext {
 
 /* Subscription internals shared by context.c and recv.c. */
 int mcrx__sub_new(uint64_t id, const mcrx_subscription_config *cfg, mcrx_sock sock,
-                  uint32_t ifindex, mcrx_subscription **out, mcrx__err *err);
+                  const mcrx__sockinfo *info, mcrx_subscription **out, mcrx__err *err);
 void mcrx__sub_destroy(mcrx_subscription *sub);
 int mcrx__sub_membership(mcrx_subscription *sub, int join, mcrx__err *err);
 int mcrx__sub_recv(mcrx_subscription *sub, mcrx_datagram *dgs, size_t n, size_t *got,

@@ -9,19 +9,25 @@
 
 /* ---- isolation filter -------------------------------------------------------- */
 
-/* Returns -1 to keep the datagram, else the discard reason. The kernel already
- * filters (bound to the group, IP_MULTICAST_ALL off, source filters); this is
- * the check that makes "never a foreign datagram" independent of the OS. */
+/*
+ * Returns -1 to keep the datagram, else the discard reason. The kernel already
+ * filters (bound to the group and device, IP_MULTICAST_ALL off, source
+ * filters); this check makes "never a foreign datagram" hold even where it
+ * does not: caller sockets bound to the wildcard, link-scope groups without a
+ * known interface (those always carry pktinfo), other operating systems.
+ */
 static int classify(const mcrx_subscription *sub, const mcrx_datagram *dg,
                     const mcrx__rxinfo *info) {
-    if (!(info->valid & MCRX_META_DESTINATION))
+    if (info->valid & MCRX_META_DESTINATION) {
+        if (!mcrx_ip_equal(&info->dst, &sub->cfg.group))
+            return MCRX__DISCARD_OTHER_GROUP;
+    } else if (!sub->isolated) {
         return MCRX__DISCARD_NO_PKTINFO;
-    if (!mcrx_ip_equal(&info->dst, &sub->cfg.group))
-        return MCRX__DISCARD_OTHER_GROUP;
+    }
     if (sub->ssm && !mcrx_ip_equal(&dg->source, &sub->cfg.source))
         return MCRX__DISCARD_OTHER_SOURCE;
-    if (sub->ifindex != 0 &&
-        (!(info->valid & MCRX_META_INGRESS_IF) || info->ifindex != sub->ifindex))
+    if (sub->ifindex != 0 && (info->valid & MCRX_META_INGRESS_IF) &&
+        info->ifindex != sub->ifindex)
         return MCRX__DISCARD_OTHER_INTERFACE;
     return -1;
 }
@@ -34,6 +40,9 @@ static void fill_meta(const mcrx_subscription *sub, mcrx_metadata *m, const mcrx
     if (sub->cfg.interface_index != MCRX_NO_INTERFACE_INDEX)
         m->configured_interface_index = (uint32_t)sub->cfg.interface_index;
     m->valid = info->valid;
+    /* The kernel sends the drop count only once it is non-zero. */
+    if (sub->cfg.rx_options & MCRX_RX_DROPS)
+        m->valid |= MCRX_META_DROPS;
     m->destination_local_ip = info->dst;
     m->ingress_interface_index = info->ifindex;
     m->ttl = info->ttl;

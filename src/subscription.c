@@ -5,7 +5,7 @@
 #include "internal.h"
 
 int mcrx__sub_new(uint64_t id, const mcrx_subscription_config *cfg, mcrx_sock sock,
-                  uint32_t ifindex, mcrx_subscription **out, mcrx__err *err) {
+                  const mcrx__sockinfo *info, mcrx_subscription **out, mcrx__err *err) {
     mcrx_subscription *sub = calloc(1, sizeof *sub);
     int rc;
     if (sub == NULL)
@@ -15,7 +15,8 @@ int mcrx__sub_new(uint64_t id, const mcrx_subscription_config *cfg, mcrx_sock so
     sub->sock = sock;
     sub->state = MCRX_STATE_BOUND;
     sub->ssm = mcrx_subscription_config_is_ssm(cfg);
-    sub->ifindex = ifindex;
+    sub->ifindex = info->ifindex;
+    sub->isolated = info->isolated;
     rc = mcrx__plat_local_addr(sock, &sub->local_ip, &sub->local_port, err);
     if (rc != 0) {
         free(sub);

@@ -25,7 +25,7 @@ static void die(const char *what) {
 void th_init(void) {
     const char *s = getenv("MCRX_TEST_SENDER_NS");
     if (s == NULL) {
-        fprintf(stderr, "harness: run me through tests/netns-run.sh\n");
+        fprintf(stderr, "harness: run me through scripts/netns-run.sh\n");
         exit(1);
     }
     sender_ns = open(s, O_RDONLY | O_CLOEXEC);

@@ -7,7 +7,7 @@
 
 #include <mcrx/mcrx.h>
 
-/* Addresses of the network tests/netns-run.sh builds. */
+/* Addresses of the network scripts/netns-run.sh builds. */
 #define S_V4 "198.51.100.1"     /* sender, link 1 */
 #define S_V4_OTHER "198.51.100.3"
 #define R_V4 "198.51.100.2"     /* receiver, link 1 */

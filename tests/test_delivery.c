@@ -1,6 +1,6 @@
 /*
  * Delivery and isolation across a veth link: a sender host and a receiver host
- * (tests/netns-run.sh). Every wait is bounded by TH_WAIT_MS.
+ * (scripts/netns-run.sh). Every wait is bounded by TH_WAIT_MS.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -210,19 +211,29 @@ static void a_wildcard_caller_socket_is_isolated_too(void **state) {
     cross_traffic(1);
 }
 
-/* With an interface index, the same group arriving on another link is not ours. */
-static void another_interface_is_not_delivered(void **state) {
+/*
+ * With an interface index, the same group arriving on another link is not
+ * ours. Our own socket is bound to the device (the kernel filters); a
+ * caller's wildcard socket relies on the user-space ingress check.
+ */
+static void other_interface(int caller_socket) {
     unsigned char buf[BUF];
     mcrx_datagram dg;
     mcrx_context *ctx = mcrx_context_new();
     uint16_t port = th_port();
-    char idx[16];
     int s1 = th_sender(S_V6, "va"), s2 = th_sender(S_V6_L2, "va2");
     int foreign = th_foreign_socket("::", port);
-    (void)state;
-    snprintf(idx, sizeof idx, "%u", th_rx_ifindex("vb"));
+    mcrx_subscription_config cfg;
+    uint64_t id;
     th_foreign_join(foreign, "ff0e::8000:7", th_rx_ifindex("vb2"));
-    th_add_join(ctx, "ff0e::8000:7", port, NULL, idx);
+    mcrx_subscription_config_parse(&cfg, "ff0e::8000:7", port, NULL, NULL);
+    cfg.interface_index = th_rx_ifindex("vb");
+    if (caller_socket)
+        assert_int_equal(mcrx_context_add_with_socket(ctx, &cfg, th_foreign_socket("::", port),
+                                                      &id), 0);
+    else
+        assert_int_equal(mcrx_context_add(ctx, &cfg, &id), 0);
+    assert_int_equal(mcrx_context_join_subscription(ctx, id), 0);
     th_send_str(s2, "ff0e::8000:7", port, "link2");
     th_send_str(s1, "ff0e::8000:7", port, "link1");
     mcrx_datagram_init(&dg, buf, sizeof buf);
@@ -232,6 +243,54 @@ static void another_interface_is_not_delivered(void **state) {
     close(foreign);
     close(s1);
     close(s2);
+    mcrx_context_free(ctx);
+}
+
+static void another_interface_is_not_delivered(void **state) {
+    (void)state;
+    other_interface(0);
+}
+
+static void another_interface_is_not_delivered_to_a_caller_socket(void **state) {
+    (void)state;
+    other_interface(1);
+}
+
+/* The optional per-datagram reports: TTL, kernel timestamp, drop counter;
+ * and a subscription without pktinfo still delivers, without those fields. */
+static void receive_options_report_ttl_timestamp_and_drops(void **state) {
+    unsigned char buf[BUF];
+    mcrx_metadata meta;
+    mcrx_datagram dg;
+    mcrx_context *ctx = mcrx_context_new();
+    mcrx_subscription_config cfg;
+    uint16_t port = th_port();
+    int s = th_sender(S_V4, "va");
+    struct timespec now;
+    int64_t now_ns;
+    uint64_t id;
+    (void)state;
+    mcrx_subscription_config_parse(&cfg, "239.1.2.80", port, NULL, NULL);
+    cfg.rx_options = MCRX_RX_TTL | MCRX_RX_TIMESTAMP | MCRX_RX_DROPS;
+    assert_int_equal(mcrx_context_add(ctx, &cfg, &id), 0);
+    assert_int_equal(mcrx_context_join_subscription(ctx, id), 0);
+    th_send_str(s, "239.1.2.80", port, "opts");
+    mcrx_datagram_init(&dg, buf, sizeof buf);
+    dg.meta = &meta;
+    expect(ctx, "opts", &dg);
+    clock_gettime(CLOCK_REALTIME, &now);
+    now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+    assert_true(meta.valid & MCRX_META_TTL);
+    assert_int_equal(meta.ttl, 1);
+    assert_true(meta.valid & MCRX_META_TIMESTAMP);
+    assert_true(meta.rx_timestamp_ns <= now_ns);
+    assert_true(now_ns - meta.rx_timestamp_ns < 2000000000LL);
+    assert_true(meta.valid & MCRX_META_DROPS);
+    assert_int_equal(meta.kernel_drops, 0);
+    /* pktinfo was not asked for: no destination or ingress, still isolated */
+    assert_false(meta.valid & MCRX_META_DESTINATION);
+    assert_false(meta.valid & MCRX_META_INGRESS_IF);
+    close(s);
     mcrx_context_free(ctx);
 }
 
@@ -467,6 +526,8 @@ int main(void) {
         cmocka_unit_test(other_groups_and_unicast_on_the_port_never_arrive),
         cmocka_unit_test(a_wildcard_caller_socket_is_isolated_too),
         cmocka_unit_test(another_interface_is_not_delivered),
+        cmocka_unit_test(another_interface_is_not_delivered_to_a_caller_socket),
+        cmocka_unit_test(receive_options_report_ttl_timestamp_and_drops),
         cmocka_unit_test(two_receivers_share_a_port),
         cmocka_unit_test(context_receive_takes_turns),
         cmocka_unit_test(batches_respect_their_bound_and_drain),

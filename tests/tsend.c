@@ -1,4 +1,4 @@
-/* Test helper: sends datagrams from the sender host of tests/netns-run.sh.
+/* Test helper: sends datagrams from the sender host of scripts/netns-run.sh.
  * usage: tsend SRC IFNAME DST PORT MESSAGE [COUNT] */
 #include <stdio.h>
 #include <stdlib.h>

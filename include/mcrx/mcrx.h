@@ -163,6 +163,27 @@ MCRX_EXTERN size_t mcrx_ip_to_sockaddr(const mcrx_ip *ip, uint16_t port, void *o
 #define MCRX_NO_INTERFACE_INDEX (-1)
 
 /*
+ * What the kernel reports with each datagram (socket options set at add).
+ * Each costs the kernel a control message per datagram, so only
+ * MCRX_RX_PKTINFO is on by default.
+ * - PKTINFO: destination address and ingress interface (IP_PKTINFO /
+ *   IPV6_RECVPKTINFO). Off, the metadata lacks them; isolation does not
+ *   depend on it for sockets the library binds (the kernel filters on the
+ *   bound group and device), and sockets that need it for isolation (caller
+ *   sockets not bound to the group, link-scope groups without an interface)
+ *   keep it on regardless.
+ * - TIMESTAMP: kernel receive time (SO_TIMESTAMPNS).
+ * - TTL: TTL / hop limit (IP_RECVTTL / IPV6_RECVHOPLIMIT).
+ * - DROPS: the socket's running count of datagrams the kernel dropped for
+ *   lack of buffer space (SO_RXQ_OVFL).
+ */
+#define MCRX_RX_PKTINFO 0x1u
+#define MCRX_RX_TIMESTAMP 0x2u
+#define MCRX_RX_TTL 0x4u
+#define MCRX_RX_DROPS 0x8u
+#define MCRX_RX_DEFAULT MCRX_RX_PKTINFO
+
+/*
  * What to receive. Fill with mcrx_subscription_config_init, then set fields
  * or call mcrx_subscription_config_parse. Two configs are duplicates when
  * group, source, dst_port, interface and interface_index are all equal.
@@ -174,7 +195,9 @@ typedef struct McrxSubscriptionConfig {
     uint16_t dst_port;         /* required, not 0 */
     mcrx_ip interface;         /* local join interface address, or NONE */
     int64_t interface_index;   /* IPv6 only; MCRX_NO_INTERFACE_INDEX = not set */
-    uint64_t reserved_[4];
+    uint32_t rx_options;       /* MCRX_RX_* bits; init sets MCRX_RX_DEFAULT */
+    uint32_t reserved0_;
+    uint64_t reserved_[3];
 } mcrx_subscription_config;
 
 MCRX_EXTERN void mcrx_subscription_config_init(mcrx_subscription_config *cfg);

@@ -191,7 +191,11 @@ static int resolve_ifindex(const mcrx_subscription_config *cfg, uint32_t *ifinde
     if (cfg->group.family != MCRX_IP_V6)
         return 0;
     if (cfg->interface_index != MCRX_NO_INTERFACE_INDEX) {
+        char name[IF_NAMESIZE];
         *ifindex = (uint32_t)cfg->interface_index;
+        if (if_indextoname(*ifindex, name) == NULL)
+            return mcrx__err_set(err, MCRX_ERROR_INTERFACE_DISCOVERY_FAILED, errno,
+                                 "interface index %u does not exist", *ifindex);
         return 0;
     }
     if (cfg->interface.family != MCRX_IP_V6 || memcmp(cfg->interface.bytes, zero, 16) == 0)
@@ -199,22 +203,26 @@ static int resolve_ifindex(const mcrx_subscription_config *cfg, uint32_t *ifinde
     return v6_index_of(&cfg->interface, ifindex, err);
 }
 
-/* Options every receive socket needs: non-blocking, only its own groups,
- * destination metadata. */
-static int prepare(int fd, int family, mcrx__err *err) {
+/* Options every receive socket needs (non-blocking, only its own groups)
+ * and the per-datagram reports cfg asks for. */
+static int prepare(int fd, int family, uint32_t rx, mcrx__err *err) {
     int fl = fcntl(fd, F_GETFL);
+    int v4 = family == MCRX_IP_V4;
     int rc;
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
         return os_fail(err, MCRX_ERROR_SOCKET_OPTION_FAILED, errno, "O_NONBLOCK", 0, 0, 0);
-    if (family == MCRX_IP_V4) {
-        rc = set_int(fd, IPPROTO_IP, IP_MULTICAST_ALL, 0, "IP_MULTICAST_ALL", err);
-        if (rc == 0)
-            rc = set_int(fd, IPPROTO_IP, IP_PKTINFO, 1, "IP_PKTINFO", err);
-    } else {
-        rc = set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_ALL, 0, "IPV6_MULTICAST_ALL", err);
-        if (rc == 0)
-            rc = set_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1, "IPV6_RECVPKTINFO", err);
-    }
+    rc = v4 ? set_int(fd, IPPROTO_IP, IP_MULTICAST_ALL, 0, "IP_MULTICAST_ALL", err)
+            : set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_ALL, 0, "IPV6_MULTICAST_ALL", err);
+    if (rc == 0 && (rx & MCRX_RX_PKTINFO))
+        rc = v4 ? set_int(fd, IPPROTO_IP, IP_PKTINFO, 1, "IP_PKTINFO", err)
+                : set_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1, "IPV6_RECVPKTINFO", err);
+    if (rc == 0 && (rx & MCRX_RX_TTL))
+        rc = v4 ? set_int(fd, IPPROTO_IP, IP_RECVTTL, 1, "IP_RECVTTL", err)
+                : set_int(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1, "IPV6_RECVHOPLIMIT", err);
+    if (rc == 0 && (rx & MCRX_RX_TIMESTAMP))
+        rc = set_int(fd, SOL_SOCKET, SO_TIMESTAMPNS, 1, "SO_TIMESTAMPNS", err);
+    if (rc == 0 && (rx & MCRX_RX_DROPS))
+        rc = set_int(fd, SOL_SOCKET, SO_RXQ_OVFL, 1, "SO_RXQ_OVFL", err);
     return rc;
 }
 
@@ -225,13 +233,15 @@ static int v6_group_needs_scope(const mcrx_ip *g) {
 }
 
 int mcrx__plat_open(const mcrx_subscription_config *cfg, mcrx_sock *sock_out,
-                    uint32_t *ifindex_out, mcrx__err *err) {
+                    mcrx__sockinfo *info, mcrx__err *err) {
     int family = cfg->group.family;
+    uint32_t rx = cfg->rx_options;
     sockaddr_u addr;
     socklen_t alen;
     int fd, rc;
 
-    rc = resolve_ifindex(cfg, ifindex_out, err);
+    info->isolated = 1;
+    rc = resolve_ifindex(cfg, &info->ifindex, err);
     if (rc != 0)
         return rc;
     fd = socket(af_of(family), SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
@@ -255,10 +265,19 @@ int mcrx__plat_open(const mcrx_subscription_config *cfg, mcrx_sock *sock_out,
         mcrx_ip g = cfg->group;
         g.scope_id = 0;
         if (v6_group_needs_scope(&g)) {
-            if (*ifindex_out != 0)
-                g.scope_id = *ifindex_out;
-            else
-                memset(g.bytes, 0, 16); /* no scope known: wildcard, filtered below */
+            if (info->ifindex != 0) {
+                g.scope_id = info->ifindex; /* also binds the socket to that device */
+            } else {
+                memset(g.bytes, 0, 16); /* no scope known: wildcard, filtered in user space */
+                info->isolated = 0;
+            }
+        } else if (info->ifindex != 0) {
+            /* Linux's IPv6 membership check ignores the interface: bind the
+             * socket to the device so other links' copies never reach it. */
+            rc = set_int(fd, SOL_SOCKET, SO_BINDTOIFINDEX, (int)info->ifindex,
+                         "SO_BINDTOIFINDEX", err);
+            if (rc != 0)
+                goto fail;
         }
         alen = (socklen_t)mcrx_ip_to_sockaddr(&g, cfg->dst_port, &addr, sizeof addr);
     }
@@ -266,7 +285,9 @@ int mcrx__plat_open(const mcrx_subscription_config *cfg, mcrx_sock *sock_out,
         rc = os_fail(err, MCRX_ERROR_SOCKET_BIND_FAILED, errno, "bind", family, 0, 0);
         goto fail;
     }
-    rc = prepare(fd, family, err);
+    if (!info->isolated)
+        rx |= MCRX_RX_PKTINFO;
+    rc = prepare(fd, family, rx, err);
     if (rc != 0)
         goto fail;
     *sock_out = fd;
@@ -277,7 +298,7 @@ fail:
 }
 
 int mcrx__plat_adopt(const mcrx_subscription_config *cfg, mcrx_sock sock,
-                     uint32_t *ifindex_out, mcrx__err *err) {
+                     mcrx__sockinfo *info, mcrx__err *err) {
     int fd = (int)sock;
     int type = 0;
     socklen_t tlen = sizeof type;
@@ -300,10 +321,14 @@ int mcrx__plat_adopt(const mcrx_subscription_config *cfg, mcrx_sock sock,
         return mcrx__err_set(err, MCRX_ERROR_EXISTING_SOCKET_PORT_MISMATCH, 0,
                              "expected %u, actual %u%s", cfg->dst_port, port,
                              port == 0 ? " (socket is not bound)" : "");
-    rc = resolve_ifindex(cfg, ifindex_out, err);
+    rc = resolve_ifindex(cfg, &info->ifindex, err);
     if (rc != 0)
         return rc;
-    return prepare(fd, ip.family, err);
+    /* We do not rebind a caller's socket: unless it is bound to the group
+     * and there is no interface to enforce, the user-space check needs
+     * pktinfo. */
+    info->isolated = mcrx_ip_equal(&ip, &cfg->group) && info->ifindex == 0;
+    return prepare(fd, ip.family, cfg->rx_options | (info->isolated ? 0 : MCRX_RX_PKTINFO), err);
 }
 
 int mcrx__plat_local_addr(mcrx_sock sock, mcrx_ip *ip, uint16_t *port, mcrx__err *err) {

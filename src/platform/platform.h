@@ -23,17 +23,26 @@ typedef struct mcrx__rxinfo {
 /* Largest number of datagrams one platform receive call handles. */
 #define MCRX__RX_CHUNK 64
 
+/* What the platform resolved for a subscription's socket. */
+typedef struct mcrx__sockinfo {
+    uint32_t ifindex; /* IPv6 join interface, 0 = the kernel's choice */
+    /* 1 when the kernel itself delivers only this subscription's datagrams
+     * (bound to the group, and to the interface when one is set), so the
+     * user-space check needs no pktinfo. */
+    int isolated;
+} mcrx__sockinfo;
+
 /*
  * Opens a socket for cfg (validated): reusable port, bound where the platform
- * isolates best, non-blocking, destination metadata on, other groups off.
- * *ifindex_out gets the resolved IPv6 join interface (0 = kernel's choice).
+ * isolates best, non-blocking, other groups off, cfg->rx_options on (and
+ * pktinfo whenever the socket is not isolated).
  */
 int mcrx__plat_open(const mcrx_subscription_config *cfg, mcrx_sock *sock_out,
-                    uint32_t *ifindex_out, struct mcrx__err *err);
+                    mcrx__sockinfo *info, struct mcrx__err *err);
 
 /* Checks and prepares a caller's bound socket for cfg (family, port, options). */
 int mcrx__plat_adopt(const mcrx_subscription_config *cfg, mcrx_sock sock,
-                     uint32_t *ifindex_out, struct mcrx__err *err);
+                     mcrx__sockinfo *info, struct mcrx__err *err);
 
 /* The socket's bound address. */
 int mcrx__plat_local_addr(mcrx_sock sock, mcrx_ip *ip, uint16_t *port, struct mcrx__err *err);

@@ -1,0 +1,291 @@
+/*
+ * Benchmark receiver: measures how fast a full socket queue is emptied.
+ *
+ * usage: drain MODE GROUP PORT COUNT K READY_FILE
+ *   MODE  naive     recvfrom loop on a plain socket (baseline 1)
+ *         recvmmsg  recvmmsg(64) loop written against the kernel (baseline 2, the ceiling)
+ *         sub       mcrx_subscription_recv, one datagram per call
+ *         ctx       mcrx_context_recv, one datagram per call, fair across K subscriptions
+ *         batch     mcrx_context_recv_batch, 64 slots per call
+ *         thread    mcrx_context_start: background receiver, callback per datagram
+ *         A "-lean" suffix on a library mode (sub-lean, ctx-lean, batch-lean) turns
+ *         off the per-datagram pktinfo report (rx_options = 0).
+ *   K     subscriptions in the context (K-1 idle groups plus the one that gets traffic)
+ *
+ * It joins, makes the active socket's queue very large (SO_RCVBUFFORCE), writes
+ * READY_FILE, and waits for SIGUSR1: the sender has filled the queue. Then it
+ * drains it and prints one line of key=value results.
+ *
+ * Heap allocations are counted by interposing malloc and friends, so the
+ * allocations-per-datagram figure is a count, not an estimate.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/sockios.h>
+
+#include <mcrx/mcrx.h>
+
+/* ---- allocation counter ---- */
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void __libc_free(void *);
+static volatile long allocs;
+void *malloc(size_t n) { __atomic_add_fetch(&allocs, 1, __ATOMIC_RELAXED); return __libc_malloc(n); }
+void *calloc(size_t a, size_t b) { __atomic_add_fetch(&allocs, 1, __ATOMIC_RELAXED); return __libc_calloc(a, b); }
+void *realloc(void *p, size_t n) { __atomic_add_fetch(&allocs, 1, __ATOMIC_RELAXED); return __libc_realloc(p, n); }
+void free(void *p) { __libc_free(p); }
+
+#define RCVBUF (1 << 30)
+#define SLOT 2048
+#define BATCH 64
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double cpu(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static int queued(int fd) {
+    int n = 0;
+    ioctl(fd, SIOCINQ, &n);
+    return n;
+}
+
+static void die(const char *what, const char *detail) {
+    fprintf(stderr, "drain: %s: %s\n", what, detail);
+    exit(1);
+}
+
+static void force_rcvbuf(int fd) {
+    int v = RCVBUF;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof v) != 0)
+        die("SO_RCVBUFFORCE", strerror(errno));
+}
+
+static int plain_socket(const char *group, uint16_t port) {
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+    struct ip_mreq m;
+    int fd = socket(AF_INET, SOCK_DGRAM, 0), one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&sin, sizeof sin) != 0)
+        die("bind", strerror(errno));
+    memset(&m, 0, sizeof m);
+    inet_pton(AF_INET, group, &m.imr_multiaddr);
+    if (setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof m) != 0)
+        die("join", strerror(errno));
+    force_rcvbuf(fd);
+    return fd;
+}
+
+/* ---- the background-receiver mode ---- */
+static volatile long thread_count;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static long thread_target;
+static void on_packet(const McrxPacketView *p, void *user) {
+    (void)p;
+    (void)user;
+    if (__atomic_add_fetch(&thread_count, 1, __ATOMIC_RELAXED) >= thread_target) {
+        pthread_mutex_lock(&mu);
+        pthread_cond_signal(&cv);
+        pthread_mutex_unlock(&mu);
+    }
+}
+
+int main(int argc, char **argv) {
+    const char *mode, *group, *ready;
+    char base[32];
+    int lean = 0;
+    uint16_t port;
+    long count, k, received = 0, i;
+    static unsigned char arena[BATCH * SLOT];
+    mcrx_datagram dgs[BATCH];
+    mcrx_context *ctx = NULL;
+    mcrx_subscription *active = NULL;
+    int fd = -1, sig;
+    sigset_t set;
+    double t0, t1, c0, c1, join_s = 0, leave_s = 0;
+    long a0, a1;
+    FILE *f;
+
+    if (argc < 7)
+        die("usage", "drain MODE GROUP PORT COUNT K READY_FILE");
+    mode = argv[1];
+    snprintf(base, sizeof base, "%s", mode);
+    if (strlen(base) > 5 && !strcmp(base + strlen(base) - 5, "-lean")) {
+        base[strlen(base) - 5] = '\0';
+        lean = 1;
+    }
+    group = argv[2];
+    port = (uint16_t)atoi(argv[3]);
+    count = atol(argv[4]);
+    k = atol(argv[5]);
+    ready = argv[6];
+
+    {
+        struct rlimit rl = {(rlim_t)k + 256, (rlim_t)k + 256};
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    if (!strcmp(mode, "naive") || !strcmp(mode, "recvmmsg") || !strcmp(mode, "recvmsg-pktinfo")) {
+        fd = plain_socket(group, port);
+    } else {
+        uint64_t id = 0, active_id = 0;
+        ctx = mcrx_context_new();
+        t0 = now();
+        for (i = 0; i < k; i++) {
+            char g[32];
+            if (i == k - 1)
+                snprintf(g, sizeof g, "%s", group);
+            else
+                snprintf(g, sizeof g, "239.100.%ld.%ld", (i / 250) % 256, i % 250 + 1);
+            mcrx_subscription_config cfg;
+            mcrx_subscription_config_parse(&cfg, g, port, NULL, NULL);
+            if (lean)
+                cfg.rx_options = 0;
+            if (mcrx_context_add(ctx, &cfg, &id) || mcrx_context_join_subscription(ctx, id))
+                die("add/join", mcrx_context_last_error(ctx));
+            if (i == k - 1)
+                active_id = id;
+        }
+        join_s = now() - t0;
+        active = mcrx_context_get_subscription(ctx, active_id);
+        fd = (int)mcrx_subscription_sock(active);
+        force_rcvbuf(fd);
+    }
+    mcrx_datagrams_init(dgs, BATCH, arena, SLOT, NULL);
+
+    f = fopen(ready, "w");
+    if (f == NULL)
+        die("ready file", strerror(errno));
+    fclose(f);
+    sigwait(&set, &sig);
+
+    a0 = allocs;
+    c0 = cpu();
+    t0 = now();
+    if (!strcmp(mode, "naive")) {
+        for (;;) {
+            struct sockaddr_storage from;
+            socklen_t flen = sizeof from;
+            ssize_t r = recvfrom(fd, arena, SLOT, MSG_DONTWAIT, (struct sockaddr *)&from, &flen);
+            if (r < 0) {
+                if (queued(fd) == 0)
+                    break;
+                continue;
+            }
+            received++;
+        }
+    } else if (!strcmp(mode, "recvmsg-pktinfo")) {
+        /* what a careful hand-written receiver does: source and pktinfo per datagram */
+        int on = 1;
+        setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof on);
+        for (;;) {
+            struct sockaddr_storage from;
+            union { struct cmsghdr h; char b[256]; } ctrl;
+            struct iovec iov = {arena, SLOT};
+            struct msghdr mh = {&from, sizeof from, &iov, 1, ctrl.b, sizeof ctrl.b, 0};
+            ssize_t r = recvmsg(fd, &mh, MSG_DONTWAIT);
+            if (r < 0) {
+                if (queued(fd) == 0)
+                    break;
+                continue;
+            }
+            received++;
+        }
+    } else if (!strcmp(mode, "recvmmsg")) {
+        struct mmsghdr mm[BATCH];
+        struct iovec iov[BATCH];
+        for (i = 0; i < BATCH; i++) {
+            iov[i].iov_base = arena + i * SLOT;
+            iov[i].iov_len = SLOT;
+            memset(&mm[i].msg_hdr, 0, sizeof mm[i].msg_hdr);
+            mm[i].msg_hdr.msg_iov = &iov[i];
+            mm[i].msg_hdr.msg_iovlen = 1;
+        }
+        for (;;) {
+            int r = recvmmsg(fd, mm, BATCH, MSG_DONTWAIT, NULL);
+            if (r <= 0) {
+                if (queued(fd) == 0)
+                    break;
+                continue;
+            }
+            received += r;
+        }
+    } else if (!strcmp(mode, "thread")) {
+        thread_target = count;
+        if (mcrx_context_start(ctx, on_packet, NULL, 0))
+            die("start", mcrx_context_last_error(ctx));
+        pthread_mutex_lock(&mu);
+        while (thread_count < count && queued(fd) > 0) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 20 * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&cv, &mu, &ts);
+        }
+        pthread_mutex_unlock(&mu);
+        mcrx_context_stop(ctx);
+        received = thread_count;
+    } else {
+        int batch = !strcmp(base, "batch"), per_sub = !strcmp(base, "sub");
+        if (!batch && !per_sub && strcmp(base, "ctx"))
+            die("mode", mode);
+        for (;;) {
+            size_t got = 0;
+            int rc = batch     ? mcrx_context_recv_batch(ctx, dgs, BATCH, &got)
+                     : per_sub ? mcrx_subscription_recv(active, dgs, &got)
+                               : mcrx_context_recv(ctx, dgs, &got);
+            if (rc)
+                die("recv", mcrx_context_last_error(ctx));
+            if (got == 0) {
+                if (queued(fd) == 0)
+                    break;
+                continue;
+            }
+            received += (long)got;
+        }
+    }
+    t1 = now();
+    c1 = cpu();
+    a1 = allocs;
+    if (ctx != NULL) {
+        double l0 = now();
+        for (i = 0; i < (long)mcrx_context_subscription_count(ctx); i++)
+            mcrx_context_leave_subscription(ctx,
+                                            mcrx_subscription_id(mcrx_context_subscription_at(ctx, (size_t)i)));
+        leave_s = now() - l0;
+        mcrx_context_free(ctx);
+    } else {
+        close(fd);
+    }
+    printf("mode=%s k=%ld received=%ld seconds=%.6f cpu=%.6f allocs=%ld join_s=%.6f leave_s=%.6f\n",
+           mode, k, received, t1 - t0, c1 - c0, a1 - a0, join_s, leave_s);
+    return 0;
+}
