@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build check check-asan install demo clean
+.PHONY: all deps build check check-asan install demo bench clean
 
 all: build
 
@@ -26,8 +26,17 @@ check-asan: deps
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 
+# A real sender and receiver on a private two-host network, shown working.
+demo: build
+	@bash scripts/demo.sh $(BUILD)
+
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+# Receive-capacity benchmark in private namespaces; writes bench/results.md.
+bench: build
+	scripts/netns-run.sh env OUT=$(CURDIR)/bench/results.md RAW=$(CURDIR)/bench/results.raw bench/run.sh $(BUILD)
+	@cat bench/results.md

@@ -8,6 +8,11 @@
  *         ctx       mcrx_context_recv, one datagram per call, fair across K subscriptions
  *         batch     mcrx_context_recv_batch, 64 slots per call
  *         thread    mcrx_context_start: background receiver, callback per datagram
+ *         kernel-wild, kernel-group
+ *                   K plain sockets on one port, each joined to its own group,
+ *                   bound to the wildcard (the Rust crate's layout) or to their
+ *                   group (ours); drained with recvmmsg. What differs is the
+ *                   kernel's delivery cost, seen as the sender's rate.
  *         A "-lean" suffix on a library mode (sub-lean, ctx-lean, batch-lean) turns
  *         off the per-datagram pktinfo report (rx_options = 0).
  *   K     subscriptions in the context (K-1 idle groups plus the one that gets traffic)
@@ -82,19 +87,27 @@ static void force_rcvbuf(int fd) {
         die("SO_RCVBUFFORCE", strerror(errno));
 }
 
-static int plain_socket(const char *group, uint16_t port) {
+static int plain_socket_at(const char *group, uint16_t port, int bind_group, int big) {
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
     struct ip_mreq m;
-    int fd = socket(AF_INET, SOCK_DGRAM, 0), one = 1;
+    int fd = socket(AF_INET, SOCK_DGRAM, 0), one = 1, zero = 0;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(fd, IPPROTO_IP, IP_MULTICAST_ALL, &zero, sizeof zero);
+    if (bind_group)
+        inet_pton(AF_INET, group, &sin.sin_addr);
     if (bind(fd, (struct sockaddr *)&sin, sizeof sin) != 0)
         die("bind", strerror(errno));
     memset(&m, 0, sizeof m);
     inet_pton(AF_INET, group, &m.imr_multiaddr);
     if (setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof m) != 0)
         die("join", strerror(errno));
-    force_rcvbuf(fd);
+    if (big)
+        force_rcvbuf(fd);
     return fd;
+}
+
+static int plain_socket(const char *group, uint16_t port) {
+    return plain_socket_at(group, port, 0, 1);
 }
 
 /* ---- the background-receiver mode ---- */
@@ -152,6 +165,17 @@ int main(int argc, char **argv) {
 
     if (!strcmp(mode, "naive") || !strcmp(mode, "recvmmsg") || !strcmp(mode, "recvmsg-pktinfo")) {
         fd = plain_socket(group, port);
+    } else if (!strncmp(mode, "kernel-", 7)) {
+        int bind_group = !strcmp(mode, "kernel-group");
+        t0 = now();
+        for (i = 0; i < k - 1; i++) {
+            char g[32];
+            snprintf(g, sizeof g, "239.100.%ld.%ld", (i / 250) % 256, i % 250 + 1);
+            plain_socket_at(g, port, bind_group, 0); /* idle: left open until exit */
+        }
+        fd = plain_socket_at(group, port, bind_group, 1);
+        join_s = now() - t0;
+        mode = "recvmmsg"; /* drained like the ceiling */
     } else {
         uint64_t id = 0, active_id = 0;
         ctx = mcrx_context_new();
@@ -286,6 +310,6 @@ int main(int argc, char **argv) {
         close(fd);
     }
     printf("mode=%s k=%ld received=%ld seconds=%.6f cpu=%.6f allocs=%ld join_s=%.6f leave_s=%.6f\n",
-           mode, k, received, t1 - t0, c1 - c0, a1 - a0, join_s, leave_s);
+           argv[1], k, received, t1 - t0, c1 - c0, a1 - a0, join_s, leave_s);
     return 0;
 }

@@ -3,14 +3,19 @@
 # the flood runs on the sender host. See bench/README.md.
 # usage: run.sh BUILD_DIR   (env: COUNT SIZES REPS MODES KS OUT)
 set -euo pipefail
+
+# Everything runs inside main, which bash reads whole before running, so an
+# edit to this file during a run cannot derail it.
+main() {
 build=$1
 drain=$build/bench/mcrx_bench_drain
 flood=$build/bench/mcrx_bench_flood
 COUNT=${COUNT:-300000}
 SIZES=${SIZES:-64 1200}
 REPS=${REPS:-3}
-MODES=${MODES:-naive recvmmsg sub ctx batch thread}
+MODES=${MODES:-naive recvmsg-pktinfo recvmmsg sub sub-lean ctx ctx-lean batch batch-lean thread}
 KS=${KS:-1 100 1000 10000}
+KERNEL_KS=${KERNEL_KS:-1 100 1000}
 OUT=${OUT:-/dev/stdout}
 S=$MCRX_TEST_SENDER_NS
 work=$(mktemp -d)
@@ -32,11 +37,8 @@ one_run() { # mode size k -> prints drain's result line plus the sender's
   port=$((port + 1))
 }
 
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p; s/^$1=\([^ ]*\).*/\1/p" | head -n 1; }
 
-echo "# mcrx-core receive benchmark: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, kernel $(uname -r), COUNT=$COUNT, REPS=$REPS" >"$OUT.raw" 2>/dev/null || true
-results="$work/results"
+results=${RAW:-$work/results}
 : >"$results"
 # Modes are interleaved within each repetition, so drift on a shared machine
 # spreads over all of them instead of biasing one.
@@ -47,40 +49,14 @@ for _ in $(seq 1 "$REPS"); do
   for k in $KS; do
     for mode in ctx batch; do one_run "$mode" 64 "$k" >>"$results"; done
   done
+  for k in $KERNEL_KS; do
+    for mode in kernel-wild kernel-group; do one_run "$mode" 64 "$k" >>"$results"; done
+  done
 done
 
-# Table: medians per (size, mode, k).
-{
-  echo "| payload | mode | K | datagrams/s | loss | CPU s per M datagrams | vs naive | vs recvmmsg | allocs/datagram | join K s | leave K s |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|"
-  for size in $SIZES; do
-    naive_rate=""; mmsg_rate=""
-    for mode in $MODES; do
-      rows=$(grep "mode=$mode k=1 " "$results" | grep "size=$size ")
-      rate=$(echo "$rows" | while read -r l; do r=$(echo " $l" | field received); s=$(echo " $l" | field seconds); awk -v r="$r" -v s="$s" 'BEGIN{printf "%.0f\n", r/s}'; done | median)
-      cpu=$(echo "$rows" | while read -r l; do r=$(echo " $l" | field received); c=$(echo " $l" | field cpu); awk -v r="$r" -v c="$c" 'BEGIN{printf "%.4f\n", c/r*1e6}'; done | median)
-      loss=$(echo "$rows" | while read -r l; do r=$(echo " $l" | field received); awk -v r="$r" -v n="$COUNT" 'BEGIN{printf "%d\n", n-r}'; done | median)
-      al=$(echo "$rows" | while read -r l; do r=$(echo " $l" | field received); a=$(echo " $l" | field allocs); awk -v r="$r" -v a="$a" 'BEGIN{printf "%.6f\n", a/r}'; done | median)
-      [ "$mode" = naive ] && naive_rate=$rate
-      [ "$mode" = recvmmsg ] && mmsg_rate=$rate
-      vs_n=$(awk -v a="$rate" -v b="${naive_rate:-0}" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "-"}')
-      vs_m=$(awk -v a="$rate" -v b="${mmsg_rate:-0}" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "-"}')
-      echo "| $size | $mode | 1 | $rate | $loss | $cpu | $vs_n | $vs_m | $al | - | - |"
-    done
-  done
-  for k in $KS; do
-    for mode in ctx batch; do
-      rows=$(grep "mode=$mode k=$k " "$results" | grep "size=64 ")
-      rate=$(echo "$rows" | while read -r l; do r=$(echo " $l" | field received); s=$(echo " $l" | field seconds); awk -v r="$r" -v s="$s" 'BEGIN{printf "%.0f\n", r/s}'; done | median)
-      cpu=$(echo "$rows" | while read -r l; do r=$(echo " $l" | field received); c=$(echo " $l" | field cpu); awk -v r="$r" -v c="$c" 'BEGIN{printf "%.4f\n", c/r*1e6}'; done | median)
-      loss=$(echo "$rows" | while read -r l; do r=$(echo " $l" | field received); awk -v r="$r" -v n="$COUNT" 'BEGIN{printf "%d\n", n-r}'; done | median)
-      al=$(echo "$rows" | while read -r l; do r=$(echo " $l" | field received); a=$(echo " $l" | field allocs); awk -v r="$r" -v a="$a" 'BEGIN{printf "%.6f\n", a/r}'; done | median)
-      js=$(echo "$rows" | field join_s | median)
-      js=$(echo "$rows" | while read -r l; do echo " $l" | field join_s; done | median)
-      ls=$(echo "$rows" | while read -r l; do echo " $l" | field leave_s; done | median)
-      echo "| 64 | $mode | $k | $rate | $loss | $cpu | - | - | $al | $js | $ls |"
-    done
-  done
-} >"$work/table"
-cat "$work/table" >"$OUT"
-cp "$results" "${RAW:-/dev/null}" 2>/dev/null || true
+here=$(cd "$(dirname "$0")" && pwd)
+COUNT=$COUNT SIZES=$SIZES MODES=$MODES KS=$KS KERNEL_KS=$KERNEL_KS "$here/report.sh" "$results" >"$OUT"
+}
+
+main "$@"
+exit
