@@ -13,7 +13,7 @@ deps:
 	@bash scripts/install-deps.sh
 
 build: deps
-	cmake -S . -B $(BUILD) -DMCRX_WERROR=ON $(CMAKE_FLAGS)
+	cmake -S . -B $(BUILD) -DMCRX_WERROR=ON -DMCRX_REQUIRE_UV=ON $(CMAKE_FLAGS)
 	cmake --build $(BUILD) -j $(JOBS)
 
 # Every test, twice: a normal build, then under AddressSanitizer and UBSan.
@@ -22,7 +22,7 @@ check: build
 	$(MAKE) --no-print-directory check-asan
 
 check-asan: deps
-	cmake -S . -B $(ASAN_BUILD) -DMCRX_WERROR=ON -DMCRX_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_FLAGS)
+	cmake -S . -B $(ASAN_BUILD) -DMCRX_WERROR=ON -DMCRX_REQUIRE_UV=ON -DMCRX_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_FLAGS)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 

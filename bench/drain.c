@@ -4,6 +4,9 @@
  * usage: drain MODE GROUP PORT COUNT K READY_FILE
  *   MODE  naive     recvfrom loop on a plain socket (baseline 1)
  *         recvmmsg  recvmmsg(64) loop written against the kernel (baseline 2, the ceiling)
+ *         recvmmsg-bare  the same without the sender addresses (for reference)
+ *         Both baselines fetch each sender's address, as any receiver that reports
+ *         or filters on it must.
  *         sub       mcrx_subscription_recv, one datagram per call
  *         ctx       mcrx_context_recv, one datagram per call, fair across K subscriptions
  *         batch     mcrx_context_recv_batch, 64 slots per call
@@ -163,7 +166,7 @@ int main(int argc, char **argv) {
     sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-    if (!strcmp(mode, "naive") || !strcmp(mode, "recvmmsg") || !strcmp(mode, "recvmsg-pktinfo")) {
+    if (!strcmp(mode, "naive") || !strncmp(mode, "recvmmsg", 8) || !strcmp(mode, "recvmsg-pktinfo")) {
         fd = plain_socket(group, port);
     } else if (!strncmp(mode, "kernel-", 7)) {
         int bind_group = !strcmp(mode, "kernel-group");
@@ -240,18 +243,25 @@ int main(int argc, char **argv) {
             }
             received++;
         }
-    } else if (!strcmp(mode, "recvmmsg")) {
+    } else if (!strcmp(mode, "recvmmsg") || !strcmp(mode, "recvmmsg-bare")) {
         struct mmsghdr mm[BATCH];
         struct iovec iov[BATCH];
-        for (i = 0; i < BATCH; i++) {
-            iov[i].iov_base = arena + i * SLOT;
-            iov[i].iov_len = SLOT;
-            memset(&mm[i].msg_hdr, 0, sizeof mm[i].msg_hdr);
-            mm[i].msg_hdr.msg_iov = &iov[i];
-            mm[i].msg_hdr.msg_iovlen = 1;
-        }
+        struct sockaddr_storage from[BATCH];
+        int bare = !strcmp(mode, "recvmmsg-bare");
         for (;;) {
-            int r = recvmmsg(fd, mm, BATCH, MSG_DONTWAIT, NULL);
+            int r;
+            for (i = 0; i < BATCH; i++) { /* as a real loop must: the kernel rewrites lengths */
+                iov[i].iov_base = arena + i * SLOT;
+                iov[i].iov_len = SLOT;
+                memset(&mm[i].msg_hdr, 0, sizeof mm[i].msg_hdr);
+                mm[i].msg_hdr.msg_iov = &iov[i];
+                mm[i].msg_hdr.msg_iovlen = 1;
+                if (!bare) {
+                    mm[i].msg_hdr.msg_name = &from[i];
+                    mm[i].msg_hdr.msg_namelen = sizeof from[i];
+                }
+            }
+            r = recvmmsg(fd, mm, BATCH, MSG_DONTWAIT, NULL);
             if (r <= 0) {
                 if (queued(fd) == 0)
                     break;

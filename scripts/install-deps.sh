@@ -9,7 +9,9 @@ set -eu
 #   libcmocka-dev             C unit and integration tests
 #   iproute2 util-linux procps  network namespaces, veth, unshare/nsenter, sysctl
 #   tshark                    reads the IGMP/MLD reports the kernel sends for our joins
-PACKAGES="cmake make gcc pkg-config libcmocka-dev iproute2 util-linux procps tshark"
+#   iperf socat               third-party sender and receiver the tools are tested against
+#   libuv1-dev                the libuv adapter (mcrx-core-uv)
+PACKAGES="cmake make gcc pkg-config libcmocka-dev iproute2 util-linux procps tshark iperf socat libuv1-dev"
 
 missing=""
 if ! command -v dpkg-query >/dev/null 2>&1; then

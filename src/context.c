@@ -56,7 +56,7 @@ mcrx_sock mcrx_context_fd(const mcrx_context *ctx) {
 /* ---- lookup ------------------------------------------------------------------ */
 
 /* Position of id in subs (ascending ids), or nsubs if absent. */
-static size_t find(const mcrx_context *ctx, uint64_t id) {
+size_t mcrx__ctx_find(const mcrx_context *ctx, uint64_t id) {
     size_t lo = 0, hi = ctx->nsubs;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -72,14 +72,14 @@ static size_t find(const mcrx_context *ctx, uint64_t id) {
 }
 
 int mcrx_context_contains_subscription(const mcrx_context *ctx, uint64_t id) {
-    return ctx != NULL && find(ctx, id) < ctx->nsubs;
+    return ctx != NULL && mcrx__ctx_find(ctx, id) < ctx->nsubs;
 }
 
 mcrx_subscription *mcrx_context_get_subscription(mcrx_context *ctx, uint64_t id) {
     size_t i;
     if (ctx == NULL)
         return NULL;
-    i = find(ctx, id);
+    i = mcrx__ctx_find(ctx, id);
     return i < ctx->nsubs ? ctx->subs[i] : NULL;
 }
 
@@ -154,7 +154,7 @@ static int store(mcrx_context *ctx, const mcrx_subscription_config *cfg, mcrx_so
 static int add(mcrx_context *ctx, const mcrx_subscription_config *cfg, mcrx_sock caller_sock,
                uint64_t *id_out) {
     mcrx_sock sock = caller_sock;
-    mcrx__sockinfo info = {0, 0};
+    mcrx__sockinfo info = {0, 0, 1};
     int rc = precheck(ctx, cfg);
     if (rc != 0)
         return rc;
@@ -199,7 +199,7 @@ int mcrx_context_add_with_socket(mcrx_context *ctx, const mcrx_subscription_conf
 /* ---- lifecycle -------------------------------------------------------------------- */
 
 static mcrx_subscription *lookup(mcrx_context *ctx, uint64_t id) {
-    size_t i = find(ctx, id);
+    size_t i = mcrx__ctx_find(ctx, id);
     if (i == ctx->nsubs) {
         mcrx__err_set(&ctx->err, MCRX_ERROR_SUBSCRIPTION_NOT_FOUND, 0, "id %llu",
                       (unsigned long long)id);
@@ -248,7 +248,7 @@ static int leave_locked(mcrx_context *ctx, uint64_t id) {
 
 /* Detaches id from the context; NULL (and an error) if absent. */
 static mcrx_subscription *detach_locked(mcrx_context *ctx, uint64_t id) {
-    size_t i = find(ctx, id);
+    size_t i = mcrx__ctx_find(ctx, id);
     mcrx_subscription *sub;
     if (i == ctx->nsubs) {
         mcrx__err_set(&ctx->err, MCRX_ERROR_SUBSCRIPTION_NOT_FOUND, 0, "id %llu",

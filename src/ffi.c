@@ -54,6 +54,10 @@ static const char *text_or_null(const mcrx_ip *ip, char *buf) {
     return mcrx_ip_format(ip, buf, MCRX_IP_STRLEN) > 0 ? buf : NULL;
 }
 
+static const char *nonempty(const char *s) {
+    return s[0] != '\0' ? s : NULL;
+}
+
 static const McrxPacketView *make_view(view_store *s) {
     McrxPacketView *v = &s->view;
     const mcrx_metadata *m = &s->meta;
@@ -64,14 +68,16 @@ static const McrxPacketView *make_view(view_store *s) {
     v->subscription_id = s->dg.subscription_id;
     v->source_ip = text_or_null(&src, s->source);
     v->source_port = s->dg.source_port;
-    v->group_ip = text_or_null(&s->dg.group, s->group);
+    v->group_ip = nonempty(s->group);
     v->dst_port = s->dg.dst_port;
-    v->socket_local_ip = text_or_null(&m->socket_local_ip, s->local);
+    v->socket_local_ip = nonempty(s->local);
     v->socket_local_port = m->socket_local_port;
-    v->configured_interface_ip = text_or_null(&m->configured_interface, s->iface);
+    v->configured_interface_ip = nonempty(s->iface);
     v->configured_interface_index = m->configured_interface_index;
     v->has_configured_interface_index = m->configured_interface_index != 0;
-    if (m->valid & MCRX_META_DESTINATION)
+    if ((m->valid & MCRX_META_DESTINATION) && mcrx_ip_equal(&m->destination_local_ip, &s->dg.group))
+        v->destination_local_ip = v->group_ip; /* the usual case: no formatting */
+    else if (m->valid & MCRX_META_DESTINATION)
         v->destination_local_ip = text_or_null(&m->destination_local_ip, s->dest);
     if (m->valid & MCRX_META_INGRESS_IF) {
         v->ingress_interface_index = m->ingress_interface_index;
@@ -80,13 +86,24 @@ static const McrxPacketView *make_view(view_store *s) {
     return v;
 }
 
-/* Receives one datagram into s under the context lock. */
+/* Receives one datagram into s under the context lock, with the texts of its
+ * subscription (copied now: it may be removed once the lock is released). */
 static int recv_one(mcrx_context *ctx, view_store *s, size_t *got, mcrx__err *err) {
+    size_t i;
     int rc;
     mcrx_datagram_init(&s->dg, s->payload, sizeof s->payload);
     s->dg.meta = &s->meta;
     rc = mcrx__ctx_recv_locked(ctx, &s->dg, 1, got, err);
-    return rc;
+    if (rc != 0 || *got == 0)
+        return rc;
+    i = mcrx__ctx_find(ctx, s->dg.subscription_id);
+    if (i < ctx->nsubs) {
+        const mcrx_subscription *sub = ctx->subs[i];
+        memcpy(s->group, sub->group_text, sizeof s->group);
+        memcpy(s->local, sub->local_text, sizeof s->local);
+        memcpy(s->iface, sub->iface_text, sizeof s->iface);
+    }
+    return 0;
 }
 
 int mcrx_context_add_subscription(mcrx_context *ctx, const char *group, uint16_t dst_port,

@@ -51,10 +51,15 @@ struct McrxSubscription {
     int ssm;
     uint32_t ifindex;          /* resolved IPv6 join interface */
     int isolated;              /* the kernel delivers only our datagrams */
+    int cmsgs;                 /* per-datagram reports are on */
     mcrx_context *ctx;         /* owner, NULL once taken */
     int in_poller;
     mcrx_ip local_ip;
     uint16_t local_port;
+    /* Text forms for the C ABI's packet view, made once (NUL = absent). */
+    char group_text[MCRX_IP_STRLEN];
+    char local_text[MCRX_IP_STRLEN];
+    char iface_text[MCRX_IP_STRLEN];
     uint64_t packets;
     uint64_t bytes;
     uint64_t truncated;
@@ -84,6 +89,9 @@ void mcrx__sub_destroy(mcrx_subscription *sub);
 int mcrx__sub_membership(mcrx_subscription *sub, int join, mcrx__err *err);
 int mcrx__sub_recv(mcrx_subscription *sub, mcrx_datagram *dgs, size_t n, size_t *got,
                    mcrx__err *err);
+
+/* Position of id in ctx->subs, or ctx->nsubs (context.c). */
+size_t mcrx__ctx_find(const mcrx_context *ctx, uint64_t id);
 
 /* Context receive internals (recv.c). */
 void mcrx__ready_forget(mcrx_context *ctx, mcrx_subscription *sub);

@@ -71,7 +71,7 @@ int mcrx__sub_recv(mcrx_subscription *sub, mcrx_datagram *dgs, size_t n, size_t 
         if (want > MCRX__RX_CHUNK)
             want = MCRX__RX_CHUNK;
         memset(info, 0, want * sizeof info[0]);
-        os = mcrx__plat_recv(sub->sock, dgs + filled, info, want, &k);
+        os = mcrx__plat_recv(sub->sock, sub->cmsgs, dgs + filled, info, want, &k);
         if (os != 0) {
             *got = filled;
             return mcrx__err_set(err, MCRX_ERROR_RECEIVE_FAILED, os,
@@ -263,4 +263,38 @@ int mcrx_context_recv_batch(mcrx_context *ctx, mcrx_datagram *dgs, size_t n,
 
 int mcrx_context_recv(mcrx_context *ctx, mcrx_datagram *dg, size_t *received_out) {
     return mcrx_context_recv_batch(ctx, dg, 1, received_out);
+}
+
+/* ---- blocking waits ------------------------------------------------------------------ */
+
+static int wait_on(mcrx_sock sock, int timeout_ms, int *ready_out, mcrx__err *err) {
+    int r = mcrx__wait_readable(sock, timeout_ms);
+    if (r < 0)
+        return mcrx__err_set(err, MCRX_ERROR_RECEIVE_FAILED, -r, "wait: %s (errno %d)",
+                             strerror(-r), -r);
+    *ready_out = r;
+    return 0;
+}
+
+int mcrx_context_wait(mcrx_context *ctx, int timeout_ms, int *ready_out) {
+    if (ctx == NULL || ready_out == NULL)
+        return mcrx__err_set(ctx ? &ctx->err : mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
+                             "context and ready_out are required");
+    *ready_out = 0;
+    mcrx__err_clear(&ctx->err);
+    /* Queued turns count as readiness: their data is already known. */
+    if (ctx->ready_len > 0 || ctx->deferred.code != MCRX_ERROR_NONE) {
+        *ready_out = 1;
+        return 0;
+    }
+    return wait_on(ctx->poller, timeout_ms, ready_out, &ctx->err);
+}
+
+int mcrx_subscription_wait(mcrx_subscription *sub, int timeout_ms, int *ready_out) {
+    if (sub == NULL || ready_out == NULL)
+        return mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
+                             "subscription and ready_out are required");
+    *ready_out = 0;
+    mcrx__err_clear(&sub->err);
+    return wait_on(sub->sock, timeout_ms, ready_out, &sub->err);
 }

@@ -17,11 +17,15 @@ int mcrx__sub_new(uint64_t id, const mcrx_subscription_config *cfg, mcrx_sock so
     sub->ssm = mcrx_subscription_config_is_ssm(cfg);
     sub->ifindex = info->ifindex;
     sub->isolated = info->isolated;
+    sub->cmsgs = info->cmsgs;
     rc = mcrx__plat_local_addr(sock, &sub->local_ip, &sub->local_port, err);
     if (rc != 0) {
         free(sub);
         return rc;
     }
+    mcrx_ip_format(&cfg->group, sub->group_text, sizeof sub->group_text);
+    mcrx_ip_format(&sub->local_ip, sub->local_text, sizeof sub->local_text);
+    mcrx_ip_format(&cfg->interface, sub->iface_text, sizeof sub->iface_text);
     *out = sub;
     return 0;
 }

@@ -275,3 +275,48 @@ void th_foreign_join(int fd, const char *group, uint32_t ifindex) {
             die("foreign join v6");
     }
 }
+
+#include <pthread.h>
+
+struct th_seq_sender {
+    pthread_t thread;
+    int fd;
+    const char *const *groups;
+    int ngroups;
+    uint16_t port;
+    uint32_t first, count, burst;
+};
+
+static void *seq_main(void *arg) {
+    th_seq_sender *s = arg;
+    uint32_t i;
+    for (i = 0; i < s->count; i++) {
+        uint32_t seq = s->first + i;
+        th_send(s->fd, s->groups[i % (uint32_t)s->ngroups], s->port, &seq, sizeof seq);
+        if (s->burst != 0 && (i + 1) % s->burst == 0) {
+            struct timespec ts = {0, 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return NULL;
+}
+
+th_seq_sender *th_seq_start(int fd, const char *const *groups, int ngroups, uint16_t port,
+                            uint32_t first, uint32_t count, uint32_t burst) {
+    th_seq_sender *s = calloc(1, sizeof *s);
+    s->fd = fd;
+    s->groups = groups;
+    s->ngroups = ngroups;
+    s->port = port;
+    s->first = first;
+    s->count = count;
+    s->burst = burst;
+    if (pthread_create(&s->thread, NULL, seq_main, s) != 0)
+        die("pthread_create");
+    return s;
+}
+
+void th_seq_join(th_seq_sender *s) {
+    pthread_join(s->thread, NULL);
+    free(s);
+}

@@ -64,4 +64,14 @@ int th_foreign_socket(const char *addr, uint16_t port);
 /* Makes a foreign socket join group (ASM) on the interface with index ifindex
  * (0 = default). */
 void th_foreign_join(int fd, const char *group, uint32_t ifindex);
+
+
+/* A thread that sends count datagrams carrying sequence numbers first..,
+ * spread round-robin over ngroups groups (all on port), pausing 1 ms every
+ * burst datagrams so default socket buffers keep up. */
+typedef struct th_seq_sender th_seq_sender;
+th_seq_sender *th_seq_start(int fd, const char *const *groups, int ngroups, uint16_t port,
+                            uint32_t first, uint32_t count, uint32_t burst);
+void th_seq_join(th_seq_sender *s);
+
 #endif

@@ -163,6 +163,27 @@ sleep 0.3
 kill -INT $pid
 wait $pid && ok "SIGINT exits 0" || bad "SIGINT"
 
+# ---- mcrx_uv_recv: the same tool on libuv ----
+uvrecv=$bin/mcrx_uv_recv
+if [ -x "$uvrecv" ]; then
+  next_port
+  run_pair "mcrx_uv_recv IPv4 SSM" "$uvrecv" 232.1.2.59 $port --source 198.51.100.1 -- "$send" 232.1.2.59 $port via-uv 50 198.51.100.1 --count 3 &&
+    { grep -qx "mcrx-uv-recv ready" "$work/r" && grep -qx "waiting for packets with libuv ..." "$work/r" &&
+      [ "$(grep -c '^       payload: via-uv$' "$work/r")" = 3 ] && grep -q "meta: socket_local_addr=Some(232.1.2.59:$port)" "$work/r" &&
+      ok "mcrx_uv_recv output" || { bad "mcrx_uv_recv output"; cat "$work/r"; }; }
+  next_port
+  "$uvrecv" 239.1.2.59 $port >"$work/r" 2>"$work/e" &
+  pid=$!
+  sleep 0.3
+  kill -INT $pid
+  wait $pid && grep -q "shutting down" "$work/e" && ok "mcrx_uv_recv Ctrl-C" || { bad "mcrx_uv_recv Ctrl-C"; cat "$work/e"; }
+  next_port
+  "$uvrecv" 239.1.2.59 $port --timeout 0.3 >/dev/null 2>&1
+  [ $? = 2 ] && ok "mcrx_uv_recv --timeout" || bad "mcrx_uv_recv --timeout"
+else
+  bad "mcrx_uv_recv not built (libuv missing?)"
+fi
+
 # ---- third-party peers ----
 if command -v iperf >/dev/null; then
   next_port

@@ -21,17 +21,7 @@
 
 #include "tool_common.h"
 
-typedef struct options {
-    const char *group, *source, *interface;
-    unsigned long port;
-    long count;      /* -1 = unlimited */
-    double timeout;  /* <= 0 = none */
-    int json;
-    int meta;
-    const char *name;
-} options;
-
-static void usage(FILE *f, const options *o) {
+static void usage(FILE *f, const mcrx_tool_options *o) {
     fprintf(f,
             "usage: %s <group> <dst_port> [source] [interface]\n"
             "       %s <group> <dst_port> [--source <ip>] [--interface <if>]\n"
@@ -51,7 +41,7 @@ static void usage(FILE *f, const options *o) {
             o->name, o->name, o->meta ? ", with its receive metadata" : "");
 }
 
-static int arg_error(const options *o, const char *fmt, const char *arg) {
+static int arg_error(const mcrx_tool_options *o, const char *fmt, const char *arg) {
     usage(stderr, o);
     fprintf(stderr, "%s: ", o->name);
     fprintf(stderr, fmt, arg);
@@ -61,7 +51,7 @@ static int arg_error(const options *o, const char *fmt, const char *arg) {
 
 /* The Rust tools' argument rules: flags override positionals; the first
  * leftover positional is the source, the second the interface. */
-static int parse_args(int argc, char **argv, options *o) {
+int mcrx_tool_recv_parse(int argc, char **argv, mcrx_tool_options *o) {
     const char *pos[8];
     const char *flag_source = NULL, *flag_iface = NULL;
     int npos = 0, i;
@@ -131,25 +121,73 @@ static double now_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void banner(FILE *f, const options *o, const mcrx_subscription_config *cfg, uint64_t id) {
+void mcrx_tool_recv_banner(FILE *f, const mcrx_tool_options *o, const mcrx_subscription_config *cfg, uint64_t id) {
     char iface[96];
     mcrx_tool_describe_interface(cfg, iface, sizeof iface);
-    fprintf(f, "%s ready\n", o->meta ? "mcrx-recv-meta" : "mcrx-recv");
+    fprintf(f, "%s ready\n", o->ready_name);
     fprintf(f, "  group: %s\n", o->group);
     fprintf(f, "  dst_port: %lu\n", o->port);
     fprintf(f, "  source: %s\n", o->source ? o->source : "any");
     fprintf(f, "  interface: %s\n", iface);
     fprintf(f, "  sub_id: %llu\n\n", (unsigned long long)id);
-    fprintf(f, "%s\n", o->meta ? "waiting for packets with rich metadata ..."
-                               : "waiting for packets ...");
+    fprintf(f, "%s\n", o->waiting);
     fflush(f);
 }
 
+/* Parses nothing: builds the config from o, adds and joins. On failure
+ * prints the error and returns NULL. */
+mcrx_context *mcrx_tool_recv_open(const mcrx_tool_options *o, mcrx_subscription_config *cfg,
+                                  uint64_t *id) {
+    mcrx_context *ctx;
+    mcrx_error e = mcrx_subscription_config_parse(cfg, o->group, (uint16_t)o->port, o->source,
+                                                  o->interface);
+    if (e == MCRX_ERROR_INVALID_ADDRESS && strstr(mcrx_last_error(), "group") != NULL) {
+        arg_error(o, "invalid group address '%s'", o->group);
+        return NULL;
+    }
+    if (e != MCRX_ERROR_NONE) {
+        arg_error(o, "%s", mcrx_last_error());
+        return NULL;
+    }
+    if (!mcrx_ip_is_multicast(&cfg->group)) {
+        arg_error(o, "group address %s is not multicast", o->group);
+        return NULL;
+    }
+    if (o->meta)
+        cfg->rx_options |= MCRX_RX_PKTINFO;
+    ctx = mcrx_context_new();
+    if (ctx == NULL) {
+        fprintf(stderr, "%s: %s\n", o->name, mcrx_last_error());
+        return NULL;
+    }
+    if (mcrx_context_add(ctx, cfg, id) != MCRX_STATUS_OK) {
+        fprintf(stderr, "%s: failed to add subscription: %s\n", o->name,
+                mcrx_context_last_error(ctx));
+        mcrx_context_free(ctx);
+        return NULL;
+    }
+    if (mcrx_context_join_subscription(ctx, *id) != MCRX_STATUS_OK) {
+        fprintf(stderr, "%s: failed to join subscription: %s\n", o->name,
+                mcrx_context_last_error(ctx));
+        mcrx_context_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+void mcrx_tool_recv_options_init(mcrx_tool_options *o, int meta, const char *name) {
+    memset(o, 0, sizeof *o);
+    o->count = -1;
+    o->meta = meta;
+    o->name = name;
+    o->ready_name = meta ? "mcrx-recv-meta" : "mcrx-recv";
+    o->waiting = meta ? "waiting for packets with rich metadata ..." : "waiting for packets ...";
+}
+
 int mcrx_tool_recv_main(int argc, char **argv, int meta, const char *name) {
-    options o;
+    mcrx_tool_options o;
     mcrx_context *ctx;
     mcrx_subscription_config cfg;
-    mcrx_error e;
     uint64_t id = 0;
     static unsigned char buf[MCRX_MAX_DATAGRAM];
     mcrx_datagram dg;
@@ -160,39 +198,12 @@ int mcrx_tool_recv_main(int argc, char **argv, int meta, const char *name) {
     sigset_t block, empty;
     struct sigaction sa;
 
-    memset(&o, 0, sizeof o);
-    o.count = -1;
-    o.meta = meta;
-    o.name = name;
-    if (parse_args(argc, argv, &o) != 0)
+    mcrx_tool_recv_options_init(&o, meta, name);
+    if (mcrx_tool_recv_parse(argc, argv, &o) != 0)
         return 1;
-
-    e = mcrx_subscription_config_parse(&cfg, o.group, (uint16_t)o.port, o.source, o.interface);
-    if (e == MCRX_ERROR_INVALID_ADDRESS && strstr(mcrx_last_error(), "group") != NULL)
-        return arg_error(&o, "invalid group address '%s'", o.group);
-    if (e != MCRX_ERROR_NONE)
-        return arg_error(&o, "%s", mcrx_last_error());
-    if (!mcrx_ip_is_multicast(&cfg.group))
-        return arg_error(&o, "group address %s is not multicast", o.group);
-    if (meta)
-        cfg.rx_options |= MCRX_RX_PKTINFO;
-
-    ctx = mcrx_context_new();
-    if (ctx == NULL) {
-        fprintf(stderr, "%s: %s\n", name, mcrx_last_error());
+    ctx = mcrx_tool_recv_open(&o, &cfg, &id);
+    if (ctx == NULL)
         return 1;
-    }
-    if (mcrx_context_add(ctx, &cfg, &id) != MCRX_STATUS_OK) {
-        fprintf(stderr, "%s: failed to add subscription: %s\n", name, mcrx_context_last_error(ctx));
-        mcrx_context_free(ctx);
-        return 1;
-    }
-    if (mcrx_context_join_subscription(ctx, id) != MCRX_STATUS_OK) {
-        fprintf(stderr, "%s: failed to join subscription: %s\n", name,
-                mcrx_context_last_error(ctx));
-        mcrx_context_free(ctx);
-        return 1;
-    }
 
     /* Signals are blocked except while waiting in ppoll, so none is lost
      * between a check and the wait. */
@@ -206,7 +217,7 @@ int mcrx_tool_recv_main(int argc, char **argv, int meta, const char *name) {
     sigprocmask(SIG_BLOCK, &block, NULL);
     sigemptyset(&empty);
 
-    banner(o.json ? stderr : stdout, &o, &cfg, id);
+    mcrx_tool_recv_banner(o.json ? stderr : stdout, &o, &cfg, id);
     mcrx_datagram_init(&dg, buf, sizeof buf);
     dg.meta = &md;
     last = now_s();
@@ -218,11 +229,7 @@ int mcrx_tool_recv_main(int argc, char **argv, int meta, const char *name) {
             break;
         }
         if (got == 1) {
-            if (o.json)
-                mcrx_tool_print_json(stdout, &dg, meta);
-            else
-                mcrx_tool_print_human(stdout, &dg, meta);
-            fflush(stdout);
+            mcrx_tool_print(stdout, &dg, &o);
             received++;
             last = now_s();
             continue;

@@ -224,3 +224,11 @@ void mcrx_tool_print_json(FILE *f, const mcrx_datagram *dg, int meta) {
     }
     fprintf(f, "}\n");
 }
+
+void mcrx_tool_print(FILE *f, const mcrx_datagram *dg, const mcrx_tool_options *o) {
+    if (o->json)
+        mcrx_tool_print_json(f, dg, o->meta);
+    else
+        mcrx_tool_print_human(f, dg, o->meta);
+    fflush(f);
+}

@@ -21,6 +21,30 @@ void mcrx_tool_preview(const unsigned char *p, size_t n, char *buf, size_t len);
 void mcrx_tool_print_human(FILE *f, const mcrx_datagram *dg, int meta);
 void mcrx_tool_print_json(FILE *f, const mcrx_datagram *dg, int meta);
 
+/* The receivers' shared command line. */
+typedef struct mcrx_tool_options {
+    const char *group, *source, *interface;
+    unsigned long port;
+    long count;     /* -1 = unlimited */
+    double timeout; /* <= 0 = none */
+    int json;
+    int meta;
+    const char *name;       /* for messages: "mcrx_recv" */
+    const char *ready_name; /* banner: "mcrx-recv" */
+    const char *waiting;    /* "waiting for packets ..." */
+} mcrx_tool_options;
+
+void mcrx_tool_recv_options_init(mcrx_tool_options *o, int meta, const char *name);
+/* 0, or 1 after printing usage and the reason (exits 0 for --help). */
+int mcrx_tool_recv_parse(int argc, char **argv, mcrx_tool_options *o);
+/* Context with the subscription added and joined, or NULL after printing why. */
+mcrx_context *mcrx_tool_recv_open(const mcrx_tool_options *o, mcrx_subscription_config *cfg,
+                                  uint64_t *id);
+void mcrx_tool_recv_banner(FILE *f, const mcrx_tool_options *o,
+                           const mcrx_subscription_config *cfg, uint64_t id);
+/* One datagram in the format o asks for, flushed. */
+void mcrx_tool_print(FILE *f, const mcrx_datagram *dg, const mcrx_tool_options *o);
+
 int mcrx_tool_recv_main(int argc, char **argv, int meta, const char *name);
 
 #endif

@@ -383,6 +383,15 @@ MCRX_EXTERN int mcrx_context_recv_batch(mcrx_context *ctx, mcrx_datagram *dgs, s
  */
 MCRX_EXTERN mcrx_sock mcrx_context_fd(const mcrx_context *ctx);
 
+/*
+ * Blocks until a joined subscription may have a datagram, or timeout_ms
+ * passes (-1 waits forever, 0 only looks). *ready_out is 1 or 0. For programs
+ * without an event loop: wait, then receive until a call reports 0. Interrupted
+ * by a signal it returns with *ready_out 0. Do not call it while a background
+ * receiver runs. Errors: INVALID_ARGUMENT, RECEIVE_FAILED.
+ */
+MCRX_EXTERN int mcrx_context_wait(mcrx_context *ctx, int timeout_ms, int *ready_out);
+
 /* ------------------------------------------------------------------------ */
 /* Subscription                                                              */
 
@@ -417,6 +426,9 @@ MCRX_EXTERN int mcrx_subscription_leave_group(mcrx_subscription *sub);
  */
 MCRX_EXTERN int mcrx_subscription_recv(mcrx_subscription *sub, mcrx_datagram *dg,
                                        size_t *received_out);
+/* As mcrx_context_wait, for this subscription's socket. */
+MCRX_EXTERN int mcrx_subscription_wait(mcrx_subscription *sub, int timeout_ms, int *ready_out);
+
 /* Up to n datagrams from this subscription in as few system calls as possible. */
 MCRX_EXTERN int mcrx_subscription_recv_batch(mcrx_subscription *sub, mcrx_datagram *dgs,
                                              size_t n, size_t *received_out);

@@ -287,6 +287,7 @@ int mcrx__plat_open(const mcrx_subscription_config *cfg, mcrx_sock *sock_out,
     }
     if (!info->isolated)
         rx |= MCRX_RX_PKTINFO;
+    info->cmsgs = rx != 0;
     rc = prepare(fd, family, rx, err);
     if (rc != 0)
         goto fail;
@@ -328,6 +329,8 @@ int mcrx__plat_adopt(const mcrx_subscription_config *cfg, mcrx_sock sock,
      * and there is no interface to enforce, the user-space check needs
      * pktinfo. */
     info->isolated = mcrx_ip_equal(&ip, &cfg->group) && info->ifindex == 0;
+    /* A caller's socket may already have reports turned on: always parse. */
+    info->cmsgs = 1;
     return prepare(fd, ip.family, cfg->rx_options | (info->isolated ? 0 : MCRX_RX_PKTINFO), err);
 }
 
@@ -475,8 +478,8 @@ static void finish(mcrx_datagram *dg, mcrx__rxinfo *info, struct msghdr *mh, siz
     parse_cmsgs(mh, info);
 }
 
-int mcrx__plat_recv(mcrx_sock sock, mcrx_datagram *dgs, mcrx__rxinfo *info, size_t n,
-                    size_t *got) {
+int mcrx__plat_recv(mcrx_sock sock, int cmsgs, mcrx_datagram *dgs, mcrx__rxinfo *info,
+                    size_t n, size_t *got) {
     struct mmsghdr mm[MCRX__RX_CHUNK];
     struct iovec iov[MCRX__RX_CHUNK];
     sockaddr_u src[MCRX__RX_CHUNK];
@@ -495,8 +498,24 @@ int mcrx__plat_recv(mcrx_sock sock, mcrx_datagram *dgs, mcrx__rxinfo *info, size
         mm[i].msg_hdr.msg_namelen = sizeof src[i];
         mm[i].msg_hdr.msg_iov = &iov[i];
         mm[i].msg_hdr.msg_iovlen = 1;
-        mm[i].msg_hdr.msg_control = ctrl[i].buf;
-        mm[i].msg_hdr.msg_controllen = sizeof ctrl[i].buf;
+        if (cmsgs) {
+            mm[i].msg_hdr.msg_control = ctrl[i].buf;
+            mm[i].msg_hdr.msg_controllen = sizeof ctrl[i].buf;
+        }
+    }
+    if (n == 1 && !cmsgs) {
+        /* No reports to read: recvfrom skips recvmsg's header copying. */
+        socklen_t slen = sizeof src[0];
+        ssize_t len;
+        do
+            len = recvfrom((int)sock, dgs[0].buf, dgs[0].cap, MSG_DONTWAIT | MSG_TRUNC, &src[0].sa,
+                           &slen);
+        while (len < 0 && errno == EINTR);
+        if (len < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : errno;
+        finish(&dgs[0], &info[0], &mm[0].msg_hdr, (size_t)len, &src[0]);
+        *got = 1;
+        return 0;
     }
     if (n == 1) {
         /* One datagram: plain recvmsg is cheaper than recvmmsg's setup. */
@@ -580,6 +599,18 @@ void mcrx__wakeup_drain(mcrx_sock w) {
     uint64_t v;
     ssize_t r = read((int)w, &v, sizeof v);
     (void)r;
+}
+
+int mcrx__wait_readable(mcrx_sock sock, int timeout_ms) {
+    struct pollfd p;
+    int r;
+    p.fd = (int)sock;
+    p.events = POLLIN;
+    p.revents = 0;
+    r = poll(&p, 1, timeout_ms);
+    if (r < 0)
+        return errno == EINTR ? 0 : -errno;
+    return r > 0;
 }
 
 int mcrx__wait_readable2(mcrx_sock a, mcrx_sock b, int timeout_ms) {

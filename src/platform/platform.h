@@ -30,6 +30,8 @@ typedef struct mcrx__sockinfo {
      * (bound to the group, and to the interface when one is set), so the
      * user-space check needs no pktinfo. */
     int isolated;
+    /* 1 when any per-datagram report (pktinfo, TTL, ...) is turned on. */
+    int cmsgs;
 } mcrx__sockinfo;
 
 /*
@@ -53,11 +55,13 @@ int mcrx__plat_membership(mcrx_sock sock, const mcrx_subscription_config *cfg,
 
 /*
  * Receives up to n (<= MCRX__RX_CHUNK) datagrams without blocking. Fills each
- * dgs[i]'s len, wire_len, flags, source, source_port and info[i]. *got = 0
- * when nothing is queued. Returns 0, or an errno value.
+ * dgs[i]'s len, wire_len, flags, source, source_port and info[i]. With
+ * cmsgs 0 the socket has no per-datagram reports turned on, so the cheapest
+ * call that still returns the sender is used. *got = 0 when nothing is
+ * queued. Returns 0, or an errno value.
  */
-int mcrx__plat_recv(mcrx_sock sock, mcrx_datagram *dgs, mcrx__rxinfo *info, size_t n,
-                    size_t *got);
+int mcrx__plat_recv(mcrx_sock sock, int cmsgs, mcrx_datagram *dgs, mcrx__rxinfo *info,
+                    size_t n, size_t *got);
 
 void mcrx__plat_close(mcrx_sock sock);
 
@@ -73,6 +77,9 @@ int mcrx__poller_wait(mcrx_sock poller, void **tags, int max, int timeout_ms);
 int mcrx__wakeup_open(mcrx_sock *w, struct mcrx__err *err);
 void mcrx__wakeup_signal(mcrx_sock w);
 void mcrx__wakeup_drain(mcrx_sock w);
+/* Waits until sock is readable (1), or timeout (0); -errno on failure,
+ * 0 when a signal interrupts. */
+int mcrx__wait_readable(mcrx_sock sock, int timeout_ms);
 /* Waits until sock_a or sock_b is readable, or timeout. */
 int mcrx__wait_readable2(mcrx_sock a, mcrx_sock b, int timeout_ms);
 
