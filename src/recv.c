@@ -282,8 +282,9 @@ int mcrx_context_wait(mcrx_context *ctx, int timeout_ms, int *ready_out) {
                              "context and ready_out are required");
     *ready_out = 0;
     mcrx__err_clear(&ctx->err);
-    /* Queued turns count as readiness: their data is already known. */
-    if (ctx->ready_len > 0 || ctx->deferred.code != MCRX_ERROR_NONE) {
+    /* The readiness fd tells the truth for every joined socket; only an
+     * error held back for the next receive is not on it. */
+    if (ctx->deferred.code != MCRX_ERROR_NONE) {
         *ready_out = 1;
         return 0;
     }

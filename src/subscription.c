@@ -83,6 +83,14 @@ int mcrx_subscription_local_addr(mcrx_subscription *sub, mcrx_ip *ip_out, uint16
     return 0;
 }
 
+int mcrx_subscription_rcvbuf(mcrx_subscription *sub, size_t *bytes_out) {
+    if (sub == NULL || bytes_out == NULL)
+        return mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
+                             "subscription and bytes_out are required");
+    mcrx__err_clear(&sub->err);
+    return mcrx__plat_rcvbuf(sub->sock, bytes_out, &sub->err);
+}
+
 mcrx_error mcrx_subscription_last_error_code(const mcrx_subscription *sub) {
     return sub != NULL ? sub->err.code : mcrx__tls_err()->code;
 }

@@ -196,7 +196,7 @@ typedef struct McrxSubscriptionConfig {
     mcrx_ip interface;         /* local join interface address, or NONE */
     int64_t interface_index;   /* IPv6 only; MCRX_NO_INTERFACE_INDEX = not set */
     uint32_t rx_options;       /* MCRX_RX_* bits; init sets MCRX_RX_DEFAULT */
-    uint32_t reserved0_;
+    uint32_t rcvbuf_bytes;     /* socket receive buffer to ask for; 0 = kernel default */
     uint64_t reserved_[3];
 } mcrx_subscription_config;
 
@@ -405,6 +405,15 @@ MCRX_EXTERN const mcrx_subscription_config *mcrx_subscription_get_config(
     const mcrx_subscription *sub);
 /* The socket, still owned by the subscription. */
 MCRX_EXTERN mcrx_sock mcrx_subscription_sock(const mcrx_subscription *sub);
+/*
+ * The socket's receive buffer as the kernel has it now (Linux counts its own
+ * overhead in it, so it reads about twice what was asked). A request above
+ * net.core.rmem_max is clamped unless the process has CAP_NET_ADMIN, which
+ * the library then uses (SO_RCVBUFFORCE); compare with
+ * cfg.rcvbuf_bytes * 2 to see a clamp.
+ */
+MCRX_EXTERN int mcrx_subscription_rcvbuf(mcrx_subscription *sub, size_t *bytes_out);
+
 /* The socket's bound address (e.g. 239.1.2.3:5000). port_out may be NULL. */
 MCRX_EXTERN int mcrx_subscription_local_addr(mcrx_subscription *sub, mcrx_ip *ip_out,
                                              uint16_t *port_out);

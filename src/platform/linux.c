@@ -2,7 +2,9 @@
  * Linux: sockets, memberships, the batched receive (recvmmsg), control
  * messages, epoll readiness and eventfd wake-ups.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -226,6 +228,30 @@ static int prepare(int fd, int family, uint32_t rx, mcrx__err *err) {
     return rc;
 }
 
+int mcrx__plat_rcvbuf(mcrx_sock sock, size_t *bytes, mcrx__err *err) {
+    int v = 0;
+    socklen_t len = sizeof v;
+    if (getsockopt((int)sock, SOL_SOCKET, SO_RCVBUF, &v, &len) != 0)
+        return os_fail(err, MCRX_ERROR_SOCKET_OPTION_FAILED, errno, "SO_RCVBUF", 0, 0, 0);
+    *bytes = (size_t)v;
+    return 0;
+}
+
+/* Asks for a receive buffer; above net.core.rmem_max, SO_RCVBUFFORCE gets it
+ * where the process may (CAP_NET_ADMIN), else the kernel's clamp stands and
+ * mcrx_subscription_rcvbuf shows it. */
+static int set_rcvbuf(int fd, uint32_t bytes, mcrx__err *err) {
+    int v = bytes > INT32_MAX / 2 ? INT32_MAX / 2 : (int)bytes, got = 0;
+    socklen_t len = sizeof got;
+    if (bytes == 0)
+        return 0;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v) != 0)
+        return os_fail(err, MCRX_ERROR_SOCKET_OPTION_FAILED, errno, "SO_RCVBUF", 0, 0, 0);
+    if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len) == 0 && got / 2 < v)
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof v);
+    return 0;
+}
+
 /* Link- and interface-scope IPv6 groups can only be bound with a scope. */
 static int v6_group_needs_scope(const mcrx_ip *g) {
     int scope = g->bytes[1] & 0x0f;
@@ -289,6 +315,8 @@ int mcrx__plat_open(const mcrx_subscription_config *cfg, mcrx_sock *sock_out,
         rx |= MCRX_RX_PKTINFO;
     info->cmsgs = rx != 0;
     rc = prepare(fd, family, rx, err);
+    if (rc == 0)
+        rc = set_rcvbuf(fd, cfg->rcvbuf_bytes, err);
     if (rc != 0)
         goto fail;
     *sock_out = fd;
@@ -331,7 +359,8 @@ int mcrx__plat_adopt(const mcrx_subscription_config *cfg, mcrx_sock sock,
     info->isolated = mcrx_ip_equal(&ip, &cfg->group) && info->ifindex == 0;
     /* A caller's socket may already have reports turned on: always parse. */
     info->cmsgs = 1;
-    return prepare(fd, ip.family, cfg->rx_options | (info->isolated ? 0 : MCRX_RX_PKTINFO), err);
+    rc = prepare(fd, ip.family, cfg->rx_options | (info->isolated ? 0 : MCRX_RX_PKTINFO), err);
+    return rc != 0 ? rc : set_rcvbuf(fd, cfg->rcvbuf_bytes, err);
 }
 
 int mcrx__plat_local_addr(mcrx_sock sock, mcrx_ip *ip, uint16_t *port, mcrx__err *err) {

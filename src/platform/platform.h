@@ -46,6 +46,9 @@ int mcrx__plat_open(const mcrx_subscription_config *cfg, mcrx_sock *sock_out,
 int mcrx__plat_adopt(const mcrx_subscription_config *cfg, mcrx_sock sock,
                      mcrx__sockinfo *info, struct mcrx__err *err);
 
+/* The socket's effective receive buffer. */
+int mcrx__plat_rcvbuf(mcrx_sock sock, size_t *bytes, struct mcrx__err *err);
+
 /* The socket's bound address. */
 int mcrx__plat_local_addr(mcrx_sock sock, mcrx_ip *ip, uint16_t *port, struct mcrx__err *err);
 

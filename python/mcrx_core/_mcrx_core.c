@@ -1,0 +1,800 @@
+/*
+ * mcrx_core._mcrx_core: the CPython extension over libmcrx-core.
+ *
+ * Context and Subscription mirror the Rust crate's Python package; Packet,
+ * PacketWithMetadata and ReceiveMetadata keep their fields in C and build the
+ * Python values when read. Batch receives use the library's recvmmsg path.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+
+#include <string.h>
+
+#include <mcrx/mcrx.h>
+
+#define BATCH_MAX 512
+
+/* ---- errors ----------------------------------------------------------------- */
+
+static int is_config_error(mcrx_error k) {
+    switch (k) {
+    case MCRX_ERROR_INVALID_DESTINATION_PORT:
+    case MCRX_ERROR_INVALID_MULTICAST_GROUP:
+    case MCRX_ERROR_SSM_GROUP_REQUIRES_SOURCE:
+    case MCRX_ERROR_INVALID_SOURCE_ADDRESS:
+    case MCRX_ERROR_SOURCE_ADDRESS_FAMILY_MISMATCH:
+    case MCRX_ERROR_INVALID_IPV4_SSM_GROUP:
+    case MCRX_ERROR_INVALID_IPV6_SSM_GROUP:
+    case MCRX_ERROR_INTERFACE_ADDRESS_FAMILY_MISMATCH:
+    case MCRX_ERROR_INVALID_INTERFACE_INDEX:
+    case MCRX_ERROR_INTERFACE_INDEX_REQUIRES_IPV6:
+    case MCRX_ERROR_IPV6_SSM_REQUIRES_INTERFACE:
+    case MCRX_ERROR_INVALID_ARGUMENT:
+    case MCRX_ERROR_INVALID_ADDRESS:
+    case MCRX_ERROR_INVALID_INTERFACE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* The Rust package's mapping: configs → ValueError, a missing subscription →
+ * LookupError, the OS → OSError, every other state error → RuntimeError. */
+static PyObject *raise_kind(mcrx_error kind, int os, const char *msg) {
+    if (is_config_error(kind))
+        PyErr_SetString(PyExc_ValueError, msg);
+    else if (kind == MCRX_ERROR_SUBSCRIPTION_NOT_FOUND)
+        PyErr_SetString(PyExc_LookupError, "mcrx_core subscription not found");
+    else if (kind == MCRX_ERROR_OUT_OF_MEMORY)
+        PyErr_NoMemory();
+    else if (os != 0) {
+        PyObject *args = Py_BuildValue("(is)", os, msg);
+        if (args != NULL) {
+            PyErr_SetObject(PyExc_OSError, args);
+            Py_DECREF(args);
+        }
+    } else
+        PyErr_SetString(PyExc_RuntimeError, msg);
+    return NULL;
+}
+
+static PyObject *raise_ctx(const mcrx_context *ctx) {
+    return raise_kind(mcrx_context_last_error_code(ctx), mcrx_context_last_os_error(ctx),
+                      mcrx_context_last_error(ctx));
+}
+
+static PyObject *raise_sub(const mcrx_subscription *sub) {
+    return raise_kind(mcrx_subscription_last_error_code(sub), mcrx_subscription_last_os_error(sub),
+                      mcrx_subscription_last_error(sub));
+}
+
+static PyObject *ip_str(const mcrx_ip *ip) {
+    char text[MCRX_IP_STRLEN];
+    if (ip->family == MCRX_IP_NONE || mcrx_ip_format(ip, text, sizeof text) == 0)
+        Py_RETURN_NONE;
+    return PyUnicode_FromString(text);
+}
+
+/* ---- Packet ------------------------------------------------------------------ */
+
+typedef struct {
+    PyObject_HEAD
+    uint64_t subscription_id;
+    mcrx_ip source, group;
+    uint16_t source_port, dst_port;
+    uint32_t flags;
+    size_t wire_len;
+    PyObject *payload; /* bytes, or a memoryview into the caller's buffer */
+} PacketObject;
+
+static PyTypeObject PacketType;
+
+static void packet_dealloc(PacketObject *p) {
+    Py_XDECREF(p->payload);
+    Py_TYPE(p)->tp_free((PyObject *)p);
+}
+
+static PacketObject *packet_new(const mcrx_datagram *dg, PyObject *payload /* stolen */) {
+    PacketObject *p = PyObject_New(PacketObject, &PacketType);
+    if (p == NULL) {
+        Py_DECREF(payload);
+        return NULL;
+    }
+    p->subscription_id = dg->subscription_id;
+    p->source = dg->source;
+    p->group = dg->group;
+    p->source_port = dg->source_port;
+    p->dst_port = dg->dst_port;
+    p->flags = dg->flags;
+    p->wire_len = dg->wire_len;
+    p->payload = payload;
+    return p;
+}
+
+static PyObject *packet_get_source(PacketObject *p, void *c) {
+    PyObject *ip = ip_str(&p->source);
+    (void)c;
+    return ip == NULL ? NULL : Py_BuildValue("(Ni)", ip, p->source_port);
+}
+static PyObject *packet_get_source_addr(PacketObject *p, void *c) {
+    (void)c;
+    return ip_str(&p->source);
+}
+static PyObject *packet_get_group(PacketObject *p, void *c) {
+    (void)c;
+    return ip_str(&p->group);
+}
+static PyObject *packet_get_payload(PacketObject *p, void *c) {
+    (void)c;
+    Py_INCREF(p->payload);
+    return p->payload;
+}
+static PyObject *packet_get_truncated(PacketObject *p, void *c) {
+    (void)c;
+    return PyBool_FromLong((p->flags & MCRX_DATAGRAM_TRUNCATED) != 0);
+}
+static PyObject *packet_payload_len(PacketObject *p, PyObject *unused) {
+    (void)unused;
+    return PyLong_FromSsize_t(PyObject_Length(p->payload));
+}
+static PyObject *packet_repr(PacketObject *p) {
+    char src[MCRX_IP_STRLEN] = "", grp[MCRX_IP_STRLEN] = "";
+    mcrx_ip_format(&p->source, src, sizeof src);
+    mcrx_ip_format(&p->group, grp, sizeof grp);
+    return PyUnicode_FromFormat("Packet(subscription_id=%llu, source=('%s', %u), group='%s', "
+                                "dst_port=%u, payload_len=%zd)",
+                                (unsigned long long)p->subscription_id, src, p->source_port, grp,
+                                p->dst_port, PyObject_Length(p->payload));
+}
+
+static PyMemberDef packet_members[] = {
+    {"subscription_id", T_ULONGLONG, offsetof(PacketObject, subscription_id), READONLY, NULL},
+    {"source_port", T_USHORT, offsetof(PacketObject, source_port), READONLY, NULL},
+    {"dst_port", T_USHORT, offsetof(PacketObject, dst_port), READONLY, NULL},
+    {"wire_len", T_PYSSIZET, offsetof(PacketObject, wire_len), READONLY,
+     "the datagram's size on the wire (> len(payload) when truncated)"},
+    {NULL, 0, 0, 0, NULL}};
+static PyGetSetDef packet_getset[] = {
+    {"source", (getter)packet_get_source, NULL, "(ip, port) of the sender", NULL},
+    {"source_addr", (getter)packet_get_source_addr, NULL, "sender IP", NULL},
+    {"group", (getter)packet_get_group, NULL, "the subscription's group", NULL},
+    {"payload", (getter)packet_get_payload, NULL, "the payload (bytes)", NULL},
+    {"truncated", (getter)packet_get_truncated, NULL, "larger than the receive buffer", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+static PyMethodDef packet_methods[] = {
+    {"payload_len", (PyCFunction)packet_payload_len, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL}};
+
+static PyTypeObject PacketType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "mcrx_core.Packet",
+    .tp_basicsize = sizeof(PacketObject),
+    .tp_dealloc = (destructor)packet_dealloc,
+    .tp_repr = (reprfunc)packet_repr,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "One received datagram.",
+    .tp_members = packet_members,
+    .tp_getset = packet_getset,
+    .tp_methods = packet_methods,
+};
+
+/* ---- ReceiveMetadata, PacketWithMetadata ---------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    mcrx_metadata m;
+} MetadataObject;
+
+static PyTypeObject MetadataType;
+
+static PyObject *meta_socket_local_addr(MetadataObject *o, void *c) {
+    PyObject *ip = ip_str(&o->m.socket_local_ip);
+    (void)c;
+    if (ip == Py_None)
+        return ip;
+    return ip == NULL ? NULL : Py_BuildValue("(Ni)", ip, o->m.socket_local_port);
+}
+static PyObject *meta_configured_interface(MetadataObject *o, void *c) {
+    (void)c;
+    return ip_str(&o->m.configured_interface);
+}
+static PyObject *opt_u64(int present, unsigned long long v) {
+    if (!present)
+        Py_RETURN_NONE;
+    return PyLong_FromUnsignedLongLong(v);
+}
+static PyObject *meta_configured_interface_index(MetadataObject *o, void *c) {
+    (void)c;
+    return opt_u64(o->m.configured_interface_index != 0, o->m.configured_interface_index);
+}
+static PyObject *meta_destination_local_ip(MetadataObject *o, void *c) {
+    (void)c;
+    if (!(o->m.valid & MCRX_META_DESTINATION))
+        Py_RETURN_NONE;
+    return ip_str(&o->m.destination_local_ip);
+}
+static PyObject *meta_ingress_interface_index(MetadataObject *o, void *c) {
+    (void)c;
+    return opt_u64((o->m.valid & MCRX_META_INGRESS_IF) != 0, o->m.ingress_interface_index);
+}
+static PyObject *meta_rx_timestamp_ns(MetadataObject *o, void *c) {
+    (void)c;
+    if (!(o->m.valid & MCRX_META_TIMESTAMP))
+        Py_RETURN_NONE;
+    return PyLong_FromLongLong(o->m.rx_timestamp_ns);
+}
+static PyObject *meta_ttl(MetadataObject *o, void *c) {
+    (void)c;
+    return opt_u64((o->m.valid & MCRX_META_TTL) != 0, o->m.ttl);
+}
+static PyObject *meta_kernel_drops(MetadataObject *o, void *c) {
+    (void)c;
+    return opt_u64((o->m.valid & MCRX_META_DROPS) != 0, o->m.kernel_drops);
+}
+
+static PyGetSetDef meta_getset[] = {
+    {"socket_local_addr", (getter)meta_socket_local_addr, NULL, NULL, NULL},
+    {"configured_interface", (getter)meta_configured_interface, NULL, NULL, NULL},
+    {"configured_interface_index", (getter)meta_configured_interface_index, NULL, NULL, NULL},
+    {"destination_local_ip", (getter)meta_destination_local_ip, NULL, NULL, NULL},
+    {"ingress_interface_index", (getter)meta_ingress_interface_index, NULL, NULL, NULL},
+    {"rx_timestamp_ns", (getter)meta_rx_timestamp_ns, NULL, NULL, NULL},
+    {"ttl", (getter)meta_ttl, NULL, NULL, NULL},
+    {"kernel_drops", (getter)meta_kernel_drops, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyTypeObject MetadataType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "mcrx_core.ReceiveMetadata",
+    .tp_basicsize = sizeof(MetadataObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Delivery context of one datagram.",
+    .tp_getset = meta_getset,
+};
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *packet;
+    PyObject *metadata;
+} PwmObject;
+
+static void pwm_dealloc(PwmObject *o) {
+    Py_XDECREF(o->packet);
+    Py_XDECREF(o->metadata);
+    Py_TYPE(o)->tp_free((PyObject *)o);
+}
+
+static PyMemberDef pwm_members[] = {
+    {"packet", T_OBJECT, offsetof(PwmObject, packet), READONLY, NULL},
+    {"metadata", T_OBJECT, offsetof(PwmObject, metadata), READONLY, NULL},
+    {NULL, 0, 0, 0, NULL}};
+
+static PyTypeObject PwmType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "mcrx_core.PacketWithMetadata",
+    .tp_basicsize = sizeof(PwmObject),
+    .tp_dealloc = (destructor)pwm_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A Packet and its ReceiveMetadata.",
+    .tp_members = pwm_members,
+};
+
+static PyObject *pwm_new(PacketObject *packet, const mcrx_metadata *m) {
+    MetadataObject *mo;
+    PwmObject *o;
+    if (packet == NULL)
+        return NULL;
+    mo = PyObject_New(MetadataObject, &MetadataType);
+    if (mo == NULL) {
+        Py_DECREF(packet);
+        return NULL;
+    }
+    mo->m = *m;
+    o = PyObject_New(PwmObject, &PwmType);
+    if (o == NULL) {
+        Py_DECREF(packet);
+        Py_DECREF(mo);
+        return NULL;
+    }
+    o->packet = (PyObject *)packet;
+    o->metadata = (PyObject *)mo;
+    return (PyObject *)o;
+}
+
+/* ---- receiving into Python objects ---------------------------------------------- */
+
+/* A library-owned arena per Context: datagrams land there (one recvmmsg) and
+ * each payload is then copied once into an exactly sized bytes object. */
+typedef struct {
+    unsigned char *arena;
+    size_t slots;
+    mcrx_datagram dgs[BATCH_MAX];
+    mcrx_metadata metas[BATCH_MAX];
+} rxbuf;
+
+static int rxbuf_reserve(rxbuf *b, size_t n) {
+    if (b->slots >= n)
+        return 0;
+    PyMem_Free(b->arena);
+    b->arena = PyMem_Malloc(n * (size_t)MCRX_MAX_DATAGRAM);
+    if (b->arena == NULL) {
+        b->slots = 0;
+        PyErr_NoMemory();
+        return -1;
+    }
+    b->slots = n;
+    return 0;
+}
+
+typedef int (*recv_fn)(void *h, mcrx_datagram *dgs, size_t n, size_t *got);
+
+static int ctx_recv_fn(void *h, mcrx_datagram *dgs, size_t n, size_t *got) {
+    return mcrx_context_recv_batch(h, dgs, n, got);
+}
+static int sub_recv_fn(void *h, mcrx_datagram *dgs, size_t n, size_t *got) {
+    return mcrx_subscription_recv_batch(h, dgs, n, got);
+}
+
+/* Receives up to n; returns a new list (batch), one object or None (single),
+ * or NULL with the C status in *status when the library failed. */
+static PyObject *receive(rxbuf *b, recv_fn fn, void *h, size_t n, int with_meta, int single,
+                         int *status) {
+    size_t got = 0, i;
+    PyObject *list = NULL;
+    *status = 0;
+    if (rxbuf_reserve(b, n) != 0)
+        return NULL;
+    mcrx_datagrams_init(b->dgs, n, b->arena, MCRX_MAX_DATAGRAM, with_meta ? b->metas : NULL);
+    *status = fn(h, b->dgs, n, &got);
+    if (*status != 0)
+        return NULL;
+    if (single && got == 0)
+        Py_RETURN_NONE;
+    if (!single && (list = PyList_New((Py_ssize_t)got)) == NULL)
+        return NULL;
+    for (i = 0; i < got; i++) {
+        const mcrx_datagram *dg = &b->dgs[i];
+        PyObject *payload = PyBytes_FromStringAndSize(dg->buf, (Py_ssize_t)dg->len);
+        PyObject *item;
+        if (payload == NULL) {
+            Py_XDECREF(list);
+            return NULL;
+        }
+        item = (PyObject *)packet_new(dg, payload);
+        if (item != NULL && with_meta)
+            item = pwm_new((PacketObject *)item, dg->meta);
+        if (item == NULL) {
+            Py_XDECREF(list);
+            return NULL;
+        }
+        if (single)
+            return item;
+        PyList_SET_ITEM(list, (Py_ssize_t)i, item);
+    }
+    return list;
+}
+
+static int parse_max(PyObject *const *args, Py_ssize_t nargs, size_t *n) {
+    Py_ssize_t v = 64;
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "expected at most one argument (max_packets)");
+        return -1;
+    }
+    if (nargs == 1) {
+        v = PyLong_AsSsize_t(args[0]);
+        if (v == -1 && PyErr_Occurred())
+            return -1;
+    }
+    if (v < 1 || v > BATCH_MAX) {
+        PyErr_Format(PyExc_ValueError, "max_packets must be between 1 and %d", BATCH_MAX);
+        return -1;
+    }
+    *n = (size_t)v;
+    return 0;
+}
+
+/* ---- Context ---------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    mcrx_context *ctx;
+    rxbuf rx;
+} ContextObject;
+
+typedef struct {
+    PyObject_HEAD
+    ContextObject *owner;
+    uint64_t id;
+} SubscriptionObject;
+
+static PyTypeObject ContextType, SubscriptionType;
+
+static PyObject *context_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
+    ContextObject *self;
+    if (PyTuple_GET_SIZE(args) != 0 || (kw != NULL && PyDict_GET_SIZE(kw) != 0)) {
+        PyErr_SetString(PyExc_TypeError, "Context() takes no arguments");
+        return NULL;
+    }
+    self = (ContextObject *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->ctx = mcrx_context_new();
+    if (self->ctx == NULL) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    return (PyObject *)self;
+}
+
+static void context_dealloc(ContextObject *self) {
+    mcrx_context_free(self->ctx);
+    PyMem_Free(self->rx.arena);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *sub_wrap(ContextObject *owner, uint64_t id) {
+    SubscriptionObject *s = PyObject_New(SubscriptionObject, &SubscriptionType);
+    if (s == NULL)
+        return NULL;
+    Py_INCREF(owner);
+    s->owner = owner;
+    s->id = id;
+    return (PyObject *)s;
+}
+
+static PyObject *context_add_subscription(ContextObject *self, PyObject *args, PyObject *kw) {
+    static char *names[] = {"group", "dst_port", "source", "interface", "rcvbuf", NULL};
+    const char *group, *source = NULL, *iface = NULL;
+    int port;
+    unsigned long rcvbuf = 0;
+    mcrx_subscription_config cfg;
+    mcrx_error e;
+    uint64_t id;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "si|zz$k", names, &group, &port, &source, &iface,
+                                     &rcvbuf))
+        return NULL;
+    if (port < 0 || port > 65535) {
+        PyErr_SetString(PyExc_ValueError, "dst_port must be between 0 and 65535");
+        return NULL;
+    }
+    e = mcrx_subscription_config_parse(&cfg, group, (uint16_t)port, source, iface);
+    if (e != MCRX_ERROR_NONE)
+        return raise_kind(e == MCRX_ERROR_INVALID_INTERFACE_INDEX ? e : MCRX_ERROR_INVALID_ADDRESS,
+                          0, mcrx_last_error());
+    cfg.rcvbuf_bytes = rcvbuf > UINT32_MAX ? UINT32_MAX : (uint32_t)rcvbuf;
+    if (mcrx_context_add(self->ctx, &cfg, &id) != MCRX_STATUS_OK)
+        return raise_ctx(self->ctx);
+    return sub_wrap(self, id);
+}
+
+static PyObject *context_get_subscription(ContextObject *self, PyObject *arg) {
+    unsigned long long id = PyLong_AsUnsignedLongLong(arg);
+    if (PyErr_Occurred())
+        return NULL;
+    if (!mcrx_context_contains_subscription(self->ctx, id))
+        return raise_kind(MCRX_ERROR_SUBSCRIPTION_NOT_FOUND, 0, "");
+    return sub_wrap(self, id);
+}
+
+static PyObject *context_remove_subscription(ContextObject *self, PyObject *arg) {
+    unsigned long long id = PyLong_AsUnsignedLongLong(arg);
+    if (PyErr_Occurred())
+        return NULL;
+    return PyBool_FromLong(mcrx_context_remove_subscription(self->ctx, id) == MCRX_STATUS_OK);
+}
+
+static PyObject *context_subscription_count(ContextObject *self, PyObject *unused) {
+    (void)unused;
+    return PyLong_FromSize_t(mcrx_context_subscription_count(self->ctx));
+}
+
+static PyObject *context_fileno(ContextObject *self, PyObject *unused) {
+    (void)unused;
+    return PyLong_FromLong((long)mcrx_context_fd(self->ctx));
+}
+
+static PyObject *ctx_receive(ContextObject *self, size_t n, int meta, int single) {
+    int status;
+    PyObject *r = receive(&self->rx, ctx_recv_fn, self->ctx, n, meta, single, &status);
+    if (r == NULL && status != 0)
+        return raise_ctx(self->ctx);
+    return r;
+}
+
+static PyObject *context_recv_any_nowait(ContextObject *self, PyObject *unused) {
+    (void)unused;
+    return ctx_receive(self, 1, 0, 1);
+}
+static PyObject *context_recv_any_with_metadata_nowait(ContextObject *self, PyObject *unused) {
+    (void)unused;
+    return ctx_receive(self, 1, 1, 1);
+}
+static PyObject *context_recv_batch(ContextObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    size_t n;
+    if (parse_max(args, nargs, &n) != 0)
+        return NULL;
+    return ctx_receive(self, n, 0, 0);
+}
+static PyObject *context_recv_batch_with_metadata(ContextObject *self, PyObject *const *args,
+                                                  Py_ssize_t nargs) {
+    size_t n;
+    if (parse_max(args, nargs, &n) != 0)
+        return NULL;
+    return ctx_receive(self, n, 1, 0);
+}
+
+static PyObject *context_wait(ContextObject *self, PyObject *args) {
+    double timeout = -1;
+    int ready = 0, rc;
+    if (!PyArg_ParseTuple(args, "|d", &timeout))
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    rc = mcrx_context_wait(self->ctx, timeout < 0 ? -1 : (int)(timeout * 1000.0), &ready);
+    Py_END_ALLOW_THREADS
+    if (rc != MCRX_STATUS_OK)
+        return raise_ctx(self->ctx);
+    return PyBool_FromLong(ready);
+}
+
+static PyMethodDef context_methods[] = {
+    {"add_subscription", (PyCFunction)(void (*)(void))context_add_subscription,
+     METH_VARARGS | METH_KEYWORDS,
+     "add_subscription(group, dst_port, source=None, interface=None, *, rcvbuf=0) -> Subscription"},
+    {"get_subscription", (PyCFunction)context_get_subscription, METH_O, NULL},
+    {"remove_subscription", (PyCFunction)context_remove_subscription, METH_O, NULL},
+    {"subscription_count", (PyCFunction)context_subscription_count, METH_NOARGS, NULL},
+    {"fileno", (PyCFunction)context_fileno, METH_NOARGS,
+     "fd readable when any joined subscription has data"},
+    {"recv_any_nowait", (PyCFunction)context_recv_any_nowait, METH_NOARGS, NULL},
+    {"recv_any_with_metadata_nowait", (PyCFunction)context_recv_any_with_metadata_nowait,
+     METH_NOARGS, NULL},
+    {"recv_batch", (PyCFunction)(void (*)(void))context_recv_batch, METH_FASTCALL,
+     "recv_batch(max_packets=64) -> list[Packet]: what is available now, one recvmmsg per "
+     "subscription turn"},
+    {"recv_batch_with_metadata", (PyCFunction)(void (*)(void))context_recv_batch_with_metadata,
+     METH_FASTCALL, NULL},
+    {"wait", (PyCFunction)context_wait, METH_VARARGS,
+     "wait(timeout=None seconds) -> bool: block (without the GIL) until data may be there"},
+    {NULL, NULL, 0, NULL}};
+
+static PyTypeObject ContextType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "mcrx_core.Context",
+    .tp_basicsize = sizeof(ContextObject),
+    .tp_dealloc = (destructor)context_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Holds subscriptions; receives fairly across them.",
+    .tp_methods = context_methods,
+    .tp_new = context_new,
+};
+
+/* ---- Subscription ---------------------------------------------------------------- */
+
+/* The live subscription, or NULL with LookupError once removed. */
+static mcrx_subscription *sub_get(SubscriptionObject *s) {
+    mcrx_subscription *sub = mcrx_context_get_subscription(s->owner->ctx, s->id);
+    if (sub == NULL)
+        raise_kind(MCRX_ERROR_SUBSCRIPTION_NOT_FOUND, 0, "");
+    return sub;
+}
+
+static void sub_dealloc(SubscriptionObject *s) {
+    Py_XDECREF(s->owner);
+    PyObject_Free(s);
+}
+
+static PyObject *sub_join(SubscriptionObject *s, PyObject *unused) {
+    (void)unused;
+    if (mcrx_context_join_subscription(s->owner->ctx, s->id) != MCRX_STATUS_OK)
+        return raise_ctx(s->owner->ctx);
+    Py_RETURN_NONE;
+}
+
+static PyObject *sub_leave(SubscriptionObject *s, PyObject *unused) {
+    (void)unused;
+    if (mcrx_context_leave_subscription(s->owner->ctx, s->id) != MCRX_STATUS_OK)
+        return raise_ctx(s->owner->ctx);
+    Py_RETURN_NONE;
+}
+
+static PyObject *sub_remove(SubscriptionObject *s, PyObject *unused) {
+    (void)unused;
+    return PyBool_FromLong(mcrx_context_remove_subscription(s->owner->ctx, s->id) ==
+                           MCRX_STATUS_OK);
+}
+
+static PyObject *sub_receive(SubscriptionObject *s, size_t n, int meta, int single) {
+    mcrx_subscription *sub = sub_get(s);
+    PyObject *r;
+    int status;
+    if (sub == NULL)
+        return NULL;
+    r = receive(&s->owner->rx, sub_recv_fn, sub, n, meta, single, &status);
+    if (r == NULL && status != 0)
+        return raise_sub(sub);
+    return r;
+}
+
+static PyObject *sub_recv_nowait(SubscriptionObject *s, PyObject *unused) {
+    (void)unused;
+    return sub_receive(s, 1, 0, 1);
+}
+static PyObject *sub_recv_with_metadata_nowait(SubscriptionObject *s, PyObject *unused) {
+    (void)unused;
+    return sub_receive(s, 1, 1, 1);
+}
+static PyObject *sub_recv_batch(SubscriptionObject *s, PyObject *const *args, Py_ssize_t nargs) {
+    size_t n;
+    if (parse_max(args, nargs, &n) != 0)
+        return NULL;
+    return sub_receive(s, n, 0, 0);
+}
+static PyObject *sub_recv_batch_with_metadata(SubscriptionObject *s, PyObject *const *args,
+                                              Py_ssize_t nargs) {
+    size_t n;
+    if (parse_max(args, nargs, &n) != 0)
+        return NULL;
+    return sub_receive(s, n, 1, 0);
+}
+
+static PyObject *sub_fileno(SubscriptionObject *s, PyObject *unused) {
+    mcrx_subscription *sub = sub_get(s);
+    (void)unused;
+    return sub == NULL ? NULL : PyLong_FromLong((long)mcrx_subscription_sock(sub));
+}
+
+static PyObject *sub_is_joined(SubscriptionObject *s, PyObject *unused) {
+    mcrx_subscription *sub = sub_get(s);
+    (void)unused;
+    return sub == NULL ? NULL : PyBool_FromLong(mcrx_subscription_state(sub) == MCRX_STATE_JOINED);
+}
+
+static PyObject *sub_state(SubscriptionObject *s, PyObject *unused) {
+    mcrx_subscription *sub = sub_get(s);
+    (void)unused;
+    if (sub == NULL)
+        return NULL;
+    return PyUnicode_FromString(mcrx_subscription_state(sub) == MCRX_STATE_JOINED ? "joined"
+                                                                                  : "bound");
+}
+
+static PyObject *sub_local_addr(SubscriptionObject *s, PyObject *unused) {
+    mcrx_subscription *sub = sub_get(s);
+    mcrx_ip ip;
+    uint16_t port;
+    (void)unused;
+    if (sub == NULL)
+        return NULL;
+    if (mcrx_subscription_local_addr(sub, &ip, &port) != MCRX_STATUS_OK)
+        return raise_sub(sub);
+    return Py_BuildValue("(Ni)", ip_str(&ip), port);
+}
+
+static PyObject *sub_rcvbuf(SubscriptionObject *s, PyObject *unused) {
+    mcrx_subscription *sub = sub_get(s);
+    size_t bytes;
+    (void)unused;
+    if (sub == NULL)
+        return NULL;
+    if (mcrx_subscription_rcvbuf(sub, &bytes) != MCRX_STATUS_OK)
+        return raise_sub(sub);
+    return PyLong_FromSize_t(bytes);
+}
+
+static const mcrx_subscription_config *sub_cfg(SubscriptionObject *s) {
+    mcrx_subscription *sub = sub_get(s);
+    return sub == NULL ? NULL : mcrx_subscription_get_config(sub);
+}
+
+static PyObject *sub_get_id(SubscriptionObject *s, void *c) {
+    (void)c;
+    return PyLong_FromUnsignedLongLong(s->id);
+}
+static PyObject *sub_get_group(SubscriptionObject *s, void *c) {
+    const mcrx_subscription_config *cfg = sub_cfg(s);
+    (void)c;
+    return cfg == NULL ? NULL : ip_str(&cfg->group);
+}
+static PyObject *sub_get_dst_port(SubscriptionObject *s, void *c) {
+    const mcrx_subscription_config *cfg = sub_cfg(s);
+    (void)c;
+    return cfg == NULL ? NULL : PyLong_FromLong(cfg->dst_port);
+}
+static PyObject *sub_get_source(SubscriptionObject *s, void *c) {
+    const mcrx_subscription_config *cfg = sub_cfg(s);
+    (void)c;
+    return cfg == NULL ? NULL : ip_str(&cfg->source);
+}
+static PyObject *sub_get_interface(SubscriptionObject *s, void *c) {
+    const mcrx_subscription_config *cfg = sub_cfg(s);
+    mcrx_ip plain;
+    (void)c;
+    if (cfg == NULL)
+        return NULL;
+    plain = cfg->interface;
+    plain.scope_id = 0;
+    return ip_str(&plain);
+}
+static PyObject *sub_get_interface_index(SubscriptionObject *s, void *c) {
+    const mcrx_subscription_config *cfg = sub_cfg(s);
+    (void)c;
+    if (cfg == NULL)
+        return NULL;
+    if (cfg->interface_index == MCRX_NO_INTERFACE_INDEX)
+        Py_RETURN_NONE;
+    return PyLong_FromLongLong(cfg->interface_index);
+}
+static PyObject *sub_get_join_mode(SubscriptionObject *s, void *c) {
+    const mcrx_subscription_config *cfg = sub_cfg(s);
+    (void)c;
+    if (cfg == NULL)
+        return NULL;
+    return PyUnicode_FromString(mcrx_subscription_config_is_ssm(cfg) ? "ssm" : "asm");
+}
+
+static PyObject *sub_repr(SubscriptionObject *s) {
+    return PyUnicode_FromFormat("<mcrx_core.Subscription id=%llu>", (unsigned long long)s->id);
+}
+
+static PyMethodDef sub_methods[] = {
+    {"join", (PyCFunction)sub_join, METH_NOARGS, NULL},
+    {"leave", (PyCFunction)sub_leave, METH_NOARGS, NULL},
+    {"remove", (PyCFunction)sub_remove, METH_NOARGS, "remove from the context -> bool"},
+    {"recv_nowait", (PyCFunction)sub_recv_nowait, METH_NOARGS, NULL},
+    {"recv_with_metadata_nowait", (PyCFunction)sub_recv_with_metadata_nowait, METH_NOARGS, NULL},
+    {"recv_batch", (PyCFunction)(void (*)(void))sub_recv_batch, METH_FASTCALL, NULL},
+    {"recv_batch_with_metadata", (PyCFunction)(void (*)(void))sub_recv_batch_with_metadata,
+     METH_FASTCALL, NULL},
+    {"fileno", (PyCFunction)sub_fileno, METH_NOARGS, NULL},
+    {"is_joined", (PyCFunction)sub_is_joined, METH_NOARGS, NULL},
+    {"state", (PyCFunction)sub_state, METH_NOARGS, "'bound' or 'joined'"},
+    {"local_addr", (PyCFunction)sub_local_addr, METH_NOARGS, "(ip, port) the socket is bound to"},
+    {"rcvbuf", (PyCFunction)sub_rcvbuf, METH_NOARGS, "the socket's effective receive buffer"},
+    {NULL, NULL, 0, NULL}};
+
+static PyGetSetDef sub_getset[] = {
+    {"id", (getter)sub_get_id, NULL, NULL, NULL},
+    {"group", (getter)sub_get_group, NULL, NULL, NULL},
+    {"dst_port", (getter)sub_get_dst_port, NULL, NULL, NULL},
+    {"source", (getter)sub_get_source, NULL, NULL, NULL},
+    {"interface", (getter)sub_get_interface, NULL, NULL, NULL},
+    {"interface_index", (getter)sub_get_interface_index, NULL, NULL, NULL},
+    {"join_mode", (getter)sub_get_join_mode, NULL, "'asm' or 'ssm'", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyTypeObject SubscriptionType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "mcrx_core.Subscription",
+    .tp_basicsize = sizeof(SubscriptionObject),
+    .tp_dealloc = (destructor)sub_dealloc,
+    .tp_repr = (reprfunc)sub_repr,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A handle on one subscription of a Context (LookupError once removed).",
+    .tp_methods = sub_methods,
+    .tp_getset = sub_getset,
+};
+
+/* ---- module ------------------------------------------------------------------------ */
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_mcrx_core", "CPython bindings of libmcrx-core.", -1,
+    NULL, NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__mcrx_core(void) {
+    PyObject *m;
+    PyTypeObject *types[] = {&PacketType, &MetadataType, &PwmType, &ContextType,
+                             &SubscriptionType};
+    const char *names[] = {"Packet", "ReceiveMetadata", "PacketWithMetadata", "Context",
+                           "Subscription"};
+    size_t i;
+    for (i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (PyType_Ready(types[i]) < 0)
+            return NULL;
+    m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    for (i = 0; i < sizeof types / sizeof types[0]; i++) {
+        Py_INCREF(types[i]);
+        if (PyModule_AddObject(m, names[i], (PyObject *)types[i]) < 0)
+            return NULL;
+    }
+    PyModule_AddStringConstant(m, "__version__", MCRX_VERSION_STRING);
+    PyModule_AddIntConstant(m, "BATCH_MAX", BATCH_MAX);
+    return m;
+}

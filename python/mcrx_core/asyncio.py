@@ -1,0 +1,171 @@
+"""asyncio integration: await a datagram, or get a callback per datagram.
+
+On selector loops the subscription's socket is watched with loop.add_reader;
+loops without add_reader (the Windows proactor) fall back to a polling timer
+over the same non-blocking receive calls.
+"""
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+from typing import Any, Callable, Optional
+
+__all__ = ["AsyncSubscription", "ReaderHandle", "add_reader"]
+
+
+def _check_interval(poll_interval: float) -> float:
+    if not (isinstance(poll_interval, (int, float)) and math.isfinite(poll_interval) and poll_interval > 0):
+        raise ValueError("poll_interval must be a positive finite number")
+    return float(poll_interval)
+
+
+def _has_reader(loop: asyncio.AbstractEventLoop, sub: Any) -> bool:
+    return hasattr(loop, "add_reader") and hasattr(sub, "fileno")
+
+
+class AsyncSubscription:
+    """Awaitable receive over a Subscription (one consumer at a time)."""
+
+    def __init__(self, subscription: Any, *, loop: Optional[asyncio.AbstractEventLoop] = None,
+                 poll_interval: float = 0.01) -> None:
+        self.subscription = subscription
+        self._loop = loop
+        self._poll_interval = _check_interval(poll_interval)
+
+    async def recv(self) -> Any:
+        return await self._recv(self.subscription.recv_nowait)
+
+    async def recv_with_metadata(self) -> Any:
+        return await self._recv(self.subscription.recv_with_metadata_nowait)
+
+    async def recv_batch(self, max_packets: int = 64) -> list:
+        """Waits for data, then returns everything available now (up to max_packets)."""
+        return await self._recv(lambda: self.subscription.recv_batch(max_packets) or None)
+
+    def add_reader(self, callback: Callable[[Any], Any], with_metadata: bool = False) -> "ReaderHandle":
+        return add_reader(self.subscription, callback, with_metadata=with_metadata,
+                          loop=self._loop, poll_interval=self._poll_interval)
+
+    async def _recv(self, receive: Callable[[], Any]) -> Any:
+        loop = self._loop or asyncio.get_running_loop()
+        while True:
+            item = receive()  # LookupError once the subscription is removed
+            if item is not None:
+                return item
+            if not _has_reader(loop, self.subscription):
+                await asyncio.sleep(self._poll_interval)
+                continue
+            # A duplicate fd: the loop's registration must not outlive or
+            # collide with the subscription's own socket.
+            fd = os.dup(self.subscription.fileno())
+            ready = loop.create_future()
+            try:
+                try:
+                    loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+                except NotImplementedError:
+                    await asyncio.sleep(self._poll_interval)
+                    continue
+                try:
+                    # Bounded wait, so a removal is noticed without traffic.
+                    await asyncio.wait({ready}, timeout=self._poll_interval * 10)
+                finally:
+                    loop.remove_reader(fd)
+            finally:
+                os.close(fd)
+
+
+class ReaderHandle:
+    """Returned by add_reader: close() stops delivery (idempotent); also a context manager."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._closed = False
+        self._fd: Optional[int] = None
+        self._timer: Optional[asyncio.TimerHandle] = None
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._fd is not None:
+            if not self._loop.is_closed():
+                self._loop.remove_reader(self._fd)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> "ReaderHandle":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def add_reader(subscription: Any, callback: Callable[[Any], Any], *, with_metadata: bool = False,
+               loop: Optional[asyncio.AbstractEventLoop] = None, poll_interval: float = 0.01) -> ReaderHandle:
+    """Calls callback(packet) for every datagram as it arrives, until the handle is closed.
+
+    An awaitable returned by the callback is scheduled as a task. A removed
+    subscription closes the handle; another exception from the callback goes
+    to the loop's exception handler and closes the handle.
+    """
+    interval = _check_interval(poll_interval)
+    loop = loop or asyncio.get_event_loop()
+    handle = ReaderHandle(loop)
+    receive = subscription.recv_with_metadata_nowait if with_metadata else subscription.recv_nowait
+
+    def drain() -> None:
+        while not handle.closed:
+            try:
+                item = receive()
+            except LookupError:
+                handle.close()
+                return
+            if item is None:
+                return
+            try:
+                result = callback(item)
+                if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+                    asyncio.ensure_future(result, loop=loop)
+            except Exception as exc:  # noqa: BLE001 - reported to the loop
+                loop.call_exception_handler({"message": "mcrx_core reader callback failed",
+                                             "exception": exc})
+                handle.close()
+                return
+
+    def watch_removal() -> None:
+        # Notices a removal while no traffic flows.
+        if handle.closed:
+            return
+        try:
+            subscription.state()
+        except LookupError:
+            handle.close()
+            return
+        handle._timer = loop.call_later(interval, watch_removal)
+
+    def poll() -> None:
+        if handle.closed:
+            return
+        drain()
+        if not handle.closed:
+            handle._timer = loop.call_later(interval, poll)
+
+    try:
+        if not _has_reader(loop, subscription):
+            raise NotImplementedError
+        handle._fd = os.dup(subscription.fileno())
+        loop.add_reader(handle._fd, drain)
+        handle._timer = loop.call_later(interval, watch_removal)
+    except (NotImplementedError, OSError):
+        if handle._fd is not None:
+            os.close(handle._fd)
+            handle._fd = None
+        handle._timer = loop.call_soon(poll)
+    return handle

@@ -1,0 +1,147 @@
+"""asyncio: awaiting datagrams, add_reader delivery and closing, removal while
+waiting, and the polling fallback for loops without add_reader."""
+import asyncio
+import threading
+import time
+
+import pytest
+
+import mcrx_core
+from conftest import S_V4
+
+
+def joined(port, group="239.1.3.1"):
+    ctx = mcrx_core.Context()
+    sub = ctx.add_subscription(group, port)
+    sub.join()
+    return ctx, sub
+
+
+def later(delay, fn, *args):
+    t = threading.Timer(delay, fn, args)
+    t.start()
+    return t
+
+
+def test_async_recv_and_recv_with_metadata(send, port):
+    ctx, sub = joined(port)
+
+    async def main():
+        asub = mcrx_core.AsyncSubscription(sub)
+        later(0.1, send, S_V4, "239.1.3.1", port, "first")
+        p = await asyncio.wait_for(asub.recv(), 3)
+        later(0.1, send, S_V4, "239.1.3.1", port, "second")
+        pm = await asyncio.wait_for(asub.recv_with_metadata(), 3)
+        later(0.1, send, S_V4, "239.1.3.1", port, "third", 3)
+        batch = await asyncio.wait_for(asub.recv_batch(64), 3)
+        return p, pm, batch
+
+    p, pm, batch = asyncio.run(main())
+    assert p.payload == b"first"
+    assert pm.packet.payload == b"second" and pm.metadata.destination_local_ip == "239.1.3.1"
+    assert 1 <= len(batch) <= 3 and all(b.payload == b"third" for b in batch)
+
+
+def test_poll_interval_is_validated(port):
+    ctx, sub = joined(port)
+    for bad in (0, -1, float("inf"), float("nan")):
+        with pytest.raises(ValueError):
+            mcrx_core.AsyncSubscription(sub, poll_interval=bad)
+
+
+def test_add_reader_delivers_then_closes_idempotently(send, port):
+    ctx, sub = joined(port, "239.1.3.2")
+
+    async def main():
+        got = []
+        done = asyncio.Event()
+
+        def on_packet(p):
+            got.append(p.payload)
+            if len(got) == 3:
+                done.set()
+
+        with mcrx_core.add_reader(sub, on_packet) as handle:
+            later(0.1, send, S_V4, "239.1.3.2", port, "r", 3)
+            await asyncio.wait_for(done.wait(), 3)
+            assert not handle.closed
+        assert handle.closed
+        handle.close()  # idempotent
+        send(S_V4, "239.1.3.2", port, "after-close")
+        await asyncio.sleep(0.2)
+        return got
+
+    assert asyncio.run(main()) == [b"r", b"r", b"r"]
+    assert sub.recv_nowait().payload == b"after-close"  # left for the owner, not consumed
+
+
+def test_add_reader_with_metadata_and_async_callbacks(send, port):
+    ctx, sub = joined(port, "239.1.3.3")
+
+    async def main():
+        done = asyncio.Event()
+        seen = []
+
+        async def on_packet(pm):
+            seen.append(pm.metadata.destination_local_ip)
+            done.set()
+
+        handle = mcrx_core.add_reader(sub, on_packet, with_metadata=True)
+        later(0.1, send, S_V4, "239.1.3.3", port, "m")
+        await asyncio.wait_for(done.wait(), 3)
+        handle.close()
+        return seen
+
+    assert asyncio.run(main()) == ["239.1.3.3"]
+
+
+def test_removal_while_waiting(port):
+    ctx, sub = joined(port, "239.1.3.4")
+
+    async def main():
+        handle = mcrx_core.add_reader(sub, lambda p: None)
+        asub = mcrx_core.AsyncSubscription(sub)
+        waiter = asyncio.ensure_future(asub.recv())
+        await asyncio.sleep(0.05)
+        ctx.remove_subscription(sub.id)
+        with pytest.raises(LookupError):
+            await asyncio.wait_for(waiter, 3)
+        deadline = time.monotonic() + 3
+        while not handle.closed and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        return handle.closed
+
+    assert asyncio.run(main()) is True
+
+
+class NoReaderLoop(asyncio.SelectorEventLoop):
+    """A loop without add_reader, like Windows' proactor."""
+
+    def add_reader(self, *args, **kwargs):
+        raise NotImplementedError
+
+
+def test_polling_fallback_without_add_reader(send, port):
+    ctx, sub = joined(port, "239.1.3.5")
+    loop = NoReaderLoop()
+    try:
+        got = []
+        done = asyncio.Event()
+
+        def on_packet(p):
+            got.append(p.payload)
+            done.set()
+
+        async def main():
+            handle = mcrx_core.add_reader(sub, on_packet, loop=loop, poll_interval=0.005)
+            later(0.1, send, S_V4, "239.1.3.5", port, "polled")
+            await asyncio.wait_for(done.wait(), 3)
+            handle.close()
+            asub = mcrx_core.AsyncSubscription(sub, loop=loop, poll_interval=0.005)
+            later(0.1, send, S_V4, "239.1.3.5", port, "awaited")
+            return await asyncio.wait_for(asub.recv(), 3)
+
+        p = loop.run_until_complete(main())
+        assert got == [b"polled"] and p.payload == b"awaited"
+    finally:
+        loop.close()
