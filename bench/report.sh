@@ -8,6 +8,7 @@ SIZES=${SIZES:-64 1200}
 MODES=${MODES:-naive recvmsg-pktinfo recvmmsg sub sub-lean ctx ctx-lean batch batch-lean thread}
 KS=${KS:-1 100 1000 10000}
 KERNEL_KS=${KERNEL_KS:-1 100 1000}
+PY_MODES=${PY_MODES:-py-recvfrom py-single py-batch}
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p; s/^$1=\([^ ]*\).*/\1/p" | head -n 1; }
 
@@ -42,6 +43,25 @@ field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p; s/^$1=\([^ ]*\).*/\1/p" | head -n 1;
       echo "| 64 | $mode | $k | $rate | $loss | $cpu | - | - | $al | $js | $ls |"
     done
   done
+  if [ -n "$PY_MODES" ]; then
+    echo
+    echo "Python (/usr/bin/python3), the same drain:"
+    echo
+    echo "| payload | mode | datagrams/s | loss | CPU s per M datagrams | vs py-recvfrom |"
+    echo "|---|---|---|---|---|---|"
+    for size in $SIZES; do
+      base=""
+      for mode in $PY_MODES; do
+        rows=$(grep "mode=$mode k=1 " "$results" | grep "size=$size ")
+        rate=$(echo "$rows" | while read -r l; do r=$(echo " $l" | field received); s=$(echo " $l" | field seconds); awk -v r="$r" -v s="$s" 'BEGIN{printf "%.0f\n", r/s}'; done | median)
+        cpu=$(echo "$rows" | while read -r l; do r=$(echo " $l" | field received); c=$(echo " $l" | field cpu); awk -v r="$r" -v c="$c" 'BEGIN{printf "%.4f\n", c/r*1e6}'; done | median)
+        loss=$(echo "$rows" | while read -r l; do r=$(echo " $l" | field received); awk -v r="$r" -v n="$COUNT" 'BEGIN{printf "%d\n", n-r}'; done | median)
+        [ "$mode" = py-recvfrom ] && base=$rate
+        vs=$(awk -v a="$rate" -v b="${base:-0}" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "-"}')
+        echo "| $size | $mode | $rate | $loss | $cpu | $vs |"
+      done
+    done
+  fi
   echo
   echo "Kernel delivery with K sockets on one port (one joined group each, traffic to one):"
   echo

@@ -16,15 +16,27 @@ REPS=${REPS:-3}
 MODES=${MODES:-naive recvmsg-pktinfo recvmmsg sub sub-lean ctx ctx-lean batch batch-lean thread}
 KS=${KS:-1 100 1000 10000}
 KERNEL_KS=${KERNEL_KS:-1 100 1000}
+PY_MODES=${PY_MODES:-py-recvfrom py-single py-batch}
 OUT=${OUT:-/dev/stdout}
 S=$MCRX_TEST_SENDER_NS
 work=$(mktemp -d)
 trap 'jobs -p | xargs -r kill 2>/dev/null; rm -rf "$work"' EXIT
 port=41000
 
+# The Python modes need the extension: build it once, outside the source tree.
+here=$(cd "$(dirname "$0")" && pwd)
+if [ -n "$PY_MODES" ]; then
+  (cd "$here/../python" && /usr/bin/python3 setup.py -q build --build-base "$work/pybuild" >/dev/null 2>&1) ||
+    { echo "bench: could not build the Python extension" >&2; exit 1; }
+  export PYTHONPATH=$(echo "$work"/pybuild/lib.*)
+fi
+
 one_run() { # mode size k -> prints drain's result line plus the sender's
   local mode=$1 size=$2 k=$3 ready="$work/ready.$port"
-  "$drain" "$mode" 239.1.1.1 "$port" "$COUNT" "$k" "$ready" >"$work/out" &
+  case $mode in
+    py-*) /usr/bin/python3 "$here/py_drain.py" "$mode" 239.1.1.1 "$port" "$COUNT" "$k" "$ready" >"$work/out" & ;;
+    *) "$drain" "$mode" 239.1.1.1 "$port" "$COUNT" "$k" "$ready" >"$work/out" & ;;
+  esac
   local pid=$!
   for _ in $(seq 1 6000); do [ -e "$ready" ] && break; sleep 0.01; done
   [ -e "$ready" ] || { echo "drain did not get ready" >&2; exit 1; }
@@ -44,7 +56,7 @@ results=${RAW:-$work/results}
 # spreads over all of them instead of biasing one.
 for _ in $(seq 1 "$REPS"); do
   for size in $SIZES; do
-    for mode in $MODES; do one_run "$mode" "$size" 1 >>"$results"; done
+    for mode in $MODES $PY_MODES; do one_run "$mode" "$size" 1 >>"$results"; done
   done
   for k in $KS; do
     for mode in ctx batch; do one_run "$mode" 64 "$k" >>"$results"; done
@@ -54,8 +66,7 @@ for _ in $(seq 1 "$REPS"); do
   done
 done
 
-here=$(cd "$(dirname "$0")" && pwd)
-COUNT=$COUNT SIZES=$SIZES MODES=$MODES KS=$KS KERNEL_KS=$KERNEL_KS "$here/report.sh" "$results" >"$OUT"
+COUNT=$COUNT PY_MODES=$PY_MODES SIZES=$SIZES MODES=$MODES KS=$KS KERNEL_KS=$KERNEL_KS "$here/report.sh" "$results" >"$OUT"
 }
 
 main "$@"
