@@ -147,6 +147,7 @@ static int store(mcrx_context *ctx, const mcrx_subscription_config *cfg, mcrx_so
         return rc;
     sub->ctx = ctx;
     ctx->subs[ctx->nsubs++] = sub;
+    ctx->added++;
     *id_out = ctx->next_id++;
     return 0;
 }
@@ -260,6 +261,9 @@ static mcrx_subscription *detach_locked(mcrx_context *ctx, uint64_t id) {
     memmove(&ctx->subs[i], &ctx->subs[i + 1], (ctx->nsubs - i - 1) * sizeof ctx->subs[0]);
     ctx->nsubs--;
     sub->ctx = NULL;
+    /* Its counts stay in the context's lifetime totals. */
+    mcrx__counters_add(&ctx->retired, &sub->n);
+    ctx->removed++;
     return sub;
 }
 

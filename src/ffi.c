@@ -143,7 +143,8 @@ int mcrx_context_poll(mcrx_context *ctx, size_t max_packets, McrxPacketCallback 
                            "callback is required when max_packets > 0");
     else if (ctx->polling)
         rc = mcrx__err_set(&ctx->err, MCRX_ERROR_BUSY, 0,
-                           "mcrx_context_poll called from inside its own callback");
+                           "the context is being polled: mcrx_context_poll called from inside "
+                           "its own callback");
     else if (max_packets > 0)
         rc = ensure_ffi(ctx);
     mcrx__mutex_unlock(&ctx->lock);

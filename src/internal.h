@@ -43,6 +43,15 @@ enum {
 /* Most datagrams one call discards before it returns (bounded work). */
 #define MCRX__DISCARD_BUDGET 256
 
+/* Counters of one subscription, summed into the context's lifetime totals
+ * when it leaves the context. */
+typedef struct mcrx__counters {
+    uint64_t packets, bytes, would_block, errors, joins, leaves, truncated;
+    uint64_t discarded[MCRX__DISCARD_COUNT_];
+} mcrx__counters;
+
+void mcrx__counters_add(mcrx__counters *to, const mcrx__counters *from);
+
 struct McrxSubscription {
     uint64_t id;
     mcrx_subscription_config cfg;
@@ -60,10 +69,11 @@ struct McrxSubscription {
     char group_text[MCRX_IP_STRLEN];
     char local_text[MCRX_IP_STRLEN];
     char iface_text[MCRX_IP_STRLEN];
-    uint64_t packets;
-    uint64_t bytes;
-    uint64_t truncated;
-    uint64_t discarded[MCRX__DISCARD_COUNT_];
+    mcrx__counters n;
+    uint32_t last_len;
+    uint16_t last_port;
+    mcrx_ip last_source;
+    int64_t last_ns;
     mcrx__err err;
 };
 
@@ -79,6 +89,9 @@ struct McrxContext {
     size_t ready_head, ready_len, ready_cap;
     mcrx__err deferred;        /* an error to report on the next receive call */
     int polling;               /* inside mcrx_context_poll's callback */
+    mcrx__counters retired;    /* of subscriptions removed or taken */
+    uint64_t added, removed, batch_calls, batch_packets;
+    uint64_t would_block;      /* context receive calls that found nothing */
     struct mcrx__ffi *ffi;     /* C ABI buffers and background receiver */
 };
 
@@ -97,6 +110,9 @@ size_t mcrx__ctx_find(const mcrx_context *ctx, uint64_t id);
 void mcrx__ready_forget(mcrx_context *ctx, mcrx_subscription *sub);
 int mcrx__ctx_recv_locked(mcrx_context *ctx, mcrx_datagram *dgs, size_t n, size_t *got,
                           mcrx__err *err);
+
+/* Wall clock, Unix nanoseconds (platform). */
+int64_t mcrx__wall_ns(void);
 
 /* Background receiver teardown (ffi.c), called by mcrx_context_free. */
 void mcrx__ffi_free(mcrx_context *ctx);

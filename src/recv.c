@@ -73,6 +73,7 @@ int mcrx__sub_recv(mcrx_subscription *sub, mcrx_datagram *dgs, size_t n, size_t 
         memset(info, 0, want * sizeof info[0]);
         os = mcrx__plat_recv(sub->sock, sub->cmsgs, dgs + filled, info, want, &k);
         if (os != 0) {
+            sub->n.errors++;
             *got = filled;
             return mcrx__err_set(err, MCRX_ERROR_RECEIVE_FAILED, os,
                                  "subscription %llu: %s (errno %d)",
@@ -82,7 +83,7 @@ int mcrx__sub_recv(mcrx_subscription *sub, mcrx_datagram *dgs, size_t n, size_t 
             mcrx_datagram *dg = &dgs[filled + i];
             int reason = classify(sub, dg, &info[i]);
             if (reason >= 0) {
-                sub->discarded[reason]++;
+                sub->n.discarded[reason]++;
                 discards++;
                 continue;
             }
@@ -91,9 +92,9 @@ int mcrx__sub_recv(mcrx_subscription *sub, mcrx_datagram *dgs, size_t n, size_t 
             dg->dst_port = sub->cfg.dst_port;
             if (dg->meta != NULL)
                 fill_meta(sub, dg->meta, &info[i]);
-            sub->packets++;
-            sub->bytes += dg->len;
-            sub->truncated += (dg->flags & MCRX_DATAGRAM_TRUNCATED) != 0;
+            sub->n.packets++;
+            sub->n.bytes += dg->len;
+            sub->n.truncated += (dg->flags & MCRX_DATAGRAM_TRUNCATED) != 0;
             if (kept != i)
                 swap_slots(&dgs[filled + kept], dg);
             kept++;
@@ -103,6 +104,15 @@ int mcrx__sub_recv(mcrx_subscription *sub, mcrx_datagram *dgs, size_t n, size_t 
             break;
     }
     *got = filled;
+    if (filled > 0) {
+        /* Once per call, not per datagram: the clock read stays off the
+         * per-datagram path. */
+        const mcrx_datagram *last = &dgs[filled - 1];
+        sub->last_len = (uint32_t)last->len;
+        sub->last_port = last->source_port;
+        sub->last_source = last->source;
+        sub->last_ns = mcrx__wall_ns();
+    }
     return 0;
 }
 
@@ -134,7 +144,10 @@ int mcrx_subscription_recv_batch(mcrx_subscription *sub, mcrx_datagram *dgs, siz
         return mcrx__err_set(err, MCRX_ERROR_SUBSCRIPTION_NOT_JOINED, 0, "id %llu",
                              (unsigned long long)sub->id);
     mcrx__err_clear(err);
-    return mcrx__sub_recv(sub, dgs, n, received_out, err);
+    rc = mcrx__sub_recv(sub, dgs, n, received_out, err);
+    if (rc == 0 && *received_out == 0)
+        sub->n.would_block++;
+    return rc;
 }
 
 int mcrx_subscription_recv(mcrx_subscription *sub, mcrx_datagram *dg, size_t *received_out) {
@@ -246,8 +259,8 @@ int mcrx__ctx_recv_locked(mcrx_context *ctx, mcrx_datagram *dgs, size_t n, size_
     return 0;
 }
 
-int mcrx_context_recv_batch(mcrx_context *ctx, mcrx_datagram *dgs, size_t n,
-                            size_t *received_out) {
+static int context_recv(mcrx_context *ctx, mcrx_datagram *dgs, size_t n, size_t *received_out,
+                        int batch) {
     int rc;
     if (received_out != NULL)
         *received_out = 0;
@@ -257,12 +270,23 @@ int mcrx_context_recv_batch(mcrx_context *ctx, mcrx_datagram *dgs, size_t n,
     mcrx__mutex_lock(&ctx->lock);
     mcrx__err_clear(&ctx->err);
     rc = mcrx__ctx_recv_locked(ctx, dgs, n, received_out, &ctx->err);
+    if (rc == 0 && *received_out == 0)
+        ctx->would_block++;
+    if (batch) {
+        ctx->batch_calls++;
+        ctx->batch_packets += *received_out;
+    }
     mcrx__mutex_unlock(&ctx->lock);
     return rc;
 }
 
+int mcrx_context_recv_batch(mcrx_context *ctx, mcrx_datagram *dgs, size_t n,
+                            size_t *received_out) {
+    return context_recv(ctx, dgs, n, received_out, 1);
+}
+
 int mcrx_context_recv(mcrx_context *ctx, mcrx_datagram *dg, size_t *received_out) {
-    return mcrx_context_recv_batch(ctx, dg, 1, received_out);
+    return context_recv(ctx, dg, 1, received_out, 0);
 }
 
 /* ---- blocking waits ------------------------------------------------------------------ */

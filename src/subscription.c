@@ -47,6 +47,10 @@ int mcrx__sub_membership(mcrx_subscription *sub, int join, mcrx__err *err) {
     if (mcrx__plat_membership(sub->sock, &sub->cfg, sub->ifindex, join, err) != 0)
         return mcrx__status_of(err->code);
     sub->state = join ? MCRX_STATE_JOINED : MCRX_STATE_BOUND;
+    if (join)
+        sub->n.joins++;
+    else
+        sub->n.leaves++;
     return 0;
 }
 

@@ -133,6 +133,66 @@ EOF
   grep -q "mcrx-recv-meta ready" "$work/re" && ok "--json banner on stderr" || bad "--json banner on stderr"
 fi
 
+# ---- per-datagram kernel reports in the JSON rows ----
+$PY - "$work/r" <<'EOF' && ok "--json rx_timestamp_ns, ttl, drops" || { bad "--json rx_timestamp_ns, ttl, drops"; cat "$work/r"; }
+import json, sys, time
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    assert isinstance(r["rx_timestamp_ns"], int) and abs(r["rx_timestamp_ns"] / 1e9 - time.time()) < 60
+    assert r["ttl"] == 1 and r["drops"] == 0
+EOF
+
+# ---- metrics: JSONL files (heimdall-jsonl-v1) and the text summary ----
+next_port
+mdir="$work/metrics/node42"
+MCRX_METRICS_SUMMARY_SECS=1 MCRX_METRICS_SUMMARY_FILE="$mdir/net.jsonl" MCRX_METRICS_FLAGS_JSON='{"run":"t1","role":"ignored"}' \
+  "$recv" 232.1.2.65 $port 198.51.100.1 --timeout 3.5 >"$work/r" 2>"$work/e" &
+pid=$!
+sleep 0.3
+on_sender "$send" 232.1.2.65 $port m 100 198.51.100.1 --count 20 >/dev/null
+wait $pid
+if $PY - "$mdir/net.jsonl" "$mdir/net_hardware.jsonl" $port <<'EOF'; then ok "metrics JSONL files"; else bad "metrics JSONL files"; cat "$mdir"/*.jsonl "$work/e"; fi
+import json, sys
+net = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+hw = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+h = net[0]
+assert list(h) == ["schema", "artifact_type", "node_id", "producer", "created_at", "flags"], list(h)
+assert h["schema"] == "heimdall-jsonl-v1" and h["artifact_type"] == "mcrx-network"
+assert h["node_id"] == "node42" and h["producer"] == "mcrx-core/mcrx_recv"
+f = h["flags"]
+assert list(f) == sorted(f)
+assert f["role"] == "receiver" and f["run"] == "t1" and f["transport"] == "udp-multicast"
+assert f["multicast_group"] == "232.1.2.65" and f["multicast_port"] == int(sys.argv[3])
+assert f["join_mode"] == "ssm" and f["source_filter"] == "source-specific" and f["source_addr"] == "198.51.100.1"
+assert f["batch_receive_enabled"] is False
+keys = ["ts", "interval_secs", "active_subscriptions", "joined_subscriptions", "packets_received_total",
+        "bytes_received_total", "packets_received_delta", "bytes_received_delta", "would_block_count_total",
+        "would_block_count_delta", "receive_errors_total", "receive_errors_delta", "join_count_total",
+        "join_count_delta", "leave_count_total", "leave_count_delta", "batch_calls_total", "batch_calls_delta",
+        "batch_packets_received_total", "batch_packets_received_delta", "packets_per_sec", "bytes_per_sec",
+        "would_block_per_sec", "receive_errors_per_sec"]
+assert len(net) >= 3, net
+for r in net[1:]:
+    assert list(r) == keys, list(r)
+assert net[-1]["packets_received_total"] == 20 and net[-1]["join_count_total"] == 1
+assert sum(r["packets_received_delta"] for r in net[1:]) == 20
+assert hw[0]["artifact_type"] == "process-hardware" and len(hw) >= 2
+assert list(hw[1]) == ["ts", "interval_secs", "cpu_user_secs", "cpu_system_secs", "cpu_total_secs",
+                       "cpu_util_percent", "rss_bytes", "virtual_memory_bytes", "thread_count", "open_fds",
+                       "page_faults_minor", "page_faults_major", "ctx_switches_voluntary",
+                       "ctx_switches_involuntary"]
+assert hw[1]["thread_count"] >= 1 and hw[1]["rss_bytes"] > 0
+EOF
+next_port
+MCRX_METRICS_SUMMARY_SECS=1 "$recv" 239.1.2.66 $port --timeout 1.6 >"$work/r" 2>&1
+grep -q '^\[metrics\]' "$work/r" && grep -q '^  packets_per_sec: ' "$work/r" && grep -q '^\[hardware\]' "$work/r" &&
+  ok "metrics text summary" || { bad "metrics text summary"; cat "$work/r"; }
+MCRX_METRICS_SUMMARY_SECS=1 MCRX_METRICS_SUMMARY_FILE="$work/m2.jsonl" MCRX_METRICS_FLAGS_JSON='[1]' \
+  "$recv" 239.1.2.66 $port --timeout 0.2 >/dev/null 2>"$work/e"
+[ $? = 1 ] && grep -q "MCRX_METRICS_FLAGS_JSON must be a JSON object" "$work/e" && ok "bad metrics flags" || { bad "bad metrics flags"; cat "$work/e"; }
+MCRX_METRICS_SUMMARY_SECS=abc "$recv" 239.1.2.66 $port --timeout 0.2 >/dev/null 2>"$work/e"
+[ $? = 1 ] && grep -q "MCRX_METRICS_SUMMARY_SECS must be" "$work/e" && ok "bad metrics interval" || bad "bad metrics interval"
+
 # ---- binary payload preview ----
 next_port
 "$recv" 239.1.2.56 $port --count 1 --timeout 5 >"$work/r" 2>&1 &

@@ -153,6 +153,9 @@ mcrx_context *mcrx_tool_recv_open(const mcrx_tool_options *o, mcrx_subscription_
         arg_error(o, "group address %s is not multicast", o->group);
         return NULL;
     }
+    /* Every report the output shows: timestamps, TTL and the drop count are
+     * in the JSON rows of both receivers. */
+    cfg->rx_options |= MCRX_RX_TIMESTAMP | MCRX_RX_TTL | MCRX_RX_DROPS;
     if (o->meta)
         cfg->rx_options |= MCRX_RX_PKTINFO;
     ctx = mcrx_context_new();
@@ -197,6 +200,7 @@ int mcrx_tool_recv_main(int argc, char **argv, int meta, const char *name) {
     int rc = 0;
     sigset_t block, empty;
     struct sigaction sa;
+    mcrx_tool_metrics metrics;
 
     mcrx_tool_recv_options_init(&o, meta, name);
     if (mcrx_tool_recv_parse(argc, argv, &o) != 0)
@@ -204,6 +208,11 @@ int mcrx_tool_recv_main(int argc, char **argv, int meta, const char *name) {
     ctx = mcrx_tool_recv_open(&o, &cfg, &id);
     if (ctx == NULL)
         return 1;
+    if (mcrx_tool_metrics_init(&metrics, &o, &cfg, o.json ? stderr : stdout) != 0) {
+        mcrx_context_free(ctx);
+        return 1;
+    }
+    mcrx_tool_metrics_tick(&metrics, ctx, 1); /* the baseline sample */
 
     /* Signals are blocked except while waiting in ppoll, so none is lost
      * between a check and the wait. */
@@ -228,6 +237,7 @@ int mcrx_tool_recv_main(int argc, char **argv, int meta, const char *name) {
             rc = 1;
             break;
         }
+        mcrx_tool_metrics_tick(&metrics, ctx, 0);
         if (got == 1) {
             mcrx_tool_print(stdout, &dg, &o);
             received++;
@@ -237,6 +247,7 @@ int mcrx_tool_recv_main(int argc, char **argv, int meta, const char *name) {
         {
             struct pollfd p = {.fd = (int)mcrx_context_fd(ctx), .events = POLLIN};
             struct timespec ts, *tsp = NULL;
+            double wait = mcrx_tool_metrics_left(&metrics);
             if (o.timeout > 0) {
                 double left = o.timeout - (now_s() - last);
                 if (left <= 0) {
@@ -244,8 +255,12 @@ int mcrx_tool_recv_main(int argc, char **argv, int meta, const char *name) {
                     rc = 2;
                     break;
                 }
-                ts.tv_sec = (time_t)left;
-                ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
+                if (wait < 0 || left < wait)
+                    wait = left;
+            }
+            if (wait >= 0) {
+                ts.tv_sec = (time_t)wait;
+                ts.tv_nsec = (long)((wait - (double)ts.tv_sec) * 1e9);
                 tsp = &ts;
             }
             if (ppoll(&p, 1, tsp, &empty) < 0 && errno != EINTR) {
@@ -260,6 +275,7 @@ int mcrx_tool_recv_main(int argc, char **argv, int meta, const char *name) {
                 mcrx_context_last_error(ctx));
         rc = 1;
     }
+    mcrx_tool_metrics_close(&metrics);
     mcrx_context_free(ctx);
     if (stop_signal && !o.json)
         fprintf(stderr, "%s: shutting down after %ld datagrams\n", name, received);

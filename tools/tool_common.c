@@ -190,6 +190,7 @@ static void json_ip(FILE *f, const char *key, const mcrx_ip *ip, int present) {
 
 void mcrx_tool_print_json(FILE *f, const mcrx_datagram *dg, int meta) {
     const unsigned char *p = dg->buf;
+    const mcrx_metadata *md = dg->meta;
     size_t i;
     fprintf(f, "{\"subscription_id\":%llu", (unsigned long long)dg->subscription_id);
     json_ip(f, "source", &dg->source, 1);
@@ -206,6 +207,19 @@ void mcrx_tool_print_json(FILE *f, const mcrx_datagram *dg, int meta) {
     for (i = 0; i < dg->len; i++)
         fprintf(f, "%02x", p[i]);
     fputc('"', f);
+    /* Kernel receive time, TTL / hop limit, the socket's drop count so far. */
+    if (md != NULL && (md->valid & MCRX_META_TIMESTAMP))
+        fprintf(f, ",\"rx_timestamp_ns\":%lld", (long long)md->rx_timestamp_ns);
+    else
+        fprintf(f, ",\"rx_timestamp_ns\":null");
+    if (md != NULL && (md->valid & MCRX_META_TTL))
+        fprintf(f, ",\"ttl\":%u", md->ttl);
+    else
+        fprintf(f, ",\"ttl\":null");
+    if (md != NULL && (md->valid & MCRX_META_DROPS))
+        fprintf(f, ",\"drops\":%llu", (unsigned long long)md->kernel_drops);
+    else
+        fprintf(f, ",\"drops\":null");
     if (meta && dg->meta != NULL) {
         const mcrx_metadata *m = dg->meta;
         json_ip(f, "socket_local_ip", &m->socket_local_ip, 1);

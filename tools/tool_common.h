@@ -47,4 +47,24 @@ void mcrx_tool_print(FILE *f, const mcrx_datagram *dg, const mcrx_tool_options *
 
 int mcrx_tool_recv_main(int argc, char **argv, int meta, const char *name);
 
+/* Periodic metrics from the MCRX_METRICS_* environment variables. */
+typedef struct mcrx_tool_metrics {
+    double every;     /* seconds; 0 = off */
+    double next_due;  /* monotonic seconds */
+    mcrx_context_sampler cs;
+    mcrx_hardware_sampler hs;
+    mcrx_jsonl_writer *net, *hw;
+    char hw_path[4096];
+    FILE *text_out;
+} mcrx_tool_metrics;
+
+/* 0, or 1 after printing why the variables are wrong. */
+int mcrx_tool_metrics_init(mcrx_tool_metrics *m, const mcrx_tool_options *o,
+                           const mcrx_subscription_config *cfg, FILE *text_out);
+/* Seconds until the next sample is due (0 = now), -1 when off. */
+double mcrx_tool_metrics_left(const mcrx_tool_metrics *m);
+/* Samples when due (or now with force), writing a row or a text block. */
+void mcrx_tool_metrics_tick(mcrx_tool_metrics *m, mcrx_context *ctx, int force);
+void mcrx_tool_metrics_close(mcrx_tool_metrics *m);
+
 #endif

@@ -104,7 +104,8 @@ extern "C" {
     X(OUT_OF_MEMORY, "out of memory")                                            \
     X(NOT_SUPPORTED, "not supported on this platform")                           \
     X(ALREADY_RUNNING, "a background receiver is already running")               \
-    X(BUSY, "the context is being polled")
+    X(BUSY, "busy")                                                              \
+    X(IO_FAILED, "file input/output failed")
 
 typedef enum McrxError {
 #define MCRX_ERROR_ENUM_(name, msg) MCRX_ERROR_##name,
@@ -451,5 +452,7 @@ MCRX_EXTERN mcrx_sock mcrx_subscription_into_sock(mcrx_subscription *sub);
 #ifdef __cplusplus
 }
 #endif
+
+#include "metrics.h"
 
 #endif /* MCRX_MCRX_H */

@@ -534,7 +534,46 @@ static PyObject *context_wait(ContextObject *self, PyObject *args) {
     return PyBool_FromLong(ready);
 }
 
+#define SET_U64(d, name, v)                                                                  \
+    do {                                                                                     \
+        PyObject *x_ = PyLong_FromUnsignedLongLong(v);                                       \
+        if (x_ == NULL || PyDict_SetItemString(d, name, x_) < 0) {                           \
+            Py_XDECREF(x_);                                                                  \
+            Py_DECREF(d);                                                                    \
+            return NULL;                                                                     \
+        }                                                                                    \
+        Py_DECREF(x_);                                                                       \
+    } while (0)
+
+static PyObject *context_metrics(ContextObject *self, PyObject *unused) {
+    mcrx_context_metrics m;
+    PyObject *d;
+    (void)unused;
+    if (mcrx_context_metrics_get(self->ctx, &m) != MCRX_STATUS_OK)
+        return raise_ctx(self->ctx);
+    if ((d = PyDict_New()) == NULL)
+        return NULL;
+    SET_U64(d, "subscriptions_added", m.subscriptions_added);
+    SET_U64(d, "subscriptions_removed", m.subscriptions_removed);
+    SET_U64(d, "active_subscriptions", m.active_subscriptions);
+    SET_U64(d, "joined_subscriptions", m.joined_subscriptions);
+    SET_U64(d, "total_packets_received", m.total_packets_received);
+    SET_U64(d, "total_bytes_received", m.total_bytes_received);
+    SET_U64(d, "total_would_block_count", m.total_would_block_count);
+    SET_U64(d, "total_receive_errors", m.total_receive_errors);
+    SET_U64(d, "total_join_count", m.total_join_count);
+    SET_U64(d, "total_leave_count", m.total_leave_count);
+    SET_U64(d, "batch_calls", m.batch_calls);
+    SET_U64(d, "batch_packets_received", m.batch_packets_received);
+    SET_U64(d, "total_truncated", m.total_truncated);
+    SET_U64(d, "total_discarded", m.total_discarded);
+    SET_U64(d, "total_kernel_drops", m.total_kernel_drops);
+    SET_U64(d, "captured_at_ns", (uint64_t)m.captured_at_ns);
+    return d;
+}
+
 static PyMethodDef context_methods[] = {
+    {"metrics", (PyCFunction)context_metrics, METH_NOARGS, "lifetime counters and gauges (dict)"},
     {"add_subscription", (PyCFunction)(void (*)(void))context_add_subscription,
      METH_VARARGS | METH_KEYWORDS,
      "add_subscription(group, dst_port, source=None, interface=None, *, rcvbuf=0) -> Subscription"},
@@ -678,6 +717,34 @@ static PyObject *sub_rcvbuf(SubscriptionObject *s, PyObject *unused) {
     return PyLong_FromSize_t(bytes);
 }
 
+static PyObject *sub_metrics(SubscriptionObject *s, PyObject *unused) {
+    mcrx_subscription *sub = sub_get(s);
+    mcrx_subscription_metrics m;
+    PyObject *d;
+    (void)unused;
+    if (sub == NULL)
+        return NULL;
+    if (mcrx_subscription_metrics_get(sub, &m) != MCRX_STATUS_OK)
+        return raise_sub(sub);
+    if ((d = PyDict_New()) == NULL)
+        return NULL;
+    SET_U64(d, "packets_received", m.packets_received);
+    SET_U64(d, "bytes_received", m.bytes_received);
+    SET_U64(d, "would_block_count", m.would_block_count);
+    SET_U64(d, "receive_errors", m.receive_errors);
+    SET_U64(d, "join_count", m.join_count);
+    SET_U64(d, "leave_count", m.leave_count);
+    SET_U64(d, "truncated", m.truncated);
+    SET_U64(d, "discarded_other_group", m.discarded_other_group);
+    SET_U64(d, "discarded_other_source", m.discarded_other_source);
+    SET_U64(d, "discarded_other_interface", m.discarded_other_interface);
+    SET_U64(d, "discarded_no_pktinfo", m.discarded_no_pktinfo);
+    SET_U64(d, "kernel_drops", m.kernel_drops);
+    SET_U64(d, "rcvbuf_bytes", m.rcvbuf_bytes);
+    SET_U64(d, "captured_at_ns", (uint64_t)m.captured_at_ns);
+    return d;
+}
+
 static const mcrx_subscription_config *sub_cfg(SubscriptionObject *s) {
     mcrx_subscription *sub = sub_get(s);
     return sub == NULL ? NULL : mcrx_subscription_get_config(sub);
@@ -747,6 +814,7 @@ static PyMethodDef sub_methods[] = {
     {"state", (PyCFunction)sub_state, METH_NOARGS, "'bound' or 'joined'"},
     {"local_addr", (PyCFunction)sub_local_addr, METH_NOARGS, "(ip, port) the socket is bound to"},
     {"rcvbuf", (PyCFunction)sub_rcvbuf, METH_NOARGS, "the socket's effective receive buffer"},
+    {"metrics", (PyCFunction)sub_metrics, METH_NOARGS, "counters, kernel drops, discards (dict)"},
     {NULL, NULL, 0, NULL}};
 
 static PyGetSetDef sub_getset[] = {

@@ -90,3 +90,19 @@ def test_rcvbuf_is_applied_and_reported(port):
     assert sub.rcvbuf() >= 4 << 20  # root in the namespace may exceed rmem_max
     plain = ctx.add_subscription("239.1.2.13", port)
     assert plain.rcvbuf() < 4 << 20
+
+
+def test_metrics_count_traffic(send, port):
+    ctx = mcrx_core.Context()
+    sub = ctx.add_subscription("239.1.2.14", port)
+    sub.join()
+    send(S_V4, "239.1.2.14", port, "abcd", 3)
+    time.sleep(0.15)
+    assert len(sub.recv_batch(16)) == 3
+    m = sub.metrics()
+    assert m["packets_received"] == 3 and m["bytes_received"] == 12 and m["join_count"] == 1
+    assert m["kernel_drops"] == 0 and m["rcvbuf_bytes"] > 0
+    c = ctx.metrics()
+    assert c["total_packets_received"] == 3 and c["active_subscriptions"] == 1
+    sub.remove()
+    assert ctx.metrics()["total_packets_received"] == 3

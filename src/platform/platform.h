@@ -86,6 +86,12 @@ int mcrx__wait_readable(mcrx_sock sock, int timeout_ms);
 /* Waits until sock_a or sock_b is readable, or timeout. */
 int mcrx__wait_readable2(mcrx_sock a, mcrx_sock b, int timeout_ms);
 
+/* The kernel's count of datagrams dropped on sock (0 where unknown). */
+uint64_t mcrx__plat_drops(mcrx_sock sock);
+
+/* /proc-style figures of this process; MCRX_ERROR_NOT_SUPPORTED elsewhere. */
+mcrx_error mcrx__plat_hardware(mcrx_hardware_metrics *out);
+
 /* Interface name to index, 0 if unknown. */
 uint32_t mcrx__if_nametoindex(const char *name);
 
