@@ -37,6 +37,11 @@ clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
 
 # Receive-capacity benchmark in private namespaces; writes bench/results.md.
+# A second drain, built with counting compiled out, shows what counting costs.
 bench: build
-	scripts/netns-run.sh env OUT=$(CURDIR)/bench/results.md RAW=$(CURDIR)/bench/results.raw bench/run.sh $(BUILD)
+	cmake -S . -B $(BUILD)-nocount -DMCRX_COUNTERS=OFF -DMCRX_BUILD_TESTS=OFF -DMCRX_BUILD_TOOLS=OFF \
+	  -DMCRX_BUILD_EXAMPLES=OFF -DMCRX_BUILD_UV=OFF $(CMAKE_FLAGS)
+	cmake --build $(BUILD)-nocount -j $(JOBS) --target mcrx_bench_drain
+	scripts/netns-run.sh env OUT=$(CURDIR)/bench/results.md RAW=$(CURDIR)/bench/results.raw \
+	  NOCOUNT_BUILD=$(CURDIR)/$(BUILD)-nocount bench/run.sh $(BUILD)
 	@cat bench/results.md

@@ -16,8 +16,10 @@
  *                   bound to the wildcard (the Rust crate's layout) or to their
  *                   group (ours); drained with recvmmsg. What differs is the
  *                   kernel's delivery cost, seen as the sender's rate.
+ *         uv        mcrx-core-uv: a context receiver on a libuv loop, callback per datagram
  *         A "-lean" suffix on a library mode (sub-lean, ctx-lean, batch-lean) turns
- *         off the per-datagram pktinfo report (rx_options = 0).
+ *         off the per-datagram pktinfo report (rx_options = 0). A "-nocount"
+ *         suffix only labels a run of a drain built with MCRX_COUNTERS=OFF.
  *   K     subscriptions in the context (K-1 idle groups plus the one that gets traffic)
  *
  * It joins, makes the active socket's queue very large (SO_RCVBUFFORCE), writes
@@ -44,6 +46,9 @@
 #include <linux/sockios.h>
 
 #include <mcrx/mcrx.h>
+#ifdef MCRX_BENCH_UV
+#include <mcrx/mcrx_uv.h>
+#endif
 
 /* ---- allocation counter ---- */
 extern void *__libc_malloc(size_t);
@@ -113,6 +118,24 @@ static int plain_socket(const char *group, uint16_t port) {
     return plain_socket_at(group, port, 0, 1);
 }
 
+#ifdef MCRX_BENCH_UV
+/* ---- the libuv mode ---- */
+static long uv_count;
+static int uv_fd;
+static void on_uv(mcrx_uv_receiver *r, int status, const mcrx_datagram *dg, void *user) {
+    (void)r;
+    (void)dg;
+    (void)user;
+    if (status == 0)
+        uv_count++;
+}
+/* After each poll phase: stop once the queue is empty. */
+static void on_check(uv_check_t *h) {
+    if (queued(uv_fd) == 0)
+        uv_stop(h->loop);
+}
+#endif
+
 /* ---- the background-receiver mode ---- */
 static volatile long thread_count;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -148,6 +171,8 @@ int main(int argc, char **argv) {
         die("usage", "drain MODE GROUP PORT COUNT K READY_FILE");
     mode = argv[1];
     snprintf(base, sizeof base, "%s", mode);
+    if (strlen(base) > 8 && !strcmp(base + strlen(base) - 8, "-nocount"))
+        base[strlen(base) - 8] = '\0';
     if (strlen(base) > 5 && !strcmp(base + strlen(base) - 5, "-lean")) {
         base[strlen(base) - 5] = '\0';
         lean = 1;
@@ -269,6 +294,27 @@ int main(int argc, char **argv) {
             }
             received += r;
         }
+    } else if (!strcmp(mode, "uv")) {
+#ifdef MCRX_BENCH_UV
+        uv_loop_t loop;
+        uv_check_t check;
+        mcrx_uv_receiver *r;
+        uv_loop_init(&loop);
+        uv_fd = fd;
+        if (mcrx_uv_receiver_init_context(&loop, &r, ctx) || mcrx_uv_recv_start(r, 0, on_uv, NULL))
+            die("uv", "start");
+        ctx = NULL; /* the receiver owns it */
+        uv_check_init(&loop, &check);
+        uv_check_start(&check, on_check);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        received = uv_count;
+        mcrx_uv_close(r, NULL, NULL);
+        uv_close((uv_handle_t *)&check, NULL);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        uv_loop_close(&loop);
+#else
+        die("mode", "uv: built without libuv");
+#endif
     } else if (!strcmp(mode, "thread")) {
         thread_target = count;
         if (mcrx_context_start(ctx, on_packet, NULL, 0))

@@ -5,7 +5,7 @@ set -euo pipefail
 results=$1
 COUNT=${COUNT:-300000}
 SIZES=${SIZES:-64 1200}
-MODES=${MODES:-naive recvmsg-pktinfo recvmmsg sub sub-lean ctx ctx-lean batch batch-lean thread}
+MODES=${MODES:-naive recvmsg-pktinfo recvmmsg sub sub-lean ctx ctx-lean batch batch-lean thread uv}
 KS=${KS:-1 100 1000 10000}
 KERNEL_KS=${KERNEL_KS:-1 100 1000}
 PY_MODES=${PY_MODES:-py-recvfrom py-single py-batch}
@@ -23,6 +23,7 @@ field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p; s/^$1=\([^ ]*\).*/\1/p" | head -n 1;
       cpu=$(echo "$rows" | while read -r l; do r=$(echo " $l" | field received); c=$(echo " $l" | field cpu); awk -v r="$r" -v c="$c" 'BEGIN{printf "%.4f\n", c/r*1e6}'; done | median)
       loss=$(echo "$rows" | while read -r l; do r=$(echo " $l" | field received); awk -v r="$r" -v n="$COUNT" 'BEGIN{printf "%d\n", n-r}'; done | median)
       al=$(echo "$rows" | while read -r l; do r=$(echo " $l" | field received); a=$(echo " $l" | field allocs); awk -v r="$r" -v a="$a" 'BEGIN{printf "%.6f\n", a/r}'; done | median)
+      [ -n "$rows" ] || continue
       [ "$mode" = naive ] && naive_rate=$rate
       [ "$mode" = recvmmsg ] && mmsg_rate=$rate
       vs_n=$(awk -v a="$rate" -v b="${naive_rate:-0}" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "-"}')

@@ -13,7 +13,10 @@ flood=$build/bench/mcrx_bench_flood
 COUNT=${COUNT:-300000}
 SIZES=${SIZES:-64 1200}
 REPS=${REPS:-3}
-MODES=${MODES:-naive recvmsg-pktinfo recvmmsg sub sub-lean ctx ctx-lean batch batch-lean thread}
+MODES=${MODES:-naive recvmsg-pktinfo recvmmsg sub sub-lean ctx ctx-lean batch batch-lean thread uv}
+# Runs of a drain built with MCRX_COUNTERS=OFF (NOCOUNT_BUILD), to show what counting costs.
+NOCOUNT_BUILD=${NOCOUNT_BUILD:-}
+NOCOUNT_MODES=${NOCOUNT_MODES:-sub-lean batch}
 KS=${KS:-1 100 1000 10000}
 KERNEL_KS=${KERNEL_KS:-1 100 1000}
 PY_MODES=${PY_MODES:-py-recvfrom py-single py-batch}
@@ -35,6 +38,7 @@ one_run() { # mode size k -> prints drain's result line plus the sender's
   local mode=$1 size=$2 k=$3 ready="$work/ready.$port"
   case $mode in
     py-*) /usr/bin/python3 "$here/py_drain.py" "$mode" 239.1.1.1 "$port" "$COUNT" "$k" "$ready" >"$work/out" & ;;
+    *-nocount) "$NOCOUNT_BUILD/bench/mcrx_bench_drain" "$mode" 239.1.1.1 "$port" "$COUNT" "$k" "$ready" >"$work/out" & ;;
     *) "$drain" "$mode" 239.1.1.1 "$port" "$COUNT" "$k" "$ready" >"$work/out" & ;;
   esac
   local pid=$!
@@ -55,8 +59,12 @@ results=${RAW:-$work/results}
 # Modes are interleaved within each repetition, so drift on a shared machine
 # spreads over all of them instead of biasing one.
 for _ in $(seq 1 "$REPS"); do
+  nocount=""
+  if [ -n "$NOCOUNT_BUILD" ]; then
+    for m in $NOCOUNT_MODES; do nocount="$nocount $m-nocount"; done
+  fi
   for size in $SIZES; do
-    for mode in $MODES $PY_MODES; do one_run "$mode" "$size" 1 >>"$results"; done
+    for mode in $MODES $nocount $PY_MODES; do one_run "$mode" "$size" 1 >>"$results"; done
   done
   for k in $KS; do
     for mode in ctx batch; do one_run "$mode" 64 "$k" >>"$results"; done
@@ -66,7 +74,7 @@ for _ in $(seq 1 "$REPS"); do
   done
 done
 
-COUNT=$COUNT PY_MODES=$PY_MODES SIZES=$SIZES MODES=$MODES KS=$KS KERNEL_KS=$KERNEL_KS "$here/report.sh" "$results" >"$OUT"
+MODES="$MODES$nocount" COUNT=$COUNT PY_MODES=$PY_MODES SIZES=$SIZES KS=$KS KERNEL_KS=$KERNEL_KS "$here/report.sh" "$results" >"$OUT"
 }
 
 main "$@"
