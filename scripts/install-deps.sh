@@ -11,9 +11,10 @@ set -eu
 #   tshark                    reads the IGMP/MLD reports the kernel sends for our joins
 #   iperf socat               third-party sender and receiver the tools are tested against
 #   libuv1-dev                the libuv adapter (mcrx-core-uv)
+#   valgrind                  make bench: what counting costs, in instructions
 #   python3-dev python3-setuptools python3-pip python3-venv python3-pytest
 #                             the Python extension, its offline pip install and pytest suite
-PACKAGES="cmake make gcc pkg-config libcmocka-dev iproute2 util-linux procps tshark iperf socat libuv1-dev python3-dev python3-setuptools python3-pip python3-venv python3-pytest"
+PACKAGES="cmake make gcc pkg-config libcmocka-dev iproute2 util-linux procps tshark iperf socat libuv1-dev valgrind python3-dev python3-setuptools python3-pip python3-venv python3-pytest"
 
 missing=""
 if ! command -v dpkg-query >/dev/null 2>&1; then

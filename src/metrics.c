@@ -210,17 +210,23 @@ mcrx_error mcrx_hardware_metrics_delta(const mcrx_hardware_metrics *a,
 
 /* ---- samplers ---------------------------------------------------------------------- */
 
+/* The one sampler step both kinds share: a delta against the previous
+ * snapshot when there is one and it is consistent, then keep now. */
+#define SAMPLE(s, now, out, delta_fn)                                                        \
+    do {                                                                                     \
+        int have_ = (s)->has_previous && delta_fn(&(s)->previous, (now), (out)) == 0;        \
+        (s)->previous = *(now);                                                              \
+        (s)->has_previous = 1;                                                               \
+        return have_;                                                                        \
+    } while (0)
+
 void mcrx_context_sampler_init(mcrx_context_sampler *s) {
     memset(s, 0, sizeof *s);
 }
 
 int mcrx_context_sampler_sample(mcrx_context_sampler *s, const mcrx_context_metrics *now,
                                 mcrx_metrics_delta *out) {
-    int have = s->has_previous &&
-               mcrx_context_metrics_delta(&s->previous, now, out) == MCRX_ERROR_NONE;
-    s->previous = *now;
-    s->has_previous = 1;
-    return have;
+    SAMPLE(s, now, out, mcrx_context_metrics_delta);
 }
 
 void mcrx_hardware_sampler_init(mcrx_hardware_sampler *s) {
@@ -229,9 +235,5 @@ void mcrx_hardware_sampler_init(mcrx_hardware_sampler *s) {
 
 int mcrx_hardware_sampler_sample(mcrx_hardware_sampler *s, const mcrx_hardware_metrics *now,
                                  mcrx_hardware_delta *out) {
-    int have = s->has_previous &&
-               mcrx_hardware_metrics_delta(&s->previous, now, out) == MCRX_ERROR_NONE;
-    s->previous = *now;
-    s->has_previous = 1;
-    return have;
+    SAMPLE(s, now, out, mcrx_hardware_metrics_delta);
 }

@@ -147,13 +147,15 @@ static long long now_ms(void) {
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int th_ctx_recv_wait(mcrx_context *ctx, mcrx_datagram *dg, int ms) {
+/* Receives one datagram with recv(handle), waiting on fd up to ms. */
+static int recv_wait(void *h, int (*recv)(void *, mcrx_datagram *, size_t *),
+                     const char *(*last_error)(void *), intptr_t fd, mcrx_datagram *dg, int ms) {
     long long end = now_ms() + ms;
     for (;;) {
         size_t got = 0;
         long long left;
-        if (mcrx_context_recv(ctx, dg, &got) != MCRX_STATUS_OK) {
-            fprintf(stderr, "harness: recv: %s\n", mcrx_context_last_error(ctx));
+        if (recv(h, dg, &got) != MCRX_STATUS_OK) {
+            fprintf(stderr, "harness: recv: %s\n", last_error(h));
             exit(1);
         }
         if (got == 1)
@@ -161,26 +163,29 @@ int th_ctx_recv_wait(mcrx_context *ctx, mcrx_datagram *dg, int ms) {
         left = end - now_ms();
         if (left <= 0)
             return 0;
-        th_readable(mcrx_context_fd(ctx), (int)left);
+        th_readable(fd, (int)left);
     }
 }
 
+static int ctx_recv(void *h, mcrx_datagram *dg, size_t *got) {
+    return mcrx_context_recv(h, dg, got);
+}
+static const char *ctx_error(void *h) {
+    return mcrx_context_last_error(h);
+}
+static int sub_recv(void *h, mcrx_datagram *dg, size_t *got) {
+    return mcrx_subscription_recv(h, dg, got);
+}
+static const char *sub_error(void *h) {
+    return mcrx_subscription_last_error(h);
+}
+
+int th_ctx_recv_wait(mcrx_context *ctx, mcrx_datagram *dg, int ms) {
+    return recv_wait(ctx, ctx_recv, ctx_error, mcrx_context_fd(ctx), dg, ms);
+}
+
 int th_sub_recv_wait(mcrx_subscription *sub, mcrx_datagram *dg, int ms) {
-    long long end = now_ms() + ms;
-    for (;;) {
-        size_t got = 0;
-        long long left;
-        if (mcrx_subscription_recv(sub, dg, &got) != MCRX_STATUS_OK) {
-            fprintf(stderr, "harness: recv: %s\n", mcrx_subscription_last_error(sub));
-            exit(1);
-        }
-        if (got == 1)
-            return 1;
-        left = end - now_ms();
-        if (left <= 0)
-            return 0;
-        th_readable(mcrx_subscription_sock(sub), (int)left);
-    }
+    return recv_wait(sub, sub_recv, sub_error, mcrx_subscription_sock(sub), dg, ms);
 }
 
 void th_settle(void) {
