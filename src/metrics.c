@@ -127,46 +127,78 @@ static void rates(mcrx_metrics_delta *d) {
     d->receive_errors_per_sec = per_sec(d->receive_errors, d->interval_secs);
 }
 
+/* The six counters both kinds of delta share, in one order. */
+enum { C_PACKETS, C_BYTES, C_WOULD_BLOCK, C_ERRORS, C_JOINS, C_LEAVES, C_COUNT };
+
+static mcrx_error common_delta(int64_t t0, int64_t t1, const uint64_t a[C_COUNT],
+                               const uint64_t b[C_COUNT], mcrx_metrics_delta *d) {
+    static const char *const names[C_COUNT] = {"packets", "bytes", "would_block_count",
+                                               "receive_errors", "join_count", "leave_count"};
+    uint64_t v[C_COUNT];
+    int i;
+    memset(d, 0, sizeof *d);
+    if (t1 < t0)
+        return backwards("time");
+    for (i = 0; i < C_COUNT; i++) {
+        if (b[i] < a[i])
+            return backwards(names[i]);
+        v[i] = b[i] - a[i];
+    }
+    d->interval_secs = (double)(t1 - t0) / 1e9;
+    d->packets_received = v[C_PACKETS];
+    d->bytes_received = v[C_BYTES];
+    d->would_block_count = v[C_WOULD_BLOCK];
+    d->receive_errors = v[C_ERRORS];
+    d->join_count = v[C_JOINS];
+    d->leave_count = v[C_LEAVES];
+    rates(d);
+    return MCRX_ERROR_NONE;
+}
+
+static void context_counters(const mcrx_context_metrics *m, uint64_t out[C_COUNT]) {
+    out[C_PACKETS] = m->total_packets_received;
+    out[C_BYTES] = m->total_bytes_received;
+    out[C_WOULD_BLOCK] = m->total_would_block_count;
+    out[C_ERRORS] = m->total_receive_errors;
+    out[C_JOINS] = m->total_join_count;
+    out[C_LEAVES] = m->total_leave_count;
+}
+
+static void subscription_counters(const mcrx_subscription_metrics *m, uint64_t out[C_COUNT]) {
+    out[C_PACKETS] = m->packets_received;
+    out[C_BYTES] = m->bytes_received;
+    out[C_WOULD_BLOCK] = m->would_block_count;
+    out[C_ERRORS] = m->receive_errors;
+    out[C_JOINS] = m->join_count;
+    out[C_LEAVES] = m->leave_count;
+}
+
 mcrx_error mcrx_context_metrics_delta(const mcrx_context_metrics *a, const mcrx_context_metrics *b,
                                       mcrx_metrics_delta *d) {
+    uint64_t ca[C_COUNT], cb[C_COUNT];
+    mcrx_error e;
     if (a == NULL || b == NULL || d == NULL)
         return MCRX_ERROR_INVALID_ARGUMENT;
-    memset(d, 0, sizeof *d);
-    if (b->captured_at_ns < a->captured_at_ns)
-        return backwards("time");
-    d->interval_secs = (double)(b->captured_at_ns - a->captured_at_ns) / 1e9;
-    SUB_OR_FAIL(packets_received, a->total_packets_received, b->total_packets_received, d, "packets");
-    SUB_OR_FAIL(bytes_received, a->total_bytes_received, b->total_bytes_received, d, "bytes");
-    SUB_OR_FAIL(would_block_count, a->total_would_block_count, b->total_would_block_count, d,
-                "would_block_count");
-    SUB_OR_FAIL(receive_errors, a->total_receive_errors, b->total_receive_errors, d, "receive_errors");
-    SUB_OR_FAIL(join_count, a->total_join_count, b->total_join_count, d, "join_count");
-    SUB_OR_FAIL(leave_count, a->total_leave_count, b->total_leave_count, d, "leave_count");
+    context_counters(a, ca);
+    context_counters(b, cb);
+    e = common_delta(a->captured_at_ns, b->captured_at_ns, ca, cb, d);
+    if (e != MCRX_ERROR_NONE)
+        return e;
     SUB_OR_FAIL(batch_calls, a->batch_calls, b->batch_calls, d, "batch_calls");
     SUB_OR_FAIL(batch_packets_received, a->batch_packets_received, b->batch_packets_received, d,
                 "batch_packets_received");
-    rates(d);
     return MCRX_ERROR_NONE;
 }
 
 mcrx_error mcrx_subscription_metrics_delta(const mcrx_subscription_metrics *a,
                                            const mcrx_subscription_metrics *b,
                                            mcrx_metrics_delta *d) {
+    uint64_t ca[C_COUNT], cb[C_COUNT];
     if (a == NULL || b == NULL || d == NULL)
         return MCRX_ERROR_INVALID_ARGUMENT;
-    memset(d, 0, sizeof *d);
-    if (b->captured_at_ns < a->captured_at_ns)
-        return backwards("time");
-    d->interval_secs = (double)(b->captured_at_ns - a->captured_at_ns) / 1e9;
-    SUB_OR_FAIL(packets_received, a->packets_received, b->packets_received, d, "packets");
-    SUB_OR_FAIL(bytes_received, a->bytes_received, b->bytes_received, d, "bytes");
-    SUB_OR_FAIL(would_block_count, a->would_block_count, b->would_block_count, d,
-                "would_block_count");
-    SUB_OR_FAIL(receive_errors, a->receive_errors, b->receive_errors, d, "receive_errors");
-    SUB_OR_FAIL(join_count, a->join_count, b->join_count, d, "join_count");
-    SUB_OR_FAIL(leave_count, a->leave_count, b->leave_count, d, "leave_count");
-    rates(d);
-    return MCRX_ERROR_NONE;
+    subscription_counters(a, ca);
+    subscription_counters(b, cb);
+    return common_delta(a->captured_at_ns, b->captured_at_ns, ca, cb, d);
 }
 
 mcrx_error mcrx_hardware_metrics_capture(mcrx_hardware_metrics *out) {

@@ -534,42 +534,58 @@ static PyObject *context_wait(ContextObject *self, PyObject *args) {
     return PyBool_FromLong(ready);
 }
 
-#define SET_U64(d, name, v)                                                                  \
-    do {                                                                                     \
-        PyObject *x_ = PyLong_FromUnsignedLongLong(v);                                       \
-        if (x_ == NULL || PyDict_SetItemString(d, name, x_) < 0) {                           \
-            Py_XDECREF(x_);                                                                  \
-            Py_DECREF(d);                                                                    \
-            return NULL;                                                                     \
-        }                                                                                    \
-        Py_DECREF(x_);                                                                       \
-    } while (0)
+/* A metrics snapshot as a dict: its uint64 fields, named by a table. */
+typedef struct {
+    const char *name;
+    size_t offset;
+} field_def;
+
+#define F(type, field) {#field, offsetof(type, field)}
+static const field_def context_fields[] = {
+    F(mcrx_context_metrics, subscriptions_added), F(mcrx_context_metrics, subscriptions_removed),
+    F(mcrx_context_metrics, active_subscriptions), F(mcrx_context_metrics, joined_subscriptions),
+    F(mcrx_context_metrics, total_packets_received), F(mcrx_context_metrics, total_bytes_received),
+    F(mcrx_context_metrics, total_would_block_count), F(mcrx_context_metrics, total_receive_errors),
+    F(mcrx_context_metrics, total_join_count), F(mcrx_context_metrics, total_leave_count),
+    F(mcrx_context_metrics, batch_calls), F(mcrx_context_metrics, batch_packets_received),
+    F(mcrx_context_metrics, total_truncated), F(mcrx_context_metrics, total_discarded),
+    F(mcrx_context_metrics, total_kernel_drops), F(mcrx_context_metrics, captured_at_ns),
+    {NULL, 0}};
+static const field_def subscription_fields[] = {
+    F(mcrx_subscription_metrics, packets_received), F(mcrx_subscription_metrics, bytes_received),
+    F(mcrx_subscription_metrics, would_block_count), F(mcrx_subscription_metrics, receive_errors),
+    F(mcrx_subscription_metrics, join_count), F(mcrx_subscription_metrics, leave_count),
+    F(mcrx_subscription_metrics, truncated), F(mcrx_subscription_metrics, discarded_other_group),
+    F(mcrx_subscription_metrics, discarded_other_source),
+    F(mcrx_subscription_metrics, discarded_other_interface),
+    F(mcrx_subscription_metrics, discarded_no_pktinfo), F(mcrx_subscription_metrics, kernel_drops),
+    F(mcrx_subscription_metrics, rcvbuf_bytes), F(mcrx_subscription_metrics, captured_at_ns),
+    {NULL, 0}};
+#undef F
+
+static PyObject *fields_dict(const void *snapshot, const field_def *fields) {
+    PyObject *d = PyDict_New();
+    for (; d != NULL && fields->name != NULL; fields++) {
+        uint64_t v;
+        PyObject *x;
+        memcpy(&v, (const char *)snapshot + fields->offset, sizeof v);
+        x = PyLong_FromUnsignedLongLong(v);
+        if (x == NULL || PyDict_SetItemString(d, fields->name, x) < 0) {
+            Py_XDECREF(x);
+            Py_CLEAR(d);
+            break;
+        }
+        Py_DECREF(x);
+    }
+    return d;
+}
 
 static PyObject *context_metrics(ContextObject *self, PyObject *unused) {
     mcrx_context_metrics m;
-    PyObject *d;
     (void)unused;
     if (mcrx_context_metrics_get(self->ctx, &m) != MCRX_STATUS_OK)
         return raise_ctx(self->ctx);
-    if ((d = PyDict_New()) == NULL)
-        return NULL;
-    SET_U64(d, "subscriptions_added", m.subscriptions_added);
-    SET_U64(d, "subscriptions_removed", m.subscriptions_removed);
-    SET_U64(d, "active_subscriptions", m.active_subscriptions);
-    SET_U64(d, "joined_subscriptions", m.joined_subscriptions);
-    SET_U64(d, "total_packets_received", m.total_packets_received);
-    SET_U64(d, "total_bytes_received", m.total_bytes_received);
-    SET_U64(d, "total_would_block_count", m.total_would_block_count);
-    SET_U64(d, "total_receive_errors", m.total_receive_errors);
-    SET_U64(d, "total_join_count", m.total_join_count);
-    SET_U64(d, "total_leave_count", m.total_leave_count);
-    SET_U64(d, "batch_calls", m.batch_calls);
-    SET_U64(d, "batch_packets_received", m.batch_packets_received);
-    SET_U64(d, "total_truncated", m.total_truncated);
-    SET_U64(d, "total_discarded", m.total_discarded);
-    SET_U64(d, "total_kernel_drops", m.total_kernel_drops);
-    SET_U64(d, "captured_at_ns", (uint64_t)m.captured_at_ns);
-    return d;
+    return fields_dict(&m, context_fields);
 }
 
 static PyMethodDef context_methods[] = {
@@ -720,29 +736,12 @@ static PyObject *sub_rcvbuf(SubscriptionObject *s, PyObject *unused) {
 static PyObject *sub_metrics(SubscriptionObject *s, PyObject *unused) {
     mcrx_subscription *sub = sub_get(s);
     mcrx_subscription_metrics m;
-    PyObject *d;
     (void)unused;
     if (sub == NULL)
         return NULL;
     if (mcrx_subscription_metrics_get(sub, &m) != MCRX_STATUS_OK)
         return raise_sub(sub);
-    if ((d = PyDict_New()) == NULL)
-        return NULL;
-    SET_U64(d, "packets_received", m.packets_received);
-    SET_U64(d, "bytes_received", m.bytes_received);
-    SET_U64(d, "would_block_count", m.would_block_count);
-    SET_U64(d, "receive_errors", m.receive_errors);
-    SET_U64(d, "join_count", m.join_count);
-    SET_U64(d, "leave_count", m.leave_count);
-    SET_U64(d, "truncated", m.truncated);
-    SET_U64(d, "discarded_other_group", m.discarded_other_group);
-    SET_U64(d, "discarded_other_source", m.discarded_other_source);
-    SET_U64(d, "discarded_other_interface", m.discarded_other_interface);
-    SET_U64(d, "discarded_no_pktinfo", m.discarded_no_pktinfo);
-    SET_U64(d, "kernel_drops", m.kernel_drops);
-    SET_U64(d, "rcvbuf_bytes", m.rcvbuf_bytes);
-    SET_U64(d, "captured_at_ns", (uint64_t)m.captured_at_ns);
-    return d;
+    return fields_dict(&m, subscription_fields);
 }
 
 static const mcrx_subscription_config *sub_cfg(SubscriptionObject *s) {
