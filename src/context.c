@@ -28,6 +28,7 @@ void mcrx_context_free(mcrx_context *ctx) {
         mcrx__sub_destroy(ctx->subs[i]);
     free(ctx->subs);
     free(ctx->ready);
+    free(ctx->by_cfg);
     mcrx__plat_close(ctx->poller);
     mcrx__mutex_destroy(&ctx->lock);
     free(ctx);
@@ -101,10 +102,39 @@ static int same_config(const mcrx_subscription_config *a, const mcrx_subscriptio
            a->interface_index == b->interface_index;
 }
 
-/* Room for one more subscription, and a ready ring as large as the array. */
+/* FNV-1a over exactly the fields same_config compares. */
+static uint64_t hash_bytes(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    while (n-- > 0)
+        h = (h ^ *b++) * 0x100000001b3ULL;
+    return h;
+}
+
+static uint64_t hash_ip(uint64_t h, const mcrx_ip *ip, int with_scope) {
+    size_t len = ip->family == MCRX_IP_V4 ? 4 : ip->family == MCRX_IP_V6 ? 16 : 0;
+    h = hash_bytes(h, &ip->family, 1);
+    h = hash_bytes(h, ip->bytes, len);
+    return with_scope ? hash_bytes(h, &ip->scope_id, sizeof ip->scope_id) : h;
+}
+
+static uint64_t config_hash(const mcrx_subscription_config *c) {
+    uint64_t h = 0xcbf29ce484222325ULL;
+    h = hash_bytes(h, &c->dst_port, sizeof c->dst_port);
+    h = hash_ip(h, &c->group, 0);
+    h = hash_ip(h, &c->source, 1);
+    h = hash_ip(h, &c->interface, 1);
+    return hash_bytes(h, &c->interface_index, sizeof c->interface_index);
+}
+
+static mcrx_subscription **bucket(const mcrx_context *ctx, uint64_t hash) {
+    return &ctx->by_cfg[hash & (ctx->capsubs - 1)]; /* capsubs is a power of two */
+}
+
+/* Room for one more subscription; a ready ring and hash buckets as large as
+ * the array. Growing happens here, never on the receive path. */
 static int reserve(mcrx_context *ctx) {
     size_t cap, i;
-    mcrx_subscription **subs, **ready;
+    mcrx_subscription **subs, **ready, **by_cfg;
     if (ctx->nsubs < ctx->capsubs)
         return 0;
     cap = ctx->capsubs ? ctx->capsubs * 2 : 8;
@@ -112,9 +142,15 @@ static int reserve(mcrx_context *ctx) {
     if (subs == NULL)
         return mcrx__err_set(&ctx->err, MCRX_ERROR_OUT_OF_MEMORY, 0, "subscription table");
     ctx->subs = subs;
+    by_cfg = calloc(cap, sizeof *by_cfg);
     ready = malloc(cap * sizeof *ready);
-    if (ready == NULL)
+    if (ready == NULL || by_cfg == NULL) {
+        free(ready);
+        free(by_cfg);
         return mcrx__err_set(&ctx->err, MCRX_ERROR_OUT_OF_MEMORY, 0, "ready queue");
+    }
+    free(ctx->by_cfg);
+    ctx->by_cfg = by_cfg;
     for (i = 0; i < ctx->ready_len; i++)
         ready[i] = ctx->ready[(ctx->ready_head + i) % ctx->ready_cap];
     free(ctx->ready);
@@ -122,20 +158,29 @@ static int reserve(mcrx_context *ctx) {
     ctx->ready_head = 0;
     ctx->ready_cap = cap;
     ctx->capsubs = cap;
+    for (i = 0; i < ctx->nsubs; i++) {
+        mcrx_subscription **b = bucket(ctx, ctx->subs[i]->cfg_hash);
+        ctx->subs[i]->same_hash = *b;
+        *b = ctx->subs[i];
+    }
     return 0;
 }
 
 /* Validation and duplicate check, in the Rust crate's order. */
 static int precheck(mcrx_context *ctx, const mcrx_subscription_config *cfg) {
-    size_t i;
+    const mcrx_subscription *s;
+    uint64_t h;
     mcrx_error e = mcrx_subscription_config_validate(cfg);
     if (e != MCRX_ERROR_NONE)
         return mcrx__err_copy(&ctx->err, mcrx__tls_err());
-    for (i = 0; i < ctx->nsubs; i++)
-        if (same_config(&ctx->subs[i]->cfg, cfg))
-            return mcrx__err_set(&ctx->err, MCRX_ERROR_DUPLICATE_SUBSCRIPTION, 0,
-                                 "same config as subscription %llu",
-                                 (unsigned long long)ctx->subs[i]->id);
+    if (ctx->capsubs > 0) {
+        h = config_hash(cfg);
+        for (s = *bucket(ctx, h); s != NULL; s = s->same_hash)
+            if (s->cfg_hash == h && same_config(&s->cfg, cfg))
+                return mcrx__err_set(&ctx->err, MCRX_ERROR_DUPLICATE_SUBSCRIPTION, 0,
+                                     "same config as subscription %llu",
+                                     (unsigned long long)s->id);
+    }
     return reserve(ctx);
 }
 
@@ -146,6 +191,9 @@ static int store(mcrx_context *ctx, const mcrx_subscription_config *cfg, mcrx_so
     if (rc != 0)
         return rc;
     sub->ctx = ctx;
+    sub->cfg_hash = config_hash(cfg);
+    sub->same_hash = *bucket(ctx, sub->cfg_hash);
+    *bucket(ctx, sub->cfg_hash) = sub;
     ctx->subs[ctx->nsubs++] = sub;
     ctx->added++;
     *id_out = ctx->next_id++;
@@ -258,6 +306,13 @@ static mcrx_subscription *detach_locked(mcrx_context *ctx, uint64_t id) {
     }
     sub = ctx->subs[i];
     unwatch(ctx, sub);
+    {
+        mcrx_subscription **p = bucket(ctx, sub->cfg_hash);
+        while (*p != sub)
+            p = &(*p)->same_hash;
+        *p = sub->same_hash;
+        sub->same_hash = NULL;
+    }
     memmove(&ctx->subs[i], &ctx->subs[i + 1], (ctx->nsubs - i - 1) * sizeof ctx->subs[0]);
     ctx->nsubs--;
     sub->ctx = NULL;

@@ -65,6 +65,8 @@ struct McrxSubscription {
     int in_poller;
     mcrx_ip local_ip;
     uint16_t local_port;
+    uint64_t cfg_hash;             /* for the context's duplicate check */
+    mcrx_subscription *same_hash;  /* next in its hash bucket */
     /* Text forms for the C ABI's packet view, made once (NUL = absent). */
     char group_text[MCRX_IP_STRLEN];
     char local_text[MCRX_IP_STRLEN];
@@ -83,6 +85,7 @@ struct McrxContext {
     uint64_t next_id;
     mcrx_subscription **subs;  /* ascending id */
     size_t nsubs, capsubs;
+    mcrx_subscription **by_cfg; /* capsubs buckets, chained by config hash */
     mcrx_sock poller;
     /* Fair queue of subscriptions known (or likely) to have data. */
     mcrx_subscription **ready;

@@ -25,9 +25,19 @@ pkg-config --exists mcrx-core
   $(pkg-config --cflags --libs mcrx-core)
 ldd "$work/seed_program" | grep -q "$libdir/libmcrx-core.so"
 
+# The libuv adapter's own .pc file, with the example a user would start from.
+if pkg-config --exists libuv; then
+  pkg-config --exists mcrx-core-uv
+  test -f "$work/prefix/include/mcrx/mcrx_uv.h"
+  "$cc" -std=gnu11 -Wall -Wextra -Werror $extra -o "$work/uv_loop" "$src/examples/uv_loop.c" \
+    $(pkg-config --cflags --libs mcrx-core-uv)
+  echo "ok: mcrx-core-uv builds with pkg-config"
+fi
+
 cmake -S "$src/tests/compat" -B "$work/consumer" -DCMAKE_PREFIX_PATH="$work/prefix" \
   -DCMAKE_C_FLAGS="$extra" -DCMAKE_EXE_LINKER_FLAGS="$extra" >/dev/null
 cmake --build "$work/consumer" >/dev/null
+if pkg-config --exists libuv; then test -x "$work/consumer/uv_loop_cmake"; echo "ok: find_package(mcrx-core) has mcrx-core::mcrx-core-uv"; fi
 
 port=34000
 run() { # program group source iface sender-src
