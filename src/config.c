@@ -48,7 +48,7 @@ static mcrx_error parse_scoped(const char *text, mcrx_ip *out, int64_t *index_ou
         if (*scope == '\0' || idx > UINT32_MAX)
             return fail(MCRX_ERROR_INVALID_INTERFACE, "invalid interface scope in '%s'", text);
         if (idx == 0)
-            return fail(MCRX_ERROR_INVALID_INTERFACE_INDEX, "scope of '%s' must not be 0", text);
+            return fail(MCRX_ERROR_INVALID_INTERFACE, "interface scope of '%s' must not be 0", text);
     } else {
         idx = mcrx__if_nametoindex(scope);
         if (idx == 0)

@@ -130,8 +130,9 @@ static void interface_strings(void **state) {
     assert_int_equal(mcrx_parse_interface("", MCRX_IP_V6, &ip, &idx), MCRX_ERROR_INVALID_INTERFACE);
     assert_int_equal(mcrx_parse_interface("0", MCRX_IP_V6, &ip, &idx),
                      MCRX_ERROR_INVALID_INTERFACE_INDEX);
+    /* a scope of 0 is a parse error; a bare index 0 fails like validation */
     assert_int_equal(mcrx_parse_interface("fe80::1%0", MCRX_IP_V6, &ip, &idx),
-                     MCRX_ERROR_INVALID_INTERFACE_INDEX);
+                     MCRX_ERROR_INVALID_INTERFACE);
     assert_non_null(strstr(mcrx_last_error(), "must not be 0"));
     assert_int_equal(mcrx_parse_interface("fe80::1%nosuchif0", MCRX_IP_V6, &ip, &idx),
                      MCRX_ERROR_INVALID_INTERFACE);

@@ -98,8 +98,13 @@ static void statuses_and_messages(void **state) {
                      MCRX_STATUS_INVALID_ARGUMENT);
     assert_int_equal(mcrx_context_add_subscription(ctx, "239.1.1.1", 5000, NULL, NULL, NULL),
                      MCRX_STATUS_INVALID_ARGUMENT);
+    /* as in the Rust ABI: a scope of 0 does not parse (1), a bare index 0
+     * fails validation (2) */
     assert_int_equal(mcrx_context_add_subscription(ctx, "ff0e::1", 5000, NULL, "fe80::1%0", &id),
+                     MCRX_STATUS_INVALID_ARGUMENT);
+    assert_int_equal(mcrx_context_add_subscription(ctx, "ff0e::1", 5000, NULL, "0", &id),
                      MCRX_STATUS_ERROR);
+    assert_non_null(strstr(mcrx_context_last_error(ctx), "interface index must be greater than 0"));
     assert_int_equal(mcrx_context_add_subscription(ctx, "ff0e::1", 5000, NULL, "bogus%if", &id),
                      MCRX_STATUS_INVALID_ARGUMENT);
     assert_int_equal(mcrx_context_remove_subscription(ctx, 42), MCRX_STATUS_ERROR);
