@@ -4,6 +4,7 @@ usage: py_drain.py MODE GROUP PORT COUNT K READY_FILE
   py-recvfrom  plain socket.recvfrom loop (the baseline)
   py-single    mcrx_core Subscription.recv_nowait loop
   py-batch     mcrx_core Context.recv_batch(64) loop
+  py-batch-into  mcrx_core Context.recv_batch_into(bytearray, 2048): memoryview payloads
 Prints the same key=value line as drain.c; allocs=-1 (not counted here).
 """
 import os
@@ -56,6 +57,14 @@ def main():
         recv = sub.recv_nowait
         while recv() is not None:
             received += 1
+    elif mode == "py-batch-into":
+        into = ctx.recv_batch_into
+        buf = bytearray(64 * 2048)
+        while True:
+            got = into(buf, 2048)
+            if not got:
+                break
+            received += len(got)
     elif mode == "py-batch":
         batch = ctx.recv_batch
         while True:

@@ -8,7 +8,7 @@ SIZES=${SIZES:-64 1200}
 MODES=${MODES:-naive recvmsg-pktinfo recvmmsg sub sub-lean ctx ctx-lean batch batch-lean thread uv}
 KS=${KS:-1 100 1000 10000}
 KERNEL_KS=${KERNEL_KS:-1 100 1000}
-PY_MODES=${PY_MODES:-py-recvfrom py-single py-batch}
+PY_MODES=${PY_MODES:-py-recvfrom py-single py-batch py-batch-into}
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p; s/^$1=\([^ ]*\).*/\1/p" | head -n 1; }
 

@@ -372,6 +372,57 @@ static PyObject *receive(rxbuf *b, recv_fn fn, void *h, size_t n, int with_meta,
     return list;
 }
 
+/*
+ * recv_batch_into(buffer, slot_size=2048): datagrams land straight in the
+ * caller's writable buffer (one recvmmsg per subscription turn), split into
+ * slots, and each Packet's payload is a memoryview of its slot: no copy
+ * beyond the kernel's. The views stay valid until the buffer is reused.
+ */
+static PyObject *receive_into(recv_fn fn, void *h, PyObject *args, PyObject *kw, int *status) {
+    static char *names[] = {"buffer", "slot_size", NULL};
+    PyObject *target, *view = NULL, *list = NULL;
+    Py_ssize_t slot = 2048;
+    Py_buffer pb;
+    mcrx_datagram dgs[BATCH_MAX];
+    size_t n, got = 0, i;
+    *status = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|n", names, &target, &slot))
+        return NULL;
+    if (slot < 1 || slot > MCRX_MAX_DATAGRAM) {
+        PyErr_SetString(PyExc_ValueError, "slot_size must be between 1 and 65535");
+        return NULL;
+    }
+    if (PyObject_GetBuffer(target, &pb, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) != 0)
+        return NULL;
+    n = (size_t)(pb.len / slot);
+    if (n > BATCH_MAX)
+        n = BATCH_MAX;
+    if (n == 0) {
+        PyBuffer_Release(&pb);
+        PyErr_SetString(PyExc_ValueError, "buffer is smaller than one slot");
+        return NULL;
+    }
+    mcrx_datagrams_init(dgs, n, pb.buf, (size_t)slot, NULL);
+    *status = fn(h, dgs, n, &got);
+    if (*status == 0)
+        view = PyMemoryView_FromObject(target);
+    if (view != NULL)
+        list = PyList_New((Py_ssize_t)got);
+    for (i = 0; list != NULL && i < got; i++) {
+        Py_ssize_t off = (const char *)dgs[i].buf - (const char *)pb.buf;
+        PyObject *part = PySequence_GetSlice(view, off, off + (Py_ssize_t)dgs[i].len);
+        PyObject *item = part ? (PyObject *)packet_new(&dgs[i], part) : NULL;
+        if (item == NULL) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, item);
+    }
+    Py_XDECREF(view);
+    PyBuffer_Release(&pb);
+    return list;
+}
+
 static int parse_max(PyObject *const *args, Py_ssize_t nargs, size_t *n) {
     Py_ssize_t v = 64;
     if (nargs > 1) {
@@ -521,6 +572,14 @@ static PyObject *context_recv_batch_with_metadata(ContextObject *self, PyObject 
     return ctx_receive(self, n, 1, 0);
 }
 
+static PyObject *context_recv_batch_into(ContextObject *self, PyObject *args, PyObject *kw) {
+    int status;
+    PyObject *r = receive_into(ctx_recv_fn, self->ctx, args, kw, &status);
+    if (r == NULL && status != 0)
+        return raise_ctx(self->ctx);
+    return r;
+}
+
 static PyObject *context_wait(ContextObject *self, PyObject *args) {
     double timeout = -1;
     int ready = 0, rc;
@@ -606,6 +665,10 @@ static PyMethodDef context_methods[] = {
      "subscription turn"},
     {"recv_batch_with_metadata", (PyCFunction)(void (*)(void))context_recv_batch_with_metadata,
      METH_FASTCALL, NULL},
+    {"recv_batch_into", (PyCFunction)(void (*)(void))context_recv_batch_into,
+     METH_VARARGS | METH_KEYWORDS,
+     "recv_batch_into(buffer, slot_size=2048) -> list[Packet]: payloads are memoryviews of "
+     "buffer's slots, no copy"},
     {"wait", (PyCFunction)context_wait, METH_VARARGS,
      "wait(timeout=None seconds) -> bool: block (without the GIL) until data may be there"},
     {NULL, NULL, 0, NULL}};
@@ -687,6 +750,18 @@ static PyObject *sub_recv_batch_with_metadata(SubscriptionObject *s, PyObject *c
     if (parse_max(args, nargs, &n) != 0)
         return NULL;
     return sub_receive(s, n, 1, 0);
+}
+
+static PyObject *sub_recv_batch_into(SubscriptionObject *s, PyObject *args, PyObject *kw) {
+    mcrx_subscription *sub = sub_get(s);
+    PyObject *r;
+    int status;
+    if (sub == NULL)
+        return NULL;
+    r = receive_into(sub_recv_fn, sub, args, kw, &status);
+    if (r == NULL && status != 0)
+        return raise_sub(sub);
+    return r;
 }
 
 static PyObject *sub_fileno(SubscriptionObject *s, PyObject *unused) {
@@ -808,6 +883,8 @@ static PyMethodDef sub_methods[] = {
     {"recv_batch", (PyCFunction)(void (*)(void))sub_recv_batch, METH_FASTCALL, NULL},
     {"recv_batch_with_metadata", (PyCFunction)(void (*)(void))sub_recv_batch_with_metadata,
      METH_FASTCALL, NULL},
+    {"recv_batch_into", (PyCFunction)(void (*)(void))sub_recv_batch_into,
+     METH_VARARGS | METH_KEYWORDS, NULL},
     {"fileno", (PyCFunction)sub_fileno, METH_NOARGS, NULL},
     {"is_joined", (PyCFunction)sub_is_joined, METH_NOARGS, NULL},
     {"state", (PyCFunction)sub_state, METH_NOARGS, "'bound' or 'joined'"},

@@ -106,3 +106,22 @@ def test_metrics_count_traffic(send, port):
     assert c["total_packets_received"] == 3 and c["active_subscriptions"] == 1
     sub.remove()
     assert ctx.metrics()["total_packets_received"] == 3
+
+
+def test_recv_batch_into_fills_the_callers_buffer(send, port):
+    ctx = mcrx_core.Context()
+    sub = ctx.add_subscription("239.1.2.15", port)
+    sub.join()
+    for i in range(5):
+        send(S_V4, "239.1.2.15", port, f"slot{i}")
+    time.sleep(0.15)
+    buf = bytearray(8 * 256)
+    got = ctx.recv_batch_into(buf, slot_size=256)
+    assert [bytes(p.payload) for p in got] == [f"slot{i}".encode() for i in range(5)]
+    assert all(isinstance(p.payload, memoryview) for p in got)
+    assert bytes(buf[:5]) in {f"slot{i}".encode() for i in range(5)}  # the data is in buf itself
+    assert sub.recv_batch_into(buf, 256) == []
+    with pytest.raises(ValueError):
+        ctx.recv_batch_into(bytearray(10), slot_size=256)
+    with pytest.raises(BufferError):
+        ctx.recv_batch_into(b"read-only", slot_size=4)
