@@ -240,6 +240,9 @@ if [ -x "$uvrecv" ]; then
   next_port
   "$uvrecv" 239.1.2.59 $port --timeout 0.3 >/dev/null 2>&1
   [ $? = 2 ] && ok "mcrx_uv_recv --timeout" || bad "mcrx_uv_recv --timeout"
+  next_port
+  MCRX_METRICS_SUMMARY_SECS=1 "$uvrecv" 239.1.2.59 $port --timeout 1.6 >"$work/r" 2>&1
+  grep -q '^\[metrics\]' "$work/r" && ok "mcrx_uv_recv metrics summary" || { bad "mcrx_uv_recv metrics summary"; cat "$work/r"; }
 else
   bad "mcrx_uv_recv not built (libuv missing?)"
 fi
