@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The shared library exports the Rust crate's whole C ABI, only mcrx_ names,
-# and none of the names libmcrx exports (a program must be able to link both).
+# and none of the names libmcrx exports or declares (a program must be able to
+# link both, and include both headers: our type and macro names differ too).
 # usage: symbols-test.sh LIBRARY
 set -euo pipefail
 lib=$1
@@ -17,7 +18,9 @@ mcrx_subscription_set_userdata mcrx_subscription_get_ctx mcrx_subscription_new
 mcrx_subscription_set_receive_cb mcrx_subscription_join mcrx_subscription_leave
 mcrx_subscription_config_pton mcrx_subscription_ntop mcrx_packet_ref mcrx_packet_unref
 mcrx_packet_get_userdata mcrx_packet_set_userdata mcrx_packet_get_subscription
-mcrx_packet_get_contents mcrx_strerror mcrx_is_system_error"
+mcrx_packet_get_contents mcrx_strerror mcrx_is_system_error mcrx_ctx_set_log_string_fn
+mcrx_ctx_log_msg mcrx_ctx_set_receive_socket_handlers mcrx_subscription_override_ifname
+mcrx_subscription_set_max_payload mcrx_packet_get_remote_port"
 
 fail=0
 for s in $seed_abi; do
