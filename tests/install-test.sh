@@ -12,7 +12,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 cmake --install "$build" --prefix "$work/prefix" >/dev/null
-libdir=$(dirname "$(find "$work/prefix" -name mcrx-core.pc | head -n 1)")/..
+libdir=$(dirname "$(find "$work/prefix" -name mcrx-core.pc -print -quit)")/..
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 export LD_LIBRARY_PATH="$libdir"
 test -f "$work/prefix/include/mcrx_core_ffi.h"
@@ -23,7 +23,9 @@ pkg-config --exists mcrx-core
 # The user's build line, unchanged.
 "$cc" -std=c11 -Wall -Wextra -Werror $extra -o "$work/seed_program" "$src/tests/compat/seed_program.c" \
   $(pkg-config --cflags --libs mcrx-core)
-ldd "$work/seed_program" | grep -q "$libdir/libmcrx-core.so"
+# Read whole outputs before matching: under pipefail, grep -q closing the pipe
+# early would fail the producer with SIGPIPE.
+grep -qF "$libdir/libmcrx-core.so" <<<"$(ldd "$work/seed_program")"
 
 # The libuv adapter's own .pc file, with the example a user would start from.
 if pkg-config --exists libuv; then

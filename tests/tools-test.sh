@@ -4,6 +4,8 @@
 # namespace link, including third-party peers (iperf 2 as sender, socat as
 # receiver). Runs on the receiver host of scripts/netns-run.sh.
 # usage: tools-test.sh BIN_DIR
+# No "| grep -q" below: under pipefail grep closing the pipe early fails the
+# producer (SIGPIPE); outputs are read whole first.
 set -uo pipefail
 bin=$1
 recv=$bin/mcrx_recv meta=$bin/mcrx_recv_meta send=$bin/mcrx_send
@@ -49,7 +51,7 @@ expect_fail "sender unknown flag" "unexpected argument '--nope'" "$send" 239.1.2
 if [ $? = 1 ] && grep -qF "mcrx_recv: failed to add subscription: MCRX: SSM-range multicast groups require a source address" "$work/e"; then
   ok "library errors are prefixed"; else bad "library errors are prefixed"; cat "$work/e"; fi
 for t in "$recv" "$meta" "$send"; do
-  if "$t" --help | grep -q '^usage:'; then ok "$(basename "$t") --help"; else bad "$(basename "$t") --help"; fi
+  if grep -q '^usage:' <<<"$("$t" --help)"; then ok "$(basename "$t") --help"; else bad "$(basename "$t") --help"; fi
 done
 
 # ---- banner: interface forms, flags in any order ----
@@ -207,13 +209,13 @@ next_port
 "$recv" 239.1.2.57 $port >"$work/r" 2>"$work/e" &
 pid=$!
 sleep 0.3
-ip maddr show dev vb | grep -q 239.1.2.57
+grep -q 239.1.2.57 <<<"$(ip maddr show dev vb)"
 joined=$?
 kill -TERM $pid
 wait $pid
 rc=$?
 left=1
-ip maddr show dev vb | grep -q 239.1.2.57 && left=0
+grep -q 239.1.2.57 <<<"$(ip maddr show dev vb)" && left=0
 if [ $rc = 0 ] && [ $joined = 0 ] && [ $left = 1 ] && grep -q "shutting down" "$work/e"; then ok "SIGTERM: leave and exit 0"; else
   bad "SIGTERM (rc=$rc joined=$joined left=$left)"; cat "$work/e"; fi
 next_port
