@@ -116,13 +116,13 @@ int mcrx_context_add_subscription(mcrx_context *ctx, const char *group, uint16_t
                              "context, group and subscription_id_out are required");
     e = mcrx_subscription_config_parse(&cfg, group, dst_port, source, interface);
     if (e != MCRX_ERROR_NONE) {
+        /* The kind's own status, as in the Rust ABI: text that does not parse
+         * is a bad argument (1), a bare index 0 a validation failure (2). */
+        int rc;
         mcrx__mutex_lock(&ctx->lock);
-        mcrx__err_copy(&ctx->err, mcrx__tls_err());
+        rc = mcrx__err_copy(&ctx->err, mcrx__tls_err());
         mcrx__mutex_unlock(&ctx->lock);
-        /* Text that does not parse is a bad argument; a parsed index of 0
-         * is a validation failure, as in the Rust ABI. */
-        return e == MCRX_ERROR_INVALID_INTERFACE_INDEX ? MCRX_STATUS_ERROR
-                                                       : MCRX_STATUS_INVALID_ARGUMENT;
+        return rc;
     }
     return mcrx_context_add(ctx, &cfg, subscription_id_out);
 }

@@ -141,7 +141,7 @@ int th_readable(intptr_t fd, int ms) {
     return poll(&p, 1, ms) > 0;
 }
 
-static long long now_ms(void) {
+long long th_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -150,7 +150,7 @@ static long long now_ms(void) {
 /* Receives one datagram with recv(handle), waiting on fd up to ms. */
 static int recv_wait(void *h, int (*recv)(void *, mcrx_datagram *, size_t *),
                      const char *(*last_error)(void *), intptr_t fd, mcrx_datagram *dg, int ms) {
-    long long end = now_ms() + ms;
+    long long end = th_now_ms() + ms;
     for (;;) {
         size_t got = 0;
         long long left;
@@ -160,7 +160,7 @@ static int recv_wait(void *h, int (*recv)(void *, mcrx_datagram *, size_t *),
         }
         if (got == 1)
             return 1;
-        left = end - now_ms();
+        left = end - th_now_ms();
         if (left <= 0)
             return 0;
         th_readable(fd, (int)left);

@@ -44,6 +44,8 @@ int th_ctx_recv_wait(mcrx_context *ctx, mcrx_datagram *dg, int ms);
 int th_sub_recv_wait(mcrx_subscription *sub, mcrx_datagram *dg, int ms);
 /* Waits until fd is readable, up to ms. Returns 1 or 0. */
 int th_readable(intptr_t fd, int ms);
+/* CLOCK_MONOTONIC in milliseconds, for deadlines and latencies. */
+long long th_now_ms(void);
 /* Sleeps briefly so in-flight datagrams land (used only before asserting absence). */
 void th_settle(void);
 

@@ -22,12 +22,6 @@
 
 #include "harness.h"
 
-static long long mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void wait_times_out_then_wakes_on_data(void **state) {
     mcrx_context *ctx = mcrx_context_new();
     uint16_t port = th_port();
@@ -39,15 +33,15 @@ static void wait_times_out_then_wakes_on_data(void **state) {
     size_t got = 0;
     (void)state;
     id = th_add_join(ctx, "239.6.0.1", port, NULL, NULL);
-    t0 = mono_ms();
+    t0 = th_now_ms();
     assert_int_equal(mcrx_context_wait(ctx, 200, &ready), 0);
     assert_int_equal(ready, 0);
-    assert_true(mono_ms() - t0 >= 150);
+    assert_true(th_now_ms() - t0 >= 150);
     th_send_str(s, "239.6.0.1", port, "wake");
-    t0 = mono_ms();
+    t0 = th_now_ms();
     assert_int_equal(mcrx_context_wait(ctx, TH_WAIT_MS, &ready), 0);
     assert_int_equal(ready, 1);
-    assert_true(mono_ms() - t0 < TH_WAIT_MS);
+    assert_true(th_now_ms() - t0 < TH_WAIT_MS);
     mcrx_datagram_init(&dg, buf, sizeof buf);
     assert_int_equal(mcrx_context_recv(ctx, &dg, &got), 0);
     assert_int_equal(got, 1);
@@ -82,8 +76,8 @@ static void readiness_loop_loses_and_repeats_nothing(void **state) {
     th_add_join(ctx, groups[1], port, NULL, NULL);
     th_add_join(ctx, groups[2], port, S_V4, NULL);
     snd = th_seq_start(s, groups, 3, port, 0, 3000, 20);
-    end = mono_ms() + 10000;
-    while (total < 3000 && mono_ms() < end) {
+    end = th_now_ms() + 10000;
+    while (total < 3000 && th_now_ms() < end) {
         size_t got = 0, i;
         if (!th_readable(mcrx_context_fd(ctx), 1000))
             continue;
@@ -124,10 +118,10 @@ static void count_packet(const McrxPacketView *p, void *user) {
 }
 
 static int wait_for(counter *c, int want, int ms) {
-    long long end = mono_ms() + ms;
+    long long end = th_now_ms() + ms;
     int ok;
     pthread_mutex_lock(&c->mu);
-    while (c->n < want && mono_ms() < end) {
+    while (c->n < want && th_now_ms() < end) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 20000000L;
@@ -166,8 +160,8 @@ static void receive_error_stops_the_background_receiver(void **state) {
     inet_pton(AF_INET, R_V4, &self.sin_addr);
     assert_int_equal(connect(fd, (struct sockaddr *)&self, sizeof self), 0);
     assert_int_equal(send(fd, "x", 1, 0), 1);
-    end = mono_ms() + TH_WAIT_MS;
-    while (mono_ms() < end && mcrx_context_last_error_code(ctx) != MCRX_ERROR_RECEIVE_FAILED) {
+    end = th_now_ms() + TH_WAIT_MS;
+    while (th_now_ms() < end && mcrx_context_last_error_code(ctx) != MCRX_ERROR_RECEIVE_FAILED) {
         struct timespec ts = {0, 10000000L};
         nanosleep(&ts, NULL);
     }

@@ -8,12 +8,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static double mono(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* "<dir>/<stem>_hardware.<ext>" next to the network file. */
 static void hardware_path(const char *net, char *buf, size_t len) {
     const char *slash = strrchr(net, '/');
@@ -94,7 +88,7 @@ double mcrx_tool_metrics_left(const mcrx_tool_metrics *m) {
     double left;
     if (m->every <= 0)
         return -1;
-    left = m->next_due - mono();
+    left = m->next_due - mcrx_tool_mono();
     return left < 0 ? 0 : left;
 }
 
@@ -149,9 +143,9 @@ void mcrx_tool_metrics_tick(mcrx_tool_metrics *m, mcrx_context *ctx, int force) 
     mcrx_metrics_delta d;
     mcrx_hardware_delta hd;
     int have_net, have_hw = 0;
-    if (m->every <= 0 || (!force && mono() < m->next_due))
+    if (m->every <= 0 || (!force && mcrx_tool_mono() < m->next_due))
         return;
-    m->next_due = mono() + m->every;
+    m->next_due = mcrx_tool_mono() + m->every;
     if (mcrx_context_metrics_get(ctx, &c) != MCRX_STATUS_OK)
         return;
     have_net = mcrx_context_sampler_sample(&m->cs, &c, &d);

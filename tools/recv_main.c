@@ -115,12 +115,6 @@ static void on_signal(int sig) {
     stop_signal = sig;
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 void mcrx_tool_recv_banner(FILE *f, const mcrx_tool_options *o, const mcrx_subscription_config *cfg, uint64_t id) {
     char iface[96];
     mcrx_tool_describe_interface(cfg, iface, sizeof iface);
@@ -229,7 +223,7 @@ int mcrx_tool_recv_main(int argc, char **argv, int meta, const char *name) {
     mcrx_tool_recv_banner(o.json ? stderr : stdout, &o, &cfg, id);
     mcrx_datagram_init(&dg, buf, sizeof buf);
     dg.meta = &md;
-    last = now_s();
+    last = mcrx_tool_mono();
     while (!stop_signal && (o.count < 0 || received < o.count)) {
         size_t got = 0;
         if (mcrx_context_recv(ctx, &dg, &got) != MCRX_STATUS_OK) {
@@ -241,7 +235,7 @@ int mcrx_tool_recv_main(int argc, char **argv, int meta, const char *name) {
         if (got == 1) {
             mcrx_tool_print(stdout, &dg, &o);
             received++;
-            last = now_s();
+            last = mcrx_tool_mono();
             continue;
         }
         {
@@ -249,7 +243,7 @@ int mcrx_tool_recv_main(int argc, char **argv, int meta, const char *name) {
             struct timespec ts, *tsp = NULL;
             double wait = mcrx_tool_metrics_left(&metrics);
             if (o.timeout > 0) {
-                double left = o.timeout - (now_s() - last);
+                double left = o.timeout - (mcrx_tool_mono() - last);
                 if (left <= 0) {
                     fprintf(stderr, "%s: no datagram for %g s, giving up\n", name, o.timeout);
                     rc = 2;

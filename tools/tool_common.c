@@ -1,8 +1,16 @@
+#define _GNU_SOURCE
 #include "tool_common.h"
 
 #include <errno.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
+
+double mcrx_tool_mono(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 int mcrx_tool_parse_ulong(const char *s, unsigned long min, unsigned long max,
                           unsigned long *out) {

@@ -6,6 +6,9 @@
 
 #include <mcrx/mcrx.h>
 
+/* CLOCK_MONOTONIC in seconds. */
+double mcrx_tool_mono(void);
+
 /* Whole number in [min, max]; 0 on success. */
 int mcrx_tool_parse_ulong(const char *s, unsigned long min, unsigned long max,
                           unsigned long *out);

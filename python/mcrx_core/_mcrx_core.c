@@ -508,8 +508,7 @@ static PyObject *context_add_subscription(ContextObject *self, PyObject *args, P
     }
     e = mcrx_subscription_config_parse(&cfg, group, (uint16_t)port, source, iface);
     if (e != MCRX_ERROR_NONE)
-        return raise_kind(e == MCRX_ERROR_INVALID_INTERFACE_INDEX ? e : MCRX_ERROR_INVALID_ADDRESS,
-                          0, mcrx_last_error());
+        return raise_kind(e, 0, mcrx_last_error()); /* every parse kind is a ValueError */
     cfg.rcvbuf_bytes = rcvbuf > UINT32_MAX ? UINT32_MAX : (uint32_t)rcvbuf;
     if (mcrx_context_add(self->ctx, &cfg, &id) != MCRX_STATUS_OK)
         return raise_ctx(self->ctx);

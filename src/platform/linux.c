@@ -519,6 +519,21 @@ int mcrx__plat_recv(mcrx_sock sock, int cmsgs, mcrx_datagram *dgs, mcrx__rxinfo 
     *got = 0;
     if (n > MCRX__RX_CHUNK)
         n = MCRX__RX_CHUNK;
+    if (n == 1 && !cmsgs) {
+        /* No reports to read: recvfrom skips recvmsg's header copying. */
+        socklen_t slen = sizeof src[0];
+        ssize_t len;
+        do
+            len = recvfrom((int)sock, dgs[0].buf, dgs[0].cap, MSG_DONTWAIT | MSG_TRUNC, &src[0].sa,
+                           &slen);
+        while (len < 0 && errno == EINTR);
+        if (len < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : errno;
+        memset(&mm[0].msg_hdr, 0, sizeof mm[0].msg_hdr); /* no flags, no cmsgs */
+        finish(&dgs[0], &info[0], &mm[0].msg_hdr, (size_t)len, &src[0]);
+        *got = 1;
+        return 0;
+    }
     for (i = 0; i < n; i++) {
         iov[i].iov_base = dgs[i].buf;
         iov[i].iov_len = dgs[i].cap;
@@ -531,20 +546,6 @@ int mcrx__plat_recv(mcrx_sock sock, int cmsgs, mcrx_datagram *dgs, mcrx__rxinfo 
             mm[i].msg_hdr.msg_control = ctrl[i].buf;
             mm[i].msg_hdr.msg_controllen = sizeof ctrl[i].buf;
         }
-    }
-    if (n == 1 && !cmsgs) {
-        /* No reports to read: recvfrom skips recvmsg's header copying. */
-        socklen_t slen = sizeof src[0];
-        ssize_t len;
-        do
-            len = recvfrom((int)sock, dgs[0].buf, dgs[0].cap, MSG_DONTWAIT | MSG_TRUNC, &src[0].sa,
-                           &slen);
-        while (len < 0 && errno == EINTR);
-        if (len < 0)
-            return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : errno;
-        finish(&dgs[0], &info[0], &mm[0].msg_hdr, (size_t)len, &src[0]);
-        *got = 1;
-        return 0;
     }
     if (n == 1) {
         /* One datagram: plain recvmsg is cheaper than recvmmsg's setup. */
