@@ -58,8 +58,9 @@ struct McrxSubscription {
     mcrx_sock sock;
     int state;
     int ssm;
-    uint32_t ifindex;          /* resolved IPv6 join interface */
+    uint32_t ifindex;          /* resolved receive interface, 0 = kernel's choice */
     int isolated;              /* the kernel delivers only our datagrams */
+    int pinned;                /* ifindex was found after a join without one */
     int cmsgs;                 /* per-datagram reports are on */
     mcrx_context *ctx;         /* owner, NULL once taken */
     int in_poller;

@@ -3,6 +3,7 @@
  * isolation filter, and fair scheduling across a context's subscriptions.
  * Nothing here allocates.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "internal.h"
@@ -83,9 +84,14 @@ int mcrx__sub_recv(mcrx_subscription *sub, mcrx_datagram *dgs, size_t n, size_t 
         if (os != 0) {
             COUNT(sub->n.errors++);
             *got = filled;
+            /* EBADF / ENOTSOCK: the caller closed (or replaced) the
+             * subscription's socket behind the library's back. */
             return mcrx__err_set(err, MCRX_ERROR_RECEIVE_FAILED, os,
-                                 "subscription %llu: %s (errno %d)",
-                                 (unsigned long long)sub->id, strerror(os), os);
+                                 "subscription %llu: %s (errno %d)%s",
+                                 (unsigned long long)sub->id, strerror(os), os,
+                                 os == EBADF || os == ENOTSOCK
+                                     ? ": its socket was closed outside the library"
+                                     : "");
         }
         for (i = 0; i < k; i++) {
             mcrx_datagram *dg = &dgs[filled + i];
@@ -304,8 +310,9 @@ int mcrx_context_recv(mcrx_context *ctx, mcrx_datagram *dg, size_t *received_out
 static int wait_on(mcrx_sock sock, int timeout_ms, int *ready_out, mcrx__err *err) {
     int r = mcrx__wait_readable(sock, timeout_ms);
     if (r < 0)
-        return mcrx__err_set(err, MCRX_ERROR_RECEIVE_FAILED, -r, "wait: %s (errno %d)",
-                             strerror(-r), -r);
+        return mcrx__err_set(err, MCRX_ERROR_RECEIVE_FAILED, -r, "wait: %s (errno %d)%s",
+                             strerror(-r), -r,
+                             r == -EBADF ? ": the socket was closed outside the library" : "");
     *ready_out = r;
     return 0;
 }

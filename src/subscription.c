@@ -46,6 +46,21 @@ int mcrx__sub_membership(mcrx_subscription *sub, int join, mcrx__err *err) {
                              (unsigned long long)sub->id);
     if (mcrx__plat_membership(sub->sock, &sub->cfg, sub->ifindex, join, err) != 0)
         return mcrx__status_of(err->code);
+    if ((join && sub->ifindex == 0) || (!join && sub->pinned)) {
+        /* Joined where the kernel chose: pin the socket to that interface
+         * (and unpin on leave) so other links' copies stay out. */
+        mcrx__sockinfo info = {sub->ifindex, sub->isolated, sub->cmsgs};
+        if (mcrx__plat_pin_interface(sub->sock, &sub->cfg, &info, join, err) != 0) {
+            mcrx__err ignored;
+            if (join)
+                mcrx__plat_membership(sub->sock, &sub->cfg, 0, 0, &ignored);
+            return mcrx__status_of(err->code);
+        }
+        sub->ifindex = info.ifindex;
+        sub->isolated = info.isolated;
+        sub->cmsgs = info.cmsgs;
+        sub->pinned = join && info.ifindex != 0;
+    }
     sub->state = join ? MCRX_STATE_JOINED : MCRX_STATE_BOUND;
     if (join)
         sub->n.joins++;

@@ -267,6 +267,32 @@ static void context_fd_and_iteration_for_event_loops(void **state) {
     mcrx_context_free(ctx);
 }
 
+/* A subscription's socket closed by the caller: the per-subscription calls
+ * say so instead of waiting or reporting nothing forever. */
+static void socket_closed_underneath_is_reported(void **state) {
+    mcrx_context *ctx = mcrx_context_new();
+    mcrx_subscription *sub = NULL;
+    unsigned char buf[64];
+    mcrx_datagram dg;
+    size_t got = 1;
+    int ready = 0;
+    uint64_t id = th_add_join(ctx, "239.2.0.40", th_port(), NULL, NULL);
+    (void)state;
+    assert_int_equal(mcrx_context_take_subscription(ctx, id, &sub), 0);
+    close((int)mcrx_subscription_sock(sub));
+    assert_int_equal(mcrx_subscription_wait(sub, 1000, &ready), MCRX_STATUS_ERROR);
+    assert_int_equal(ready, 0);
+    assert_int_equal(mcrx_subscription_last_error_code(sub), MCRX_ERROR_RECEIVE_FAILED);
+    assert_non_null(strstr(mcrx_subscription_last_error(sub), "closed outside the library"));
+    mcrx_datagram_init(&dg, buf, sizeof buf);
+    assert_int_equal(mcrx_subscription_recv(sub, &dg, &got), MCRX_STATUS_ERROR);
+    assert_int_equal(got, 0);
+    assert_int_equal(mcrx_subscription_last_os_error(sub), EBADF);
+    assert_non_null(strstr(mcrx_subscription_last_error(sub), "closed outside the library"));
+    mcrx_subscription_free(sub); /* closes the number again: nothing else holds it here */
+    mcrx_context_free(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ids_start_at_one_and_are_never_reused),
@@ -278,6 +304,7 @@ int main(void) {
         cmocka_unit_test(caller_socket_errors),
         cmocka_unit_test(validation_errors_reach_the_context),
         cmocka_unit_test(context_fd_and_iteration_for_event_loops),
+        cmocka_unit_test(socket_closed_underneath_is_reported),
     };
     th_init();
     return cmocka_run_group_tests_name("lifecycle", tests, NULL, NULL);

@@ -125,7 +125,8 @@ static const char *knob_for(int os, int family, int ssm, int joining) {
                        : "not a member of this group on this socket";
     case EADDRINUSE:
         return joining ? "this socket has already joined this group and source"
-                       : "the port is held by a socket without SO_REUSEADDR";
+                       : "the port is held by a socket without SO_REUSEADDR (a program "
+                         "that set only SO_REUSEPORT, or neither)";
     case EACCES:
         return "ports below 1024 need CAP_NET_BIND_SERVICE "
                "(or net.ipv4.ip_unprivileged_port_start)";
@@ -155,21 +156,23 @@ static int set_int(int fd, int level, int opt, int v, const char *name, mcrx__er
     return 0;
 }
 
-/* Finds the index of the interface holding an IPv6 address. */
-static int v6_index_of(const mcrx_ip *addr, uint32_t *index_out, mcrx__err *err) {
+/* Finds the index of the interface holding addr (IPv4 or IPv6). */
+static int index_of_address(const mcrx_ip *addr, uint32_t *index_out, mcrx__err *err) {
     struct ifaddrs *list, *it;
     char text[MCRX_IP_STRLEN];
+    int af = af_of(addr->family);
     if (getifaddrs(&list) != 0)
         return os_fail(err, MCRX_ERROR_INTERFACE_DISCOVERY_FAILED, errno, "getifaddrs", 0, 0, 0);
     *index_out = 0;
     for (it = list; it != NULL; it = it->ifa_next) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(void *)it->ifa_addr;
-        if (in6 == NULL || in6->sin6_family != AF_INET6)
+        const sockaddr_u *a = (const sockaddr_u *)(const void *)it->ifa_addr;
+        if (a == NULL || a->sa.sa_family != af)
             continue;
-        if (memcmp(&in6->sin6_addr, addr->bytes, 16) != 0)
+        if (af == AF_INET && memcmp(&a->in.sin_addr, addr->bytes, 4) != 0)
             continue;
-        if (addr->scope_id != 0 && in6->sin6_scope_id != 0 &&
-            in6->sin6_scope_id != addr->scope_id)
+        if (af == AF_INET6 && (memcmp(&a->in6.sin6_addr, addr->bytes, 16) != 0 ||
+                               (addr->scope_id != 0 && a->in6.sin6_scope_id != 0 &&
+                                a->in6.sin6_scope_id != addr->scope_id)))
             continue;
         *index_out = if_nametoindex(it->ifa_name);
         if (*index_out != 0)
@@ -179,20 +182,21 @@ static int v6_index_of(const mcrx_ip *addr, uint32_t *index_out, mcrx__err *err)
     if (*index_out == 0) {
         mcrx_ip_format(addr, text, sizeof text);
         return mcrx__err_set(err, MCRX_ERROR_INTERFACE_DISCOVERY_FAILED, 0,
-                             "failed to resolve IPv6 interface address %s to an interface "
+                             "failed to resolve IPv%d interface address %s to an interface "
                              "index (no local interface has it)",
-                             text);
+                             addr->family, text);
     }
     return 0;
 }
 
+/* The interface a subscription receives on, as an index (0 = the kernel's
+ * choice). IPv4 configs name it by address, IPv6 by address or index. */
 static int resolve_ifindex(const mcrx_subscription_config *cfg, uint32_t *ifindex,
                            mcrx__err *err) {
     static const uint8_t zero[16];
+    size_t alen = cfg->interface.family == MCRX_IP_V4 ? 4 : 16;
     *ifindex = 0;
-    if (cfg->group.family != MCRX_IP_V6)
-        return 0;
-    if (cfg->interface_index != MCRX_NO_INTERFACE_INDEX) {
+    if (cfg->group.family == MCRX_IP_V6 && cfg->interface_index != MCRX_NO_INTERFACE_INDEX) {
         char name[IF_NAMESIZE];
         *ifindex = (uint32_t)cfg->interface_index;
         if (if_indextoname(*ifindex, name) == NULL)
@@ -200,9 +204,19 @@ static int resolve_ifindex(const mcrx_subscription_config *cfg, uint32_t *ifinde
                                  "interface index %u does not exist", *ifindex);
         return 0;
     }
-    if (cfg->interface.family != MCRX_IP_V6 || memcmp(cfg->interface.bytes, zero, 16) == 0)
+    if (cfg->interface.family != cfg->group.family ||
+        memcmp(cfg->interface.bytes, zero, alen) == 0)
         return 0;
-    return v6_index_of(&cfg->interface, ifindex, err);
+    if (cfg->group.family == MCRX_IP_V4) {
+        /* As in the Rust crate, an IPv4 address no interface has is the
+         * join's failure (IP_ADD_MEMBERSHIP names it), not the add's. The
+         * kernel's IPv4 membership check is per interface in any case. */
+        mcrx__err ignored;
+        if (index_of_address(&cfg->interface, ifindex, &ignored) != 0)
+            *ifindex = 0;
+        return 0;
+    }
+    return index_of_address(&cfg->interface, ifindex, err);
 }
 
 /* Options every receive socket needs (non-blocking, only its own groups)
@@ -252,6 +266,25 @@ static int set_rcvbuf(int fd, uint32_t bytes, mcrx__err *err) {
     return 0;
 }
 
+/*
+ * Binds fd to the subscription's interface, so the kernel itself keeps other
+ * links' copies of the group away (for IPv4 its membership check does too;
+ * the binding makes that hold whatever else shares the port). Where the
+ * process may not bind (EPERM: Linux before 5.7 needs CAP_NET_RAW), the
+ * socket stays unbound and the user-space ingress check, fed by pktinfo,
+ * does the filtering.
+ */
+static int bind_device(int fd, mcrx__sockinfo *info, mcrx__err *err) {
+    int v = (int)info->ifindex;
+    if (setsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &v, sizeof v) == 0)
+        return 0;
+    if (errno == EPERM || errno == EACCES) {
+        info->isolated = 0;
+        return 0;
+    }
+    return os_fail(err, MCRX_ERROR_SOCKET_OPTION_FAILED, errno, "SO_BINDTOIFINDEX", 0, 0, 0);
+}
+
 /* Link- and interface-scope IPv6 groups can only be bound with a scope. */
 static int v6_group_needs_scope(const mcrx_ip *g) {
     int scope = g->bytes[1] & 0x0f;
@@ -275,10 +308,12 @@ int mcrx__plat_open(const mcrx_subscription_config *cfg, mcrx_sock *sock_out,
         return os_fail(err, MCRX_ERROR_SOCKET_CREATE_FAILED, errno, "socket", family, 0, 0);
     if (family == MCRX_IP_V6)
         rc = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1, "IPV6_V6ONLY", err);
+    /* SO_REUSEADDR alone: every socket bound to a multicast group:port gets
+     * each datagram it has a membership for. SO_REUSEPORT would make the
+     * kernel pick one socket of the group per datagram instead, handing one
+     * subscription's datagrams to another (and dropping them there). */
     if (rc == 0)
         rc = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR", err);
-    if (rc == 0)
-        rc = set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT", err);
     if (rc != 0)
         goto fail;
 
@@ -287,6 +322,8 @@ int mcrx__plat_open(const mcrx_subscription_config *cfg, mcrx_sock *sock_out,
     memset(&addr, 0, sizeof addr);
     if (family == MCRX_IP_V4) {
         alen = (socklen_t)mcrx_ip_to_sockaddr(&cfg->group, cfg->dst_port, &addr, sizeof addr);
+        if (info->ifindex != 0)
+            rc = bind_device(fd, info, err);
     } else {
         mcrx_ip g = cfg->group;
         g.scope_id = 0;
@@ -298,15 +335,14 @@ int mcrx__plat_open(const mcrx_subscription_config *cfg, mcrx_sock *sock_out,
                 info->isolated = 0;
             }
         } else if (info->ifindex != 0) {
-            /* Linux's IPv6 membership check ignores the interface: bind the
-             * socket to the device so other links' copies never reach it. */
-            rc = set_int(fd, SOL_SOCKET, SO_BINDTOIFINDEX, (int)info->ifindex,
-                         "SO_BINDTOIFINDEX", err);
-            if (rc != 0)
-                goto fail;
+            /* Linux's IPv6 membership check ignores the interface: the
+             * device binding keeps other links' copies away. */
+            rc = bind_device(fd, info, err);
         }
         alen = (socklen_t)mcrx_ip_to_sockaddr(&g, cfg->dst_port, &addr, sizeof addr);
     }
+    if (rc != 0)
+        goto fail;
     if (bind(fd, &addr.sa, alen) != 0) {
         rc = os_fail(err, MCRX_ERROR_SOCKET_BIND_FAILED, errno, "bind", family, 0, 0);
         goto fail;
@@ -437,6 +473,74 @@ int mcrx__plat_membership(mcrx_sock sock, const mcrx_subscription_config *cfg,
     return 0;
 }
 
+/*
+ * Linux's IPv6 membership check ignores the interface: a socket that joined
+ * without one would also get the group from every other link where anyone
+ * joined it. The kernel records the interface it chose for the join; find it
+ * (MCAST_MSFILTER answers only for that interface) and bind the socket to it,
+ * as if the caller had named it. IPv4 needs none of this: its membership
+ * check is per interface.
+ */
+/* 1 if fd holds a membership of cfg's group on interface index. */
+static int joined_on(int fd, const mcrx_subscription_config *cfg, uint32_t index) {
+    union {
+        struct group_filter gf;
+        char room[GROUP_FILTER_SIZE(1)];
+    } q;
+    socklen_t len = sizeof q;
+    mcrx_ip g = cfg->group;
+    memset(&q, 0, sizeof q);
+    g.scope_id = 0;
+    q.gf.gf_interface = index;
+    q.gf.gf_numsrc = 1;
+    mcrx_ip_to_sockaddr(&g, 0, &q.gf.gf_group, sizeof q.gf.gf_group);
+    return getsockopt(fd, IPPROTO_IPV6, MCAST_MSFILTER, &q, &len) == 0;
+}
+
+static _Thread_local uint32_t last_pinned;
+
+int mcrx__plat_pin_interface(mcrx_sock sock, const mcrx_subscription_config *cfg,
+                             mcrx__sockinfo *info, int pin, mcrx__err *err) {
+    struct if_nameindex *list, *it;
+    int fd = (int)sock, v = 0;
+    if (cfg->group.family != MCRX_IP_V6)
+        return 0;
+    if (!pin) {
+        /* Unbound again: a later join may be routed to another interface. */
+        if (info->ifindex != 0 &&
+            setsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &v, sizeof v) != 0 && errno != EPERM)
+            return os_fail(err, MCRX_ERROR_SOCKET_OPTION_FAILED, errno, "SO_BINDTOIFINDEX", 0,
+                           0, 0);
+        info->ifindex = 0;
+        return 0;
+    }
+    /* Joins without an interface nearly always land on the same one: try
+     * the one this thread found last before listing them all. */
+    if (last_pinned != 0 && joined_on(fd, cfg, last_pinned)) {
+        info->ifindex = last_pinned;
+    } else {
+        list = if_nameindex();
+        if (list == NULL)
+            return os_fail(err, MCRX_ERROR_INTERFACE_DISCOVERY_FAILED, errno, "if_nameindex", 0,
+                           0, 0);
+        for (it = list; it->if_index != 0 && info->ifindex == 0; it++)
+            if (joined_on(fd, cfg, it->if_index))
+                info->ifindex = last_pinned = it->if_index;
+        if_freenameindex(list);
+    }
+    if (info->ifindex == 0)
+        return 0; /* not found (an old kernel): the group stays unpinned */
+    if (bind_device(fd, info, err) != 0)
+        return mcrx__status_of(err->code);
+    if (!info->isolated && !(cfg->rx_options & MCRX_RX_PKTINFO)) {
+        /* Not allowed to bind: the user-space ingress check needs pktinfo. */
+        if (set_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1, "IPV6_RECVPKTINFO", err) != 0)
+            return mcrx__status_of(err->code);
+        info->cmsgs = 1;
+    }
+    return 0;
+}
+
 /* ---- receive ------------------------------------------------------------------ */
 
 #define CTRL_SPACE 256
@@ -446,12 +550,35 @@ typedef union {
     char buf[CTRL_SPACE];
 } ctrl_buf;
 
-static void parse_cmsgs(struct msghdr *mh, mcrx__rxinfo *info) {
+/* The next item, or NULL where this one's length reaches the end of the
+ * buffer (stepping past it would be pointer arithmetic out of bounds). */
+static struct cmsghdr *next_cmsg(struct msghdr *mh, struct cmsghdr *c, const unsigned char *end) {
+    if (c->cmsg_len >= (size_t)(end - (const unsigned char *)c))
+        return NULL;
+    return CMSG_NXTHDR(mh, c);
+}
+
+/* Reads the reports the kernel put beside a datagram. The chain is walked
+ * with the system's macros; each item's data length is clamped to what is
+ * left of the buffer, so a malformed length never reads past it. */
+void mcrx__plat_parse_cmsgs(const void *control, size_t controllen, mcrx__rxinfo *info) {
+    struct msghdr mh;
     struct cmsghdr *c;
+    const unsigned char *end = (const unsigned char *)control + controllen;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_control = (void *)(uintptr_t)control;
+    mh.msg_controllen = controllen;
     info->valid = 0;
-    for (c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
+    if (control == NULL)
+        return;
+    for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = next_cmsg(&mh, c, end)) {
         const unsigned char *data = CMSG_DATA(c);
-        size_t dlen = c->cmsg_len - (size_t)(data - (const unsigned char *)c);
+        size_t hdr = (size_t)(data - (const unsigned char *)c), dlen;
+        size_t left = (size_t)(end - (const unsigned char *)c);
+        size_t clen = c->cmsg_len < left ? c->cmsg_len : left;
+        if (clen < hdr)
+            break; /* a length shorter than its own header ends the chain */
+        dlen = clen - hdr;
         if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
             dlen >= sizeof(struct in_pktinfo)) {
             struct in_pktinfo pi;
@@ -502,9 +629,9 @@ static void finish(mcrx_datagram *dg, mcrx__rxinfo *info, struct msghdr *mh, siz
         memset(&dg->source, 0, sizeof dg->source);
         dg->source_port = 0;
     }
-    if (mh->msg_flags & MSG_CTRUNC)
-        mh->msg_controllen = 0; /* do not trust a cut chain */
-    parse_cmsgs(mh, info);
+    /* A cut chain is not trusted. */
+    mcrx__plat_parse_cmsgs(mh->msg_control,
+                           (mh->msg_flags & MSG_CTRUNC) ? 0 : (size_t)mh->msg_controllen, info);
 }
 
 int mcrx__plat_recv(mcrx_sock sock, int cmsgs, mcrx_datagram *dgs, mcrx__rxinfo *info,
@@ -640,6 +767,8 @@ int mcrx__wait_readable(mcrx_sock sock, int timeout_ms) {
     r = poll(&p, 1, timeout_ms);
     if (r < 0)
         return errno == EINTR ? 0 : -errno;
+    if (r > 0 && (p.revents & POLLNVAL))
+        return -EBADF; /* closed underneath: say so rather than "ready" forever */
     return r > 0;
 }
 

@@ -25,7 +25,7 @@ typedef struct mcrx__rxinfo {
 
 /* What the platform resolved for a subscription's socket. */
 typedef struct mcrx__sockinfo {
-    uint32_t ifindex; /* IPv6 join interface, 0 = the kernel's choice */
+    uint32_t ifindex; /* the receive interface, 0 = the kernel's choice */
     /* 1 when the kernel itself delivers only this subscription's datagrams
      * (bound to the group, and to the interface when one is set), so the
      * user-space check needs no pktinfo. */
@@ -57,6 +57,16 @@ int mcrx__plat_membership(mcrx_sock sock, const mcrx_subscription_config *cfg,
                           uint32_t ifindex, int join, struct mcrx__err *err);
 
 /*
+ * After a join (pin 1) of a socket opened without an interface, finds the
+ * interface the kernel joined on, records it in info->ifindex and binds the
+ * socket to it where the kernel's own filtering needs that (IPv6); where the
+ * binding is not allowed, info->isolated drops to 0. After a leave (pin 0),
+ * undoes it. A no-op for IPv4.
+ */
+int mcrx__plat_pin_interface(mcrx_sock sock, const mcrx_subscription_config *cfg,
+                             mcrx__sockinfo *info, int pin, struct mcrx__err *err);
+
+/*
  * Receives up to n (<= MCRX__RX_CHUNK) datagrams without blocking. Fills each
  * dgs[i]'s len, wire_len, flags, source, source_port and info[i]. With
  * cmsgs 0 the socket has no per-datagram reports turned on, so the cheapest
@@ -67,6 +77,11 @@ int mcrx__plat_recv(mcrx_sock sock, int cmsgs, mcrx_datagram *dgs, mcrx__rxinfo 
                     size_t n, size_t *got);
 
 void mcrx__plat_close(mcrx_sock sock);
+
+/* Fills info from a received control-message buffer (controllen bytes at
+ * control; NULL or 0 = none). Never reads outside the buffer, whatever the
+ * lengths inside it say: it is the fuzzing entry for control messages. */
+void mcrx__plat_parse_cmsgs(const void *control, size_t controllen, mcrx__rxinfo *info);
 
 /* Readiness set: a pollable handle that is readable when a member is. */
 int mcrx__poller_open(mcrx_sock *poller, struct mcrx__err *err);
