@@ -14,7 +14,7 @@ set -eu
 #   valgrind                  make bench: what counting costs, in instructions
 #   python3-dev python3-setuptools python3-pip python3-venv python3-pytest
 #                             the Python extension, its offline pip install and pytest suite
-PACKAGES="cmake make gcc pkg-config libcmocka-dev iproute2 util-linux procps tshark iperf socat libuv1-dev valgrind python3-dev python3-setuptools python3-pip python3-venv python3-pytest"
+PACKAGES="cmake make gcc pkg-config libcmocka-dev iproute2 util-linux procps tshark iperf socat libuv1-dev valgrind python3-dev python3-setuptools python3-pip python3-venv python3-pytest python3-wheel-whl python3-setuptools-whl python3-pip-whl"
 
 missing=""
 if ! command -v dpkg-query >/dev/null 2>&1; then

@@ -9,7 +9,12 @@
 #include <Python.h>
 #include <structmember.h>
 
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
 #include <string.h>
+#include <time.h>
 
 #include <mcrx/mcrx.h>
 
@@ -76,6 +81,46 @@ static PyObject *ip_str(const mcrx_ip *ip) {
     return PyUnicode_FromString(text);
 }
 
+/*
+ * obj as an integer in lo..hi. A non-integer (None, float, str) is a
+ * TypeError; an integer outside the C field's range is a ValueError naming
+ * the parameter, its range and the value, so nothing is wrapped, masked or
+ * clamped on the way to C.
+ */
+static int int_arg(PyObject *obj, const char *name, unsigned long long lo, unsigned long long hi,
+                   unsigned long long *out) {
+    PyObject *v;
+    unsigned long long x;
+    int outside;
+    if (!PyIndex_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s must be an integer, not %.100s", name,
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    v = PyNumber_Index(obj);
+    if (v == NULL)
+        return -1;
+    x = PyLong_AsUnsignedLongLong(v);
+    outside = x == (unsigned long long)-1 && PyErr_Occurred();
+    if (outside) {
+        /* Below 0 or above 2**64-1: out of every range here. */
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            Py_DECREF(v);
+            return -1;
+        }
+        PyErr_Clear();
+    } else
+        outside = x < lo || x > hi;
+    if (outside) {
+        PyErr_Format(PyExc_ValueError, "%s must be between %llu and %llu, got %S", name, lo, hi, v);
+        Py_DECREF(v);
+        return -1;
+    }
+    Py_DECREF(v);
+    *out = x;
+    return 0;
+}
+
 /* ---- Packet ------------------------------------------------------------------ */
 
 typedef struct {
@@ -85,6 +130,8 @@ typedef struct {
     uint16_t source_port, dst_port;
     uint32_t flags;
     size_t wire_len;
+    /* Kept here: the payload view may be released by its user. */
+    Py_ssize_t len;
     PyObject *payload; /* bytes, or a memoryview into the caller's buffer */
 } PacketObject;
 
@@ -108,6 +155,7 @@ static PacketObject *packet_new(const mcrx_datagram *dg, PyObject *payload /* st
     p->dst_port = dg->dst_port;
     p->flags = dg->flags;
     p->wire_len = dg->wire_len;
+    p->len = (Py_ssize_t)dg->len;
     p->payload = payload;
     return p;
 }
@@ -136,7 +184,7 @@ static PyObject *packet_get_truncated(PacketObject *p, void *c) {
 }
 static PyObject *packet_payload_len(PacketObject *p, PyObject *unused) {
     (void)unused;
-    return PyLong_FromSsize_t(PyObject_Length(p->payload));
+    return PyLong_FromSsize_t(p->len);
 }
 static PyObject *packet_repr(PacketObject *p) {
     char src[MCRX_IP_STRLEN] = "", grp[MCRX_IP_STRLEN] = "";
@@ -145,7 +193,7 @@ static PyObject *packet_repr(PacketObject *p) {
     return PyUnicode_FromFormat("Packet(subscription_id=%llu, source=('%s', %u), group='%s', "
                                 "dst_port=%u, payload_len=%zd)",
                                 (unsigned long long)p->subscription_id, src, p->source_port, grp,
-                                p->dst_port, PyObject_Length(p->payload));
+                                p->dst_port, p->len);
 }
 
 static PyMemberDef packet_members[] = {
@@ -306,6 +354,10 @@ static PyObject *pwm_new(PacketObject *packet, const mcrx_metadata *m) {
 typedef struct {
     unsigned char *arena;
     size_t slots;
+    /* Set while datagrams in the arena are being copied out: building Python
+     * objects can run a finalizer (a collection on allocation) or let another
+     * thread in, and a receive from there would reuse the arena under us. */
+    int busy;
     mcrx_datagram dgs[BATCH_MAX];
     mcrx_metadata metas[BATCH_MAX];
 } rxbuf;
@@ -333,13 +385,10 @@ static int sub_recv_fn(void *h, mcrx_datagram *dgs, size_t n, size_t *got) {
     return mcrx_subscription_recv_batch(h, dgs, n, got);
 }
 
-/* Receives up to n; returns a new list (batch), one object or None (single),
- * or NULL with the C status in *status when the library failed. */
-static PyObject *receive(rxbuf *b, recv_fn fn, void *h, size_t n, int with_meta, int single,
-                         int *status) {
+static PyObject *receive_copy(rxbuf *b, recv_fn fn, void *h, size_t n, int with_meta, int single,
+                              int *status) {
     size_t got = 0, i;
     PyObject *list = NULL;
-    *status = 0;
     if (rxbuf_reserve(b, n) != 0)
         return NULL;
     mcrx_datagrams_init(b->dgs, n, b->arena, MCRX_MAX_DATAGRAM, with_meta ? b->metas : NULL);
@@ -372,45 +421,76 @@ static PyObject *receive(rxbuf *b, recv_fn fn, void *h, size_t n, int with_meta,
     return list;
 }
 
+/* Receives up to n; returns a new list (batch), one object or None (single),
+ * or NULL with the C status in *status when the library failed. */
+static PyObject *receive(rxbuf *b, recv_fn fn, void *h, size_t n, int with_meta, int single,
+                         int *status) {
+    PyObject *r;
+    *status = 0;
+    if (b->busy) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "mcrx_core: this Context is already receiving (a receive re-entered from "
+                        "a finalizer, a signal handler or another thread)");
+        return NULL;
+    }
+    b->busy = 1;
+    r = receive_copy(b, fn, h, n, with_meta, single, status);
+    b->busy = 0;
+    return r;
+}
+
 /*
  * recv_batch_into(buffer, slot_size=2048): datagrams land straight in the
  * caller's writable buffer (one recvmmsg per subscription turn), split into
  * slots, and each Packet's payload is a memoryview of its slot: no copy
  * beyond the kernel's. The views stay valid until the buffer is reused.
+ *
+ * Any writable, C-contiguous buffer is taken as plain bytes, as
+ * socket.recv_into does: slots, offsets and payload views count bytes,
+ * whatever the buffer's item type (array('i'), memoryview.cast('I')) or shape.
  */
 static PyObject *receive_into(recv_fn fn, void *h, PyObject *args, PyObject *kw, int *status) {
     static char *names[] = {"buffer", "slot_size", NULL};
-    PyObject *target, *view = NULL, *list = NULL;
-    Py_ssize_t slot = 2048;
+    PyObject *target, *slot_arg = NULL, *view, *bytes_view = NULL, *list = NULL;
+    unsigned long long slot = 2048;
     Py_buffer pb;
     mcrx_datagram dgs[BATCH_MAX];
     size_t n, got = 0, i;
     *status = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|n", names, &target, &slot))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O:recv_batch_into", names, &target, &slot_arg))
         return NULL;
-    if (slot < 1 || slot > MCRX_MAX_DATAGRAM) {
-        PyErr_SetString(PyExc_ValueError, "slot_size must be between 1 and 65535");
+    if (slot_arg != NULL && int_arg(slot_arg, "slot_size", 1, MCRX_MAX_DATAGRAM, &slot) != 0)
+        return NULL;
+    /* One export of the caller's object backs both the memory the kernel
+     * writes and the payload views, so they cannot differ. */
+    view = PyMemoryView_FromObject(target);
+    if (view == NULL)
+        return NULL;
+    /* Read-only or strided memory is refused here (BufferError), before any
+     * datagram is taken from a socket. */
+    if (PyObject_GetBuffer(view, &pb, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) != 0) {
+        Py_DECREF(view);
         return NULL;
     }
-    if (PyObject_GetBuffer(target, &pb, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) != 0)
-        return NULL;
-    n = (size_t)(pb.len / slot);
+    n = (size_t)pb.len / (size_t)slot;
     if (n > BATCH_MAX)
         n = BATCH_MAX;
     if (n == 0) {
-        PyBuffer_Release(&pb);
         PyErr_SetString(PyExc_ValueError, "buffer is smaller than one slot");
-        return NULL;
+        goto done;
     }
+    /* Flat unsigned bytes, so slicing below counts bytes, not items. */
+    bytes_view = PyObject_CallMethod(view, "cast", "s", "B");
+    if (bytes_view == NULL)
+        goto done;
     mcrx_datagrams_init(dgs, n, pb.buf, (size_t)slot, NULL);
     *status = fn(h, dgs, n, &got);
-    if (*status == 0)
-        view = PyMemoryView_FromObject(target);
-    if (view != NULL)
-        list = PyList_New((Py_ssize_t)got);
+    if (*status != 0)
+        goto done;
+    list = PyList_New((Py_ssize_t)got);
     for (i = 0; list != NULL && i < got; i++) {
         Py_ssize_t off = (const char *)dgs[i].buf - (const char *)pb.buf;
-        PyObject *part = PySequence_GetSlice(view, off, off + (Py_ssize_t)dgs[i].len);
+        PyObject *part = PySequence_GetSlice(bytes_view, off, off + (Py_ssize_t)dgs[i].len);
         PyObject *item = part ? (PyObject *)packet_new(&dgs[i], part) : NULL;
         if (item == NULL) {
             Py_CLEAR(list);
@@ -418,26 +498,34 @@ static PyObject *receive_into(recv_fn fn, void *h, PyObject *args, PyObject *kw,
         }
         PyList_SET_ITEM(list, (Py_ssize_t)i, item);
     }
-    Py_XDECREF(view);
+done:
+    Py_XDECREF(bytes_view);
     PyBuffer_Release(&pb);
+    Py_DECREF(view);
     return list;
 }
 
-static int parse_max(PyObject *const *args, Py_ssize_t nargs, size_t *n) {
-    Py_ssize_t v = 64;
-    if (nargs > 1) {
+/* max_packets, positional or by keyword: 1..BATCH_MAX, 64 when absent. */
+static int parse_max(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, size_t *n) {
+    Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
+    PyObject *arg = NULL;
+    unsigned long long v = 64;
+    if (nargs + nkw > 1) {
         PyErr_SetString(PyExc_TypeError, "expected at most one argument (max_packets)");
         return -1;
     }
-    if (nargs == 1) {
-        v = PyLong_AsSsize_t(args[0]);
-        if (v == -1 && PyErr_Occurred())
+    if (nkw == 1) {
+        PyObject *key = PyTuple_GET_ITEM(kwnames, 0);
+        if (PyUnicode_CompareWithASCIIString(key, "max_packets") != 0) {
+            PyErr_Format(PyExc_TypeError, "'%U' is an invalid keyword argument (expected max_packets)",
+                         key);
             return -1;
+        }
     }
-    if (v < 1 || v > BATCH_MAX) {
-        PyErr_Format(PyExc_ValueError, "max_packets must be between 1 and %d", BATCH_MAX);
+    if (nargs + nkw == 1)
+        arg = args[0];
+    if (arg != NULL && int_arg(arg, "max_packets", 1, BATCH_MAX, &v) != 0)
         return -1;
-    }
     *n = (size_t)v;
     return 0;
 }
@@ -494,30 +582,32 @@ static PyObject *sub_wrap(ContextObject *owner, uint64_t id) {
 static PyObject *context_add_subscription(ContextObject *self, PyObject *args, PyObject *kw) {
     static char *names[] = {"group", "dst_port", "source", "interface", "rcvbuf", NULL};
     const char *group, *source = NULL, *iface = NULL;
-    int port;
-    unsigned long rcvbuf = 0;
+    PyObject *port_arg, *rcvbuf_arg = NULL;
+    unsigned long long port, rcvbuf = 0;
     mcrx_subscription_config cfg;
     mcrx_error e;
     uint64_t id;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "si|zz$k", names, &group, &port, &source, &iface,
-                                     &rcvbuf))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "sO|zz$O:add_subscription", names, &group, &port_arg,
+                                     &source, &iface, &rcvbuf_arg))
         return NULL;
-    if (port < 0 || port > 65535) {
-        PyErr_SetString(PyExc_ValueError, "dst_port must be between 0 and 65535");
+    /* Ranges of the config's fields: uint16_t dst_port, uint32_t rcvbuf_bytes
+     * (port 0 is left to the library, whose message says why it is refused). */
+    if (int_arg(port_arg, "dst_port", 0, UINT16_MAX, &port) != 0)
         return NULL;
-    }
+    if (rcvbuf_arg != NULL && int_arg(rcvbuf_arg, "rcvbuf", 0, UINT32_MAX, &rcvbuf) != 0)
+        return NULL;
     e = mcrx_subscription_config_parse(&cfg, group, (uint16_t)port, source, iface);
     if (e != MCRX_ERROR_NONE)
         return raise_kind(e, 0, mcrx_last_error()); /* every parse kind is a ValueError */
-    cfg.rcvbuf_bytes = rcvbuf > UINT32_MAX ? UINT32_MAX : (uint32_t)rcvbuf;
+    cfg.rcvbuf_bytes = (uint32_t)rcvbuf;
     if (mcrx_context_add(self->ctx, &cfg, &id) != MCRX_STATUS_OK)
         return raise_ctx(self->ctx);
     return sub_wrap(self, id);
 }
 
 static PyObject *context_get_subscription(ContextObject *self, PyObject *arg) {
-    unsigned long long id = PyLong_AsUnsignedLongLong(arg);
-    if (PyErr_Occurred())
+    unsigned long long id;
+    if (int_arg(arg, "subscription id", 0, UINT64_MAX, &id) != 0)
         return NULL;
     if (!mcrx_context_contains_subscription(self->ctx, id))
         return raise_kind(MCRX_ERROR_SUBSCRIPTION_NOT_FOUND, 0, "");
@@ -525,8 +615,8 @@ static PyObject *context_get_subscription(ContextObject *self, PyObject *arg) {
 }
 
 static PyObject *context_remove_subscription(ContextObject *self, PyObject *arg) {
-    unsigned long long id = PyLong_AsUnsignedLongLong(arg);
-    if (PyErr_Occurred())
+    unsigned long long id;
+    if (int_arg(arg, "subscription id", 0, UINT64_MAX, &id) != 0)
         return NULL;
     return PyBool_FromLong(mcrx_context_remove_subscription(self->ctx, id) == MCRX_STATUS_OK);
 }
@@ -557,16 +647,17 @@ static PyObject *context_recv_any_with_metadata_nowait(ContextObject *self, PyOb
     (void)unused;
     return ctx_receive(self, 1, 1, 1);
 }
-static PyObject *context_recv_batch(ContextObject *self, PyObject *const *args, Py_ssize_t nargs) {
+static PyObject *context_recv_batch(ContextObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                    PyObject *kwnames) {
     size_t n;
-    if (parse_max(args, nargs, &n) != 0)
+    if (parse_max(args, nargs, kwnames, &n) != 0)
         return NULL;
     return ctx_receive(self, n, 0, 0);
 }
 static PyObject *context_recv_batch_with_metadata(ContextObject *self, PyObject *const *args,
-                                                  Py_ssize_t nargs) {
+                                                  Py_ssize_t nargs, PyObject *kwnames) {
     size_t n;
-    if (parse_max(args, nargs, &n) != 0)
+    if (parse_max(args, nargs, kwnames, &n) != 0)
         return NULL;
     return ctx_receive(self, n, 1, 0);
 }
@@ -579,17 +670,99 @@ static PyObject *context_recv_batch_into(ContextObject *self, PyObject *args, Py
     return r;
 }
 
-static PyObject *context_wait(ContextObject *self, PyObject *args) {
-    double timeout = -1;
-    int ready = 0, rc;
-    if (!PyArg_ParseTuple(args, "|d", &timeout))
+/*
+ * A timeout in seconds: None or +inf waits without limit (*forever), a
+ * finite number >= 0 bounds the wait, however large. NaN and negatives are
+ * refused rather than read as "forever", which is what poll makes of them.
+ */
+static int parse_timeout(PyObject *obj, double *seconds, int *forever) {
+    double t;
+    *forever = 0;
+    *seconds = 0;
+    if (obj == Py_None) {
+        *forever = 1;
+        return 0;
+    }
+    t = PyFloat_AsDouble(obj);
+    if (t == -1.0 && PyErr_Occurred()) {
+        int overflow = 0;
+        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Format(PyExc_TypeError, "timeout must be a number of seconds or None, not %.100s",
+                         Py_TYPE(obj)->tp_name);
+            return -1;
+        }
+        /* An int beyond a double's range: only its sign matters. */
+        if (!PyLong_Check(obj) || !PyErr_ExceptionMatches(PyExc_OverflowError))
+            return -1;
+        PyErr_Clear();
+        (void)PyLong_AsLongLongAndOverflow(obj, &overflow);
+        t = overflow < 0 ? -INFINITY : INFINITY;
+    }
+    if (isnan(t) || t < 0) {
+        PyErr_Format(PyExc_ValueError,
+                     "timeout must be a non-negative number of seconds or None, got %R", obj);
+        return -1;
+    }
+    *forever = isinf(t);
+    *seconds = t;
+    return 0;
+}
+
+static double monotonic_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * wait(timeout=None): looks with the GIL held (mcrx_context_wait with 0, which
+ * also reports an error held back for the next receive), then blocks in poll
+ * on the context's readiness fd with the GIL released. Nothing of the context
+ * is touched while released, so other threads may use it meanwhile. A signal
+ * ends the poll: its Python handler runs here, and the wait goes on for the
+ * time left unless the handler raised (KeyboardInterrupt for Ctrl-C). Long
+ * waits are polled in pieces of at most INT_MAX ms, so no value overflows.
+ */
+static PyObject *context_wait(ContextObject *self, PyObject *args, PyObject *kw) {
+    static char *names[] = {"timeout", NULL};
+    PyObject *arg = Py_None;
+    double timeout, deadline = 0;
+    int forever;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|O:wait", names, &arg))
         return NULL;
-    Py_BEGIN_ALLOW_THREADS
-    rc = mcrx_context_wait(self->ctx, timeout < 0 ? -1 : (int)(timeout * 1000.0), &ready);
-    Py_END_ALLOW_THREADS
-    if (rc != MCRX_STATUS_OK)
-        return raise_ctx(self->ctx);
-    return PyBool_FromLong(ready);
+    if (parse_timeout(arg, &timeout, &forever) != 0)
+        return NULL;
+    if (!forever)
+        deadline = monotonic_seconds() + timeout;
+    for (;;) {
+        struct pollfd p;
+        int ready = 0, ms = -1, r, err;
+        if (mcrx_context_wait(self->ctx, 0, &ready) != MCRX_STATUS_OK)
+            return raise_ctx(self->ctx);
+        if (ready)
+            Py_RETURN_TRUE;
+        if (!forever) {
+            double left = deadline - monotonic_seconds();
+            if (left <= 0)
+                Py_RETURN_FALSE;
+            /* Rounded up, so a sub-millisecond rest sleeps instead of spinning. */
+            ms = left * 1000.0 >= (double)INT_MAX ? INT_MAX : (int)ceil(left * 1000.0);
+        }
+        p.fd = (int)mcrx_context_fd(self->ctx);
+        p.events = POLLIN;
+        p.revents = 0;
+        Py_BEGIN_ALLOW_THREADS
+        r = poll(&p, 1, ms);
+        err = errno;
+        Py_END_ALLOW_THREADS
+        if (r < 0 && err != EINTR) {
+            errno = err;
+            return PyErr_SetFromErrno(PyExc_OSError);
+        }
+        if (r < 0 && PyErr_CheckSignals() != 0)
+            return NULL;
+        /* Readable, timed out or interrupted: the next look decides. */
+    }
 }
 
 /* A metrics snapshot as a dict: its uint64 fields, named by a table. */
@@ -659,17 +832,18 @@ static PyMethodDef context_methods[] = {
     {"recv_any_nowait", (PyCFunction)context_recv_any_nowait, METH_NOARGS, NULL},
     {"recv_any_with_metadata_nowait", (PyCFunction)context_recv_any_with_metadata_nowait,
      METH_NOARGS, NULL},
-    {"recv_batch", (PyCFunction)(void (*)(void))context_recv_batch, METH_FASTCALL,
+    {"recv_batch", (PyCFunction)(void (*)(void))context_recv_batch, METH_FASTCALL | METH_KEYWORDS,
      "recv_batch(max_packets=64) -> list[Packet]: what is available now, one recvmmsg per "
      "subscription turn"},
     {"recv_batch_with_metadata", (PyCFunction)(void (*)(void))context_recv_batch_with_metadata,
-     METH_FASTCALL, NULL},
+     METH_FASTCALL | METH_KEYWORDS, NULL},
     {"recv_batch_into", (PyCFunction)(void (*)(void))context_recv_batch_into,
      METH_VARARGS | METH_KEYWORDS,
      "recv_batch_into(buffer, slot_size=2048) -> list[Packet]: payloads are memoryviews of "
      "buffer's slots, no copy"},
-    {"wait", (PyCFunction)context_wait, METH_VARARGS,
-     "wait(timeout=None seconds) -> bool: block (without the GIL) until data may be there"},
+    {"wait", (PyCFunction)(void (*)(void))context_wait, METH_VARARGS | METH_KEYWORDS,
+     "wait(timeout=None) -> bool: block (without the GIL) until data may be there, at most "
+     "timeout seconds (None or inf: no limit); False when the time ran out"},
     {NULL, NULL, 0, NULL}};
 
 static PyTypeObject ContextType = {
@@ -737,16 +911,17 @@ static PyObject *sub_recv_with_metadata_nowait(SubscriptionObject *s, PyObject *
     (void)unused;
     return sub_receive(s, 1, 1, 1);
 }
-static PyObject *sub_recv_batch(SubscriptionObject *s, PyObject *const *args, Py_ssize_t nargs) {
+static PyObject *sub_recv_batch(SubscriptionObject *s, PyObject *const *args, Py_ssize_t nargs,
+                                PyObject *kwnames) {
     size_t n;
-    if (parse_max(args, nargs, &n) != 0)
+    if (parse_max(args, nargs, kwnames, &n) != 0)
         return NULL;
     return sub_receive(s, n, 0, 0);
 }
 static PyObject *sub_recv_batch_with_metadata(SubscriptionObject *s, PyObject *const *args,
-                                              Py_ssize_t nargs) {
+                                              Py_ssize_t nargs, PyObject *kwnames) {
     size_t n;
-    if (parse_max(args, nargs, &n) != 0)
+    if (parse_max(args, nargs, kwnames, &n) != 0)
         return NULL;
     return sub_receive(s, n, 1, 0);
 }
@@ -879,9 +1054,10 @@ static PyMethodDef sub_methods[] = {
     {"remove", (PyCFunction)sub_remove, METH_NOARGS, "remove from the context -> bool"},
     {"recv_nowait", (PyCFunction)sub_recv_nowait, METH_NOARGS, NULL},
     {"recv_with_metadata_nowait", (PyCFunction)sub_recv_with_metadata_nowait, METH_NOARGS, NULL},
-    {"recv_batch", (PyCFunction)(void (*)(void))sub_recv_batch, METH_FASTCALL, NULL},
+    {"recv_batch", (PyCFunction)(void (*)(void))sub_recv_batch, METH_FASTCALL | METH_KEYWORDS,
+     NULL},
     {"recv_batch_with_metadata", (PyCFunction)(void (*)(void))sub_recv_batch_with_metadata,
-     METH_FASTCALL, NULL},
+     METH_FASTCALL | METH_KEYWORDS, NULL},
     {"recv_batch_into", (PyCFunction)(void (*)(void))sub_recv_batch_into,
      METH_VARARGS | METH_KEYWORDS, NULL},
     {"fileno", (PyCFunction)sub_fileno, METH_NOARGS, NULL},

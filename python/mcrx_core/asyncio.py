@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import numbers
 import os
 from typing import Any, Callable, Optional
 
@@ -15,9 +16,18 @@ __all__ = ["AsyncSubscription", "ReaderHandle", "add_reader"]
 
 
 def _check_interval(poll_interval: float) -> float:
-    if not (isinstance(poll_interval, (int, float)) and math.isfinite(poll_interval) and poll_interval > 0):
-        raise ValueError("poll_interval must be a positive finite number")
-    return float(poll_interval)
+    """A polling period in seconds: a positive finite number. Unlike a timeout
+    it has no "forever": None, 0, inf and NaN would mean never polling or
+    polling without pause."""
+    if not isinstance(poll_interval, numbers.Real):
+        raise TypeError(f"poll_interval must be a number of seconds, not {type(poll_interval).__name__}")
+    try:
+        value = float(poll_interval)
+    except OverflowError:  # an int beyond a float: not finite either
+        value = math.inf
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"poll_interval must be a positive finite number of seconds, got {poll_interval!r}")
+    return value
 
 
 def _has_reader(loop: asyncio.AbstractEventLoop, sub: Any) -> bool:
@@ -116,6 +126,8 @@ def add_reader(subscription: Any, callback: Callable[[Any], Any], *, with_metada
     to the loop's exception handler and closes the handle.
     """
     interval = _check_interval(poll_interval)
+    if not callable(callback):
+        raise TypeError(f"callback must be callable, not {type(callback).__name__}")
     loop = loop or asyncio.get_event_loop()
     handle = ReaderHandle(loop)
     receive = subscription.recv_with_metadata_nowait if with_metadata else subscription.recv_nowait

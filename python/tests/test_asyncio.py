@@ -1,6 +1,7 @@
 """asyncio: awaiting datagrams, add_reader delivery and closing, removal while
 waiting, and the polling fallback for loops without add_reader."""
 import asyncio
+import sys
 import threading
 import time
 
@@ -44,9 +45,38 @@ def test_async_recv_and_recv_with_metadata(send, port):
 
 def test_poll_interval_is_validated(port):
     ctx, sub = joined(port)
-    for bad in (0, -1, float("inf"), float("nan")):
-        with pytest.raises(ValueError):
+    for bad in (0, -1, -0.0, float("inf"), float("-inf"), float("nan"), 10 ** 400):
+        with pytest.raises(ValueError, match="poll_interval must be a positive finite number of seconds"):
             mcrx_core.AsyncSubscription(sub, poll_interval=bad)
+        with pytest.raises(ValueError, match="poll_interval"):
+            mcrx_core.add_reader(sub, print, poll_interval=bad)
+    for bad in (None, "0.1", b"1", [0.1]):
+        with pytest.raises(TypeError, match="poll_interval"):
+            mcrx_core.AsyncSubscription(sub, poll_interval=bad)
+        with pytest.raises(TypeError, match="poll_interval"):
+            mcrx_core.add_reader(sub, print, poll_interval=bad)
+
+
+def test_huge_poll_intervals_do_not_overflow_the_wait(send, port):
+    ctx, sub = joined(port, "239.1.3.6")
+
+    async def main():
+        asub = mcrx_core.AsyncSubscription(sub, poll_interval=sys.float_info.max)
+        later(0.1, send, S_V4, "239.1.3.6", port, "huge")
+        return await asyncio.wait_for(asub.recv(), 3)
+
+    assert asyncio.run(main()).payload == b"huge"
+
+
+def test_add_reader_needs_a_callable(port):
+    ctx, sub = joined(port, "239.1.3.7")
+
+    async def main():
+        for bad in (None, 42, "print"):
+            with pytest.raises(TypeError, match="callback must be callable"):
+                mcrx_core.add_reader(sub, bad)
+
+    asyncio.run(main())
 
 
 def test_add_reader_delivers_then_closes_idempotently(send, port):
