@@ -115,13 +115,15 @@ size_t mcrx_ip_format(const mcrx_ip *ip, char *buf, size_t buflen) {
 
 int mcrx_ip_equal(const mcrx_ip *a, const mcrx_ip *b) {
     size_t len;
-    if (a->family != b->family)
+    if (a == NULL || b == NULL || a->family != b->family)
         return 0;
     len = a->family == MCRX_IP_V4 ? 4 : a->family == MCRX_IP_V6 ? 16 : 0;
     return memcmp(a->bytes, b->bytes, len) == 0;
 }
 
 int mcrx_ip_is_multicast(const mcrx_ip *ip) {
+    if (ip == NULL)
+        return 0;
     if (ip->family == MCRX_IP_V4)
         return (ip->bytes[0] & 0xf0) == 0xe0;
     if (ip->family == MCRX_IP_V6)
@@ -145,6 +147,8 @@ static int ip_is_ssm_range(const mcrx_ip *g) {
 /* ---- configs ------------------------------------------------------------- */
 
 void mcrx_subscription_config_init(mcrx_subscription_config *cfg) {
+    if (cfg == NULL)
+        return;
     memset(cfg, 0, sizeof *cfg);
     cfg->version = MCRX_SUBSCRIPTION_CONFIG_VERSION;
     cfg->interface_index = MCRX_NO_INTERFACE_INDEX;
@@ -152,7 +156,7 @@ void mcrx_subscription_config_init(mcrx_subscription_config *cfg) {
 }
 
 int mcrx_subscription_config_is_ssm(const mcrx_subscription_config *cfg) {
-    return cfg->source.family != MCRX_IP_NONE;
+    return cfg != NULL && cfg->source.family != MCRX_IP_NONE;
 }
 
 static mcrx_error invalid(mcrx_error code) {
@@ -245,6 +249,8 @@ mcrx_error mcrx_subscription_config_parse(mcrx_subscription_config *cfg, const c
 }
 
 void mcrx_datagram_init(mcrx_datagram *dg, void *buf, size_t cap) {
+    if (dg == NULL)
+        return;
     memset(dg, 0, sizeof *dg);
     dg->buf = buf;
     dg->cap = cap;
@@ -253,8 +259,13 @@ void mcrx_datagram_init(mcrx_datagram *dg, void *buf, size_t cap) {
 void mcrx_datagrams_init(mcrx_datagram *dgs, size_t n, void *arena, size_t slot_size,
                          mcrx_metadata *metas) {
     size_t i;
+    if (dgs == NULL)
+        return;
     for (i = 0; i < n; i++) {
-        mcrx_datagram_init(&dgs[i], (char *)arena + i * slot_size, slot_size);
+        /* No arithmetic on a NULL arena: the slots get no buffer, which the
+         * receive calls refuse. */
+        mcrx_datagram_init(&dgs[i], arena != NULL ? (char *)arena + i * slot_size : NULL,
+                           slot_size);
         if (metas != NULL)
             dgs[i].meta = &metas[i];
     }

@@ -83,13 +83,61 @@ static void sb_u64(sbuf *b, uint64_t v) {
     sb_add(b, t, (size_t)snprintf(t, sizeof t, "%llu", (unsigned long long)v));
 }
 
+/* ---- decimal numbers, independent of the process's locale --------------------------- */
+
+/* Significant digits kept when converting decimal text: more than the 767 a
+ * double can need, so the sticky digit below decides rounding exactly. */
+#define KEEP_DIGITS 780
+
+/* Clamp for decimal exponents: far beyond any double, yet no overflow. */
+#define EXP_LIMIT 1000000000LL
+
+/*
+ * The double nearest to (-1)^neg * D * 10^e10, where D is the integer written
+ * by the digits of a then b. strtod reads the text "De<e10>", which has no
+ * decimal point, so LC_NUMERIC cannot change the result.
+ */
+static double dec_value(int neg, const char *a, size_t na, const char *b, size_t nb,
+                        long long e10) {
+    char buf[KEEP_DIGITS + 40];
+    size_t i, n = 0, total = na + nb, o = 0;
+    int sticky = 0;
+    if (neg)
+        buf[o++] = '-';
+    for (i = 0; i < total; i++) {
+        char c = i < na ? a[i] : b[i - na];
+        if (n == 0 && c == '0')
+            continue; /* leading zeros do not change D */
+        if (n < KEEP_DIGITS) {
+            buf[o++] = c;
+            n++;
+        } else {
+            /* A dropped digit scales D by ten; any non-zero one only
+             * matters for rounding, which one sticky '1' preserves. */
+            sticky |= c != '0';
+            if (e10 < EXP_LIMIT)
+                e10++;
+        }
+    }
+    if (n == 0)
+        return neg ? -0.0 : 0.0;
+    if (sticky) {
+        buf[o++] = '1';
+        e10--;
+    }
+    snprintf(buf + o, sizeof buf - o, "e%lld", e10);
+    return strtod(buf, NULL);
+}
+
 /*
  * An f64 as serde_json writes it (ryu's shortest round-trip digits): "1.0",
- * "0.25", "1732550400.123", "1e16", "1.5e-7"; null when not finite.
+ * "0.25", "1732550400.123", "1e16", "1.5e-7"; null when not finite (as
+ * serde_json writes NaN and infinities). printf's "%e" puts the locale's
+ * decimal point in the text, so only its ASCII digits are read back.
  */
 static void sb_f64(sbuf *b, double v) {
-    char sci[40], digits[20], out[48];
-    int p, exp10, nd = 0, kk, i, o = 0;
+    char sci[48], digits[24], out[48];
+    int p, exp10 = 0, nd = 0, kk, i, o = 0;
     const char *q;
     if (!isfinite(v)) {
         sb_str(b, "null");
@@ -101,16 +149,16 @@ static void sb_f64(sbuf *b, double v) {
     }
     for (p = 1; p <= 17; p++) {
         snprintf(sci, sizeof sci, "%.*e", p - 1, v);
-        if (strtod(sci, NULL) == v)
+        nd = 0;
+        for (q = sci; *q != '\0' && *q != 'e'; q++)
+            if (*q >= '0' && *q <= '9' && nd < (int)sizeof digits)
+                digits[nd++] = *q;
+        exp10 = *q == 'e' ? atoi(q + 1) : 0;
+        if (dec_value(v < 0, digits, (size_t)nd, "", 0, (long long)exp10 - (nd - 1)) == v)
             break;
     }
-    q = sci;
-    if (*q == '-')
-        out[o++] = *q++;
-    for (; *q != 'e'; q++)
-        if (*q != '.')
-            digits[nd++] = *q;
-    exp10 = atoi(q + 1);
+    if (v < 0)
+        out[o++] = '-';
     while (nd > 1 && digits[nd - 1] == '0')
         nd--;
     kk = exp10 + 1; /* digits[0] sits at 10^(kk-1) */
@@ -146,11 +194,15 @@ static void sb_f64(sbuf *b, double v) {
     sb_add(b, out, (size_t)o);
 }
 
-/* ---- a small JSON reader: enough to check headers and rows ------------------------- */
+/* ---- a small JSON reader (RFC 8259, strict): enough to check headers and rows ---------- */
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 typedef struct jparse {
     const char *s, *end;
     const char *err;
+    int oom; /* the failure was memory, not the input */
 } jparse;
 
 static void jws(jparse *j) {
@@ -164,48 +216,129 @@ static int jfail(jparse *j, const char *why) {
     return -1;
 }
 
+static int jfail_oom(jparse *j) {
+    j->oom = 1;
+    return jfail(j, "out of memory");
+}
+
+static int jdigit(const jparse *j) {
+    return j->s < j->end && *j->s >= '0' && *j->s <= '9';
+}
+
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong forms,
+ * no surrogates, nothing above U+10FFFF), or 0. */
+static size_t utf8_len(const unsigned char *s, const unsigned char *end) {
+    size_t n, i;
+    unsigned cp;
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        n = 2, cp = s[0] & 0x1fu;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        n = 3, cp = s[0] & 0x0fu;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        n = 4, cp = s[0] & 0x07u;
+    else
+        return 0;
+    if ((size_t)(end - s) < n)
+        return 0;
+    for (i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3fu);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return n;
+}
+
+/* 1 if the n bytes at s are well-formed UTF-8. */
+static int utf8_valid(const char *s, size_t n) {
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    while (p < end) {
+        size_t k = utf8_len(p, end);
+        if (k == 0)
+            return 0;
+        p += k;
+    }
+    return 1;
+}
+
+static int jhex4(jparse *j, unsigned *cp) {
+    int k;
+    *cp = 0;
+    for (k = 0; k < 4; k++) {
+        char h = j->s < j->end ? *j->s++ : 0;
+        *cp <<= 4;
+        if (h >= '0' && h <= '9')
+            *cp |= (unsigned)(h - '0');
+        else if ((h | 0x20) >= 'a' && (h | 0x20) <= 'f')
+            *cp |= (unsigned)((h | 0x20) - 'a' + 10);
+        else
+            return jfail(j, "bad \\u escape");
+    }
+    return 0;
+}
+
+/* A \u escape (after the 'u'), with its low surrogate when it is a high one. */
+static int jescape_u(jparse *j, sbuf *out) {
+    unsigned cp, lo;
+    char u[4];
+    size_t n = 0;
+    if (jhex4(j, &cp) != 0)
+        return -1;
+    if (cp >= 0xdc00 && cp <= 0xdfff)
+        return jfail(j, "lone surrogate in a \\u escape");
+    if (cp >= 0xd800 && cp <= 0xdbff) {
+        /* UTF-8 has no encoding for half a pair: only a whole pair is text. */
+        if (j->end - j->s < 2 || j->s[0] != '\\' || j->s[1] != 'u')
+            return jfail(j, "lone surrogate in a \\u escape");
+        j->s += 2;
+        if (jhex4(j, &lo) != 0)
+            return -1;
+        if (lo < 0xdc00 || lo > 0xdfff)
+            return jfail(j, "lone surrogate in a \\u escape");
+        cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+    }
+    if (cp < 0x80) {
+        u[n++] = (char)cp;
+    } else if (cp < 0x800) {
+        u[n++] = (char)(0xc0 | (cp >> 6));
+        u[n++] = (char)(0x80 | (cp & 0x3f));
+    } else if (cp < 0x10000) {
+        u[n++] = (char)(0xe0 | (cp >> 12));
+        u[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        u[n++] = (char)(0x80 | (cp & 0x3f));
+    } else {
+        u[n++] = (char)(0xf0 | (cp >> 18));
+        u[n++] = (char)(0x80 | ((cp >> 12) & 0x3f));
+        u[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        u[n++] = (char)(0x80 | (cp & 0x3f));
+    }
+    if (out)
+        sb_add(out, u, n);
+    return 0;
+}
+
 /* Parses a string into out (UTF-8, unescaped) if out is not NULL. */
 static int jstring(jparse *j, sbuf *out) {
     if (j->s >= j->end || *j->s != '"')
         return jfail(j, "expected a string");
     j->s++;
     while (j->s < j->end && *j->s != '"') {
-        char c = *j->s++;
-        if ((unsigned char)c < 0x20)
+        unsigned char c = (unsigned char)*j->s;
+        if (c < 0x20)
             return jfail(j, "control character in a string");
         if (c == '\\') {
             char e;
+            j->s++;
             if (j->s >= j->end)
                 return jfail(j, "unfinished escape");
             e = *j->s++;
             if (e == 'u') {
-                unsigned cp = 0;
-                int k;
-                char u[4];
-                size_t n = 0;
-                for (k = 0; k < 4; k++) {
-                    char h = j->s < j->end ? *j->s++ : 0;
-                    cp <<= 4;
-                    if (h >= '0' && h <= '9')
-                        cp |= (unsigned)(h - '0');
-                    else if ((h | 0x20) >= 'a' && (h | 0x20) <= 'f')
-                        cp |= (unsigned)((h | 0x20) - 'a' + 10);
-                    else
-                        return jfail(j, "bad \\u escape");
-                }
-                /* Surrogates are kept as their code units: enough to compare. */
-                if (cp < 0x80) {
-                    u[n++] = (char)cp;
-                } else if (cp < 0x800) {
-                    u[n++] = (char)(0xc0 | (cp >> 6));
-                    u[n++] = (char)(0x80 | (cp & 0x3f));
-                } else {
-                    u[n++] = (char)(0xe0 | (cp >> 12));
-                    u[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-                    u[n++] = (char)(0x80 | (cp & 0x3f));
-                }
-                if (out)
-                    sb_add(out, u, n);
+                if (jescape_u(j, out) != 0)
+                    return -1;
                 continue;
             }
             switch (e) {
@@ -219,8 +352,13 @@ static int jstring(jparse *j, sbuf *out) {
             }
             if (out)
                 sb_add(out, &e, 1);
-        } else if (out) {
-            sb_add(out, &c, 1);
+        } else {
+            size_t n = utf8_len((const unsigned char *)j->s, (const unsigned char *)j->end);
+            if (n == 0)
+                return jfail(j, "a string is not valid UTF-8");
+            if (out)
+                sb_add(out, j->s, n);
+            j->s += n;
         }
     }
     if (j->s >= j->end)
@@ -229,75 +367,181 @@ static int jstring(jparse *j, sbuf *out) {
     return 0;
 }
 
-static int jvalue(jparse *j, sbuf *canon, int depth);
+/*
+ * A number in RFC 8259's grammar, nothing more: -?(0|[1-9][0-9]*)(.[0-9]+)?
+ * ([eE][+-]?[0-9]+)?. No NaN, Infinity, hex, leading '+' or zeros. A value
+ * beyond the range of a double is refused, as serde_json refuses it.
+ */
+static int jnumber(jparse *j, double *value) {
+    const char *ip, *fp = "";
+    size_t ni, nf = 0;
+    long long e = 0;
+    int neg = 0, eneg = 0;
+    double v;
+    if (j->s < j->end && *j->s == '-') {
+        neg = 1;
+        j->s++;
+    }
+    if (!jdigit(j))
+        return jfail(j, "bad number");
+    ip = j->s;
+    if (*j->s == '0') {
+        j->s++;
+        if (jdigit(j))
+            return jfail(j, "leading zero in a number");
+    } else {
+        while (jdigit(j))
+            j->s++;
+    }
+    ni = (size_t)(j->s - ip);
+    if (j->s < j->end && *j->s == '.') {
+        j->s++;
+        if (!jdigit(j))
+            return jfail(j, "bad number: a digit must follow '.'");
+        fp = j->s;
+        while (jdigit(j))
+            j->s++;
+        nf = (size_t)(j->s - fp);
+    }
+    if (j->s < j->end && (*j->s == 'e' || *j->s == 'E')) {
+        j->s++;
+        if (j->s < j->end && (*j->s == '+' || *j->s == '-'))
+            eneg = *j->s++ == '-';
+        if (!jdigit(j))
+            return jfail(j, "bad number: a digit must follow the exponent");
+        while (jdigit(j)) {
+            if (e < EXP_LIMIT)
+                e = e * 10 + (*j->s - '0');
+            j->s++;
+        }
+    }
+    if (eneg)
+        e = -e;
+    e -= nf < (size_t)EXP_LIMIT ? (long long)nf : EXP_LIMIT;
+    v = dec_value(neg, ip, ni, fp, nf, e);
+    if (!isfinite(v))
+        return jfail(j, "number out of range");
+    if (value)
+        *value = v;
+    return 0;
+}
 
-/* One key/value pair of an object, re-serialised, for sorting. */
+/* One key/value pair of an object, the value re-serialised. */
 typedef struct jmember {
     sbuf key, value;
 } jmember;
 
-static int cmp_member(const void *a, const void *b) {
-    return strcmp(((const jmember *)a)->key.p, ((const jmember *)b)->key.p);
+/* An object's members, sorted by key (bytes), keys unique. */
+typedef struct jobj {
+    jmember *m;
+    size_t n, cap;
+} jobj;
+
+/* Called with each key, j at its value (whitespace skipped): may look at the
+ * value through a copy of j, and fails the parse by returning non-zero. */
+typedef int (*jkey_fn)(void *ctx, const sbuf *key, jparse *j);
+
+static int key_cmp(const sbuf *a, const sbuf *b) {
+    size_t n = a->len < b->len ? a->len : b->len;
+    int c = n ? memcmp(a->p, b->p, n) : 0;
+    return c ? c : (a->len > b->len) - (a->len < b->len);
 }
 
+static int key_is(const sbuf *k, const char *s) {
+    return k->len == strlen(s) && (k->len == 0 || memcmp(k->p, s, k->len) == 0);
+}
+
+static int cmp_member(const void *a, const void *b) {
+    return key_cmp(&((const jmember *)a)->key, &((const jmember *)b)->key);
+}
+
+static void jobj_free(jobj *o) {
+    size_t i;
+    for (i = 0; i < o->n; i++) {
+        free(o->m[i].key.p);
+        free(o->m[i].value.p);
+    }
+    free(o->m);
+    memset(o, 0, sizeof *o);
+}
+
+static void sb_member(sbuf *b, const jmember *x) {
+    sb_json_string(b, x->key.p, x->key.len);
+    sb_str(b, ":");
+    sb_add(b, x->value.p, x->value.len);
+}
+
+/* Compact, keys sorted: as serde_json's default map writes it. */
+static void jobj_write(sbuf *b, const jobj *o) {
+    size_t i;
+    sb_str(b, "{");
+    for (i = 0; i < o->n; i++) {
+        if (i)
+            sb_str(b, ",");
+        sb_member(b, &o->m[i]);
+    }
+    sb_str(b, "}");
+}
+
+static int jvalue(jparse *j, sbuf *canon, int depth);
+
 /*
- * Parses an object. canon (if not NULL) gets it compact with sorted keys, as
- * serde_json's default map writes it. Each key seen is passed to on_key.
+ * Every recursion goes through jvalue or jobject_parse with depth = the
+ * number of arrays and objects around the value, so one check bounds the
+ * stack whatever the input.
  */
-static int jobject(jparse *j, sbuf *canon, int depth, int (*on_key)(void *, const char *, jparse *),
-                   void *ctx) {
-    jmember *m = NULL;
-    size_t n = 0, cap = 0, i;
-    int rc = 0;
-    if (depth > 64)
-        return jfail(j, "nesting too deep");
+static int jnest(jparse *j, int depth) {
+    if (depth >= MCRX_JSONL_MAX_DEPTH)
+        return jfail(j, "arrays and objects nest deeper than " STR(MCRX_JSONL_MAX_DEPTH)
+                        " levels");
+    return 0;
+}
+
+/* Parses an object into o (sorted; a repeated key is refused, as the files
+ * must mean one thing to every reader). Each key is passed to on_key. */
+static int jobject_parse(jparse *j, jobj *o, int depth, jkey_fn on_key, void *ctx) {
+    size_t i;
+    memset(o, 0, sizeof *o);
+    if (jnest(j, depth) != 0)
+        return -1;
     if (j->s >= j->end || *j->s != '{')
         return jfail(j, "expected an object");
     j->s++;
     jws(j);
     if (j->s < j->end && *j->s == '}') {
         j->s++;
-        if (canon)
-            sb_str(canon, "{}");
         return 0;
     }
     for (;;) {
         jmember *x;
         const char *before;
-        if (n == cap) {
-            jmember *g = realloc(m, (cap = cap ? cap * 2 : 8) * sizeof *m);
-            if (g == NULL) {
-                rc = jfail(j, "out of memory");
-                break;
-            }
-            m = g;
+        if (o->n == o->cap) {
+            size_t cap = o->cap ? o->cap * 2 : 8;
+            jmember *g = realloc(o->m, cap * sizeof *o->m);
+            if (g == NULL)
+                return jfail_oom(j);
+            o->m = g;
+            o->cap = cap;
         }
-        x = &m[n++];
+        x = &o->m[o->n++];
         memset(x, 0, sizeof *x);
         jws(j);
-        if (jstring(j, &x->key) != 0) {
-            rc = -1;
-            break;
-        }
-        if (x->key.p == NULL)
-            sb_add(&x->key, "", 0);
+        if (jstring(j, &x->key) != 0)
+            return -1;
+        sb_add(&x->key, "", 0); /* an empty key still gets its buffer */
         jws(j);
-        if (j->s >= j->end || *j->s != ':') {
-            rc = jfail(j, "expected ':'");
-            break;
-        }
+        if (j->s >= j->end || *j->s != ':')
+            return jfail(j, "expected ':'");
         j->s++;
         jws(j);
         before = j->s;
-        if (on_key != NULL && on_key(ctx, x->key.p, j) != 0) {
-            rc = -1;
-            break;
-        }
+        if (on_key != NULL && on_key(ctx, &x->key, j) != 0)
+            return -1;
         j->s = before;
-        if (jvalue(j, &x->value, depth + 1) != 0) {
-            rc = -1;
-            break;
-        }
+        if (jvalue(j, &x->value, depth + 1) != 0)
+            return -1;
+        if (x->key.oom || x->value.oom)
+            return jfail_oom(j);
         jws(j);
         if (j->s < j->end && *j->s == ',') {
             j->s++;
@@ -307,103 +551,117 @@ static int jobject(jparse *j, sbuf *canon, int depth, int (*on_key)(void *, cons
             j->s++;
             break;
         }
-        rc = jfail(j, "expected ',' or '}'");
-        break;
+        return jfail(j, "expected ',' or '}'");
     }
-    if (rc == 0 && canon != NULL) {
-        qsort(m, n, sizeof *m, cmp_member);
-        sb_str(canon, "{");
-        for (i = 0; i < n; i++) {
-            if (i)
-                sb_str(canon, ",");
-            sb_json_string(canon, m[i].key.p, m[i].key.len);
-            sb_str(canon, ":");
-            sb_add(canon, m[i].value.p ? m[i].value.p : "", m[i].value.len);
-        }
-        sb_str(canon, "}");
-    }
-    for (i = 0; i < n; i++) {
-        free(m[i].key.p);
-        free(m[i].value.p);
-    }
-    free(m);
+    qsort(o->m, o->n, sizeof *o->m, cmp_member);
+    for (i = 1; i < o->n; i++)
+        if (key_cmp(&o->m[i - 1].key, &o->m[i].key) == 0)
+            return jfail(j, "duplicate key in an object");
+    return 0;
+}
+
+/* Parses an object; canon (if not NULL) gets its canonical form. */
+static int jobject(jparse *j, sbuf *canon, int depth, jkey_fn on_key, void *ctx) {
+    jobj o;
+    int rc = jobject_parse(j, &o, depth, on_key, ctx);
+    if (rc == 0 && canon != NULL)
+        jobj_write(canon, &o);
+    jobj_free(&o);
     return rc;
 }
 
-static int jvalue(jparse *j, sbuf *canon, int depth) {
+static int jarray(jparse *j, sbuf *canon, int depth) {
+    int first = 1;
+    if (jnest(j, depth) != 0)
+        return -1;
+    j->s++; /* '[' */
+    if (canon)
+        sb_str(canon, "[");
     jws(j);
-    if (j->s >= j->end)
-        return jfail(j, "expected a value");
-    if (*j->s == '{')
-        return jobject(j, canon, depth, NULL, NULL);
-    if (*j->s == '"') {
-        sbuf tmp = {0};
-        int rc = jstring(j, &tmp);
-        if (rc == 0 && canon)
-            sb_json_string(canon, tmp.p ? tmp.p : "", tmp.len);
-        free(tmp.p);
-        return rc;
-    }
-    if (*j->s == '[') {
-        int first = 1;
+    if (j->s < j->end && *j->s == ']') {
         j->s++;
         if (canon)
-            sb_str(canon, "[");
+            sb_str(canon, "]");
+        return 0;
+    }
+    for (;;) {
+        if (!first && canon)
+            sb_str(canon, ",");
+        first = 0;
+        if (jvalue(j, canon, depth + 1) != 0)
+            return -1;
         jws(j);
+        if (j->s < j->end && *j->s == ',') {
+            j->s++;
+            continue;
+        }
         if (j->s < j->end && *j->s == ']') {
             j->s++;
             if (canon)
                 sb_str(canon, "]");
             return 0;
         }
-        for (;;) {
-            if (!first && canon)
-                sb_str(canon, ",");
-            first = 0;
-            if (jvalue(j, canon, depth + 1) != 0)
-                return -1;
-            jws(j);
-            if (j->s < j->end && *j->s == ',') {
-                j->s++;
-                continue;
-            }
-            if (j->s < j->end && *j->s == ']') {
-                j->s++;
-                if (canon)
-                    sb_str(canon, "]");
-                return 0;
-            }
-            return jfail(j, "expected ',' or ']'");
+        return jfail(j, "expected ',' or ']'");
+    }
+}
+
+/* Any value; canon (if not NULL) gets its canonical form. */
+static int jvalue(jparse *j, sbuf *canon, int depth) {
+    static const char *const words[] = {"true", "false", "null"};
+    const char *start;
+    size_t k;
+    jws(j);
+    if (j->s >= j->end)
+        return jfail(j, "expected a value");
+    if (*j->s == '{')
+        return jobject(j, canon, depth, NULL, NULL);
+    if (*j->s == '[')
+        return jarray(j, canon, depth);
+    if (*j->s == '"') {
+        sbuf tmp = {0};
+        int rc = jstring(j, &tmp);
+        if (rc == 0 && tmp.oom)
+            rc = jfail_oom(j);
+        if (rc == 0 && canon)
+            sb_json_string(canon, tmp.p ? tmp.p : "", tmp.len);
+        free(tmp.p);
+        return rc;
+    }
+    for (k = 0; k < 3; k++) {
+        size_t n = strlen(words[k]);
+        if ((size_t)(j->end - j->s) >= n && memcmp(j->s, words[k], n) == 0) {
+            j->s += n;
+            if (canon)
+                sb_str(canon, words[k]);
+            return 0;
         }
     }
-    {
-        static const char *const words[] = {"true", "false", "null"};
-        size_t k;
-        for (k = 0; k < 3; k++) {
-            size_t n = strlen(words[k]);
-            if ((size_t)(j->end - j->s) >= n && memcmp(j->s, words[k], n) == 0) {
-                j->s += n;
-                if (canon)
-                    sb_str(canon, words[k]);
-                return 0;
-            }
-        }
-    }
-    {
-        char *endp;
-        const char *start = j->s;
-        double v;
-        if (!(*j->s == '-' || (*j->s >= '0' && *j->s <= '9')))
-            return jfail(j, "unexpected character");
-        v = strtod(start, &endp);
-        (void)v;
-        if (endp == start || endp > j->end)
-            return jfail(j, "bad number");
-        j->s = endp;
-        if (canon)
-            sb_add(canon, start, (size_t)(endp - start));
-        return 0;
-    }
+    if (*j->s != '-' && !jdigit(j))
+        return jfail(j, "unexpected character");
+    start = j->s;
+    if (jnumber(j, NULL) != 0)
+        return -1;
+    /* Numbers keep their text: serde_json would print most of them back
+     * the same, and the text is already valid JSON. */
+    if (canon)
+        sb_add(canon, start, (size_t)(j->s - start));
+    return 0;
+}
+
+/* A whole text that must be one object and nothing else but whitespace. */
+static int jdocument(jparse *j, const char *text, size_t len, jobj *o, jkey_fn on_key,
+                     void *ctx) {
+    j->s = text;
+    j->end = text + len;
+    j->err = NULL;
+    j->oom = 0;
+    jws(j);
+    if (jobject_parse(j, o, 0, on_key, ctx) != 0)
+        return -1;
+    jws(j);
+    if (j->s != j->end)
+        return jfail(j, "trailing characters after the object");
+    return 0;
 }
 
 /* ---- the header ------------------------------------------------------------------------ */
@@ -421,44 +679,60 @@ static void header_free(header *h) {
     free(h->flags.p);
 }
 
-static int header_key(void *ctx, const char *key, jparse *j) {
+static int sub_fail(jparse *j, const jparse *sub) {
+    j->oom |= sub->oom;
+    return jfail(j, sub->err ? sub->err : "bad header value");
+}
+
+static int header_key(void *ctx, const sbuf *key, jparse *j) {
     header *h = ctx;
     jparse sub = *j;
-    sbuf *target = !strcmp(key, "schema")          ? &h->schema
-                   : !strcmp(key, "artifact_type") ? &h->artifact
-                   : !strcmp(key, "node_id")       ? &h->node
-                   : !strcmp(key, "producer")      ? &h->producer
-                                                   : NULL;
+    sbuf *target = key_is(key, "schema")          ? &h->schema
+                   : key_is(key, "artifact_type") ? &h->artifact
+                   : key_is(key, "node_id")       ? &h->node
+                   : key_is(key, "producer")      ? &h->producer
+                                                  : NULL;
+    sub.err = NULL;
     if (target != NULL) {
-        if (*sub.s != '"')
+        if (sub.s >= sub.end || *sub.s != '"')
             return jfail(j, "header strings must be strings");
-        return jstring(&sub, target) == 0 ? 0 : jfail(j, sub.err);
+        sb_add(target, "", 0); /* "" still gets a buffer */
+        return jstring(&sub, target) == 0 ? 0 : sub_fail(j, &sub);
     }
-    if (!strcmp(key, "created_at")) {
-        char *endp;
-        double v = strtod(sub.s, &endp);
-        h->has_created = endp != sub.s;
+    if (key_is(key, "created_at")) {
+        double v = 0;
+        h->has_created = sub.s < sub.end && (*sub.s == '-' || jdigit(&sub));
+        if (h->has_created && jnumber(&sub, &v) != 0)
+            return sub_fail(j, &sub);
         h->created_finite = h->has_created && isfinite(v);
         return 0;
     }
-    if (!strcmp(key, "flags")) {
-        h->flags_is_object = *sub.s == '{';
+    if (key_is(key, "flags")) {
+        h->flags_is_object = sub.s < sub.end && *sub.s == '{';
         if (h->flags_is_object)
-            return jobject(&sub, &h->flags, 1, NULL, NULL) == 0 ? 0 : jfail(j, sub.err);
+            return jobject(&sub, &h->flags, 1, NULL, NULL) == 0 ? 0 : sub_fail(j, &sub);
     }
     return 0;
 }
 
-/* Parses and checks a header line; message in *why on failure. */
-static int header_parse(const char *line, size_t len, header *h, const char **why) {
-    jparse j = {line, line + len, NULL};
+/* Parses and checks a header line; message in *why on failure, *oom set when
+ * the failure was memory. */
+static int header_parse(const char *line, size_t len, header *h, const char **why, int *oom) {
+    jparse j;
+    jobj o;
+    int rc;
     memset(h, 0, sizeof *h);
-    jws(&j);
-    if (jobject(&j, NULL, 0, header_key, h) != 0) {
+    rc = jdocument(&j, line, len, &o, header_key, h);
+    jobj_free(&o);
+    *oom = j.oom;
+    if (rc != 0) {
         *why = j.err;
         return -1;
     }
-    if (h->schema.p == NULL || strcmp(h->schema.p, MCRX_JSONL_SCHEMA) != 0)
+    if (h->schema.oom || h->artifact.oom || h->node.oom || h->producer.oom || h->flags.oom) {
+        *oom = 1;
+        *why = "out of memory";
+    } else if (h->schema.p == NULL || !key_is(&h->schema, MCRX_JSONL_SCHEMA))
         *why = "schema is not " MCRX_JSONL_SCHEMA;
     else if (h->artifact.len == 0 || h->node.len == 0 || h->producer.len == 0)
         *why = "artifact_type, node_id and producer must be non-empty strings";
@@ -471,33 +745,32 @@ static int header_parse(const char *line, size_t len, header *h, const char **wh
     return -1;
 }
 
-static int row_key(void *ctx, const char *key, jparse *j) {
+static int row_key(void *ctx, const sbuf *key, jparse *j) {
     static const char *const forbidden[] = {"schema", "artifact_type", "node_id", "producer",
                                             "flags"};
     size_t i;
     (void)ctx;
     for (i = 0; i < 5; i++)
-        if (!strcmp(key, forbidden[i]))
+        if (key_is(key, forbidden[i]))
             return jfail(j, "a sample row carries a header key");
     return 0;
 }
 
-static int row_check(const char *line, size_t len, const char **why) {
-    jparse j = {line, line + len, NULL};
-    jws(&j);
-    if (jobject(&j, NULL, 0, row_key, NULL) != 0) {
+static int row_check(const char *line, size_t len, const char **why, int *oom) {
+    jparse j;
+    jobj o;
+    int rc = jdocument(&j, line, len, &o, row_key, NULL);
+    jobj_free(&o);
+    *oom = j.oom;
+    if (rc != 0)
         *why = j.err;
-        return -1;
-    }
-    jws(&j);
-    if (j.s != j.end) {
-        *why = "trailing characters after the object";
-        return -1;
-    }
-    return 0;
+    return rc;
 }
 
 /* ---- files ------------------------------------------------------------------------------ */
+
+/* Longest path the writer takes: its directories are made from a copy. */
+#define PATH_ROOM 4096
 
 static char *slurp(int fd, size_t *len) {
     sbuf b = {0};
@@ -505,14 +778,22 @@ static char *slurp(int fd, size_t *len) {
     ssize_t r;
     if (lseek(fd, 0, SEEK_SET) < 0)
         return NULL;
-    while ((r = read(fd, chunk, sizeof chunk)) > 0)
+    while ((r = read(fd, chunk, sizeof chunk)) != 0) {
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            free(b.p);
+            return NULL;
+        }
         sb_add(&b, chunk, (size_t)r);
-    if (r < 0 || b.oom) {
-        free(b.p);
-        return NULL;
     }
     if (b.p == NULL)
         sb_add(&b, "", 0);
+    if (b.oom) {
+        free(b.p);
+        errno = ENOMEM;
+        return NULL;
+    }
     *len = b.len;
     return b.p;
 }
@@ -542,20 +823,35 @@ static mcrx_error io_fail(const char *what, const char *path) {
     return MCRX_ERROR_IO_FAILED;
 }
 
-static mcrx_error invalid(const char *path, int line, const char *why) {
-    mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0, "%s line %d: %s", path, line,
+static mcrx_error arg_fail(const char *why) {
+    mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0, "%s", why);
+    return MCRX_ERROR_INVALID_ARGUMENT;
+}
+
+static mcrx_error oom_fail(const char *what) {
+    mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_OUT_OF_MEMORY, 0, "%s", what);
+    return MCRX_ERROR_OUT_OF_MEMORY;
+}
+
+/* A line that failed to parse: memory, or the reason and where. */
+static mcrx_error invalid(const char *path, size_t line, const char *why, int oom) {
+    if (oom) {
+        mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_OUT_OF_MEMORY, 0, "%s line %zu", path, line);
+        return MCRX_ERROR_OUT_OF_MEMORY;
+    }
+    mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0, "%s line %zu: %s", path, line,
                   why);
     return MCRX_ERROR_INVALID_ARGUMENT;
 }
 
 mcrx_error mcrx_jsonl_validate_file(const char *path) {
-    int fd, line = 0, header_seen = 0;
-    size_t len;
+    int fd, header_seen = 0;
+    size_t len, line = 0;
     char *text;
     const char *p, *end;
     mcrx_error rc = MCRX_ERROR_NONE;
     if (path == NULL)
-        return MCRX_ERROR_INVALID_ARGUMENT;
+        return arg_fail("path is NULL");
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return io_fail("cannot open", path);
@@ -568,60 +864,84 @@ mcrx_error mcrx_jsonl_validate_file(const char *path) {
         size_t n = (size_t)((nl ? nl : end) - p);
         const char *why = NULL;
         const char *q = p;
+        int oom = 0;
         line++;
         while (q < p + n && (*q == ' ' || *q == '\t' || *q == '\r'))
             q++;
         if (q < p + n) {
             if (!header_seen) {
                 header h;
-                if (header_parse(p, n, &h, &why) != 0)
-                    rc = invalid(path, line, why ? why : "bad header");
+                if (header_parse(p, n, &h, &why, &oom) != 0)
+                    rc = invalid(path, line, why ? why : "bad header", oom);
                 header_free(&h);
                 header_seen = 1;
-            } else if (row_check(p, n, &why) != 0) {
-                rc = invalid(path, line, why ? why : "bad row");
+            } else if (row_check(p, n, &why, &oom) != 0) {
+                rc = invalid(path, line, why ? why : "bad row", oom);
             }
         }
         p = nl ? nl + 1 : end;
     }
     if (rc == MCRX_ERROR_NONE && !header_seen)
-        rc = invalid(path, 1, "no header");
+        rc = invalid(path, 1, "no header", 0);
     free(text);
+    if (rc == MCRX_ERROR_NONE)
+        mcrx__err_clear(mcrx__tls_err());
     return rc;
 }
 
+/* Copies n bytes of s into buf (len > 0), cut to fit at a UTF-8 boundary. */
+static void copy_text(char *buf, size_t len, const char *s, size_t n) {
+    if (n > len - 1) {
+        size_t k = len - 1;
+        /* s[k] continues a character: drop that character whole. A character
+         * has at most 3 continuation bytes; more is not UTF-8, cut anywhere. */
+        while (k > 0 && k + 3 >= len && ((unsigned char)s[k] & 0xc0) == 0x80)
+            k--;
+        n = k > 0 ? k : len - 1;
+    }
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+}
+
 void mcrx_jsonl_infer_node_id(const char *path, char *buf, size_t len) {
-    char tmp[4096];
-    char *slash, *dot, *base;
-    snprintf(tmp, sizeof tmp, "%s", path ? path : "");
-    slash = strrchr(tmp, '/');
+    const char *p = path != NULL ? path : "";
+    const char *slash, *name, *dot;
+    size_t n;
+    if (buf == NULL || len == 0)
+        return;
+    slash = strrchr(p, '/');
     if (slash != NULL) {
-        *slash = '\0';
-        base = strrchr(tmp, '/');
-        base = base ? base + 1 : tmp;
-        if (*base != '\0' && strcmp(base, ".") != 0 && strcmp(base, "..") != 0) {
-            snprintf(buf, len, "%s", base);
+        /* the parent directory's name */
+        const char *dir = slash;
+        while (dir > p && dir[-1] != '/')
+            dir--;
+        n = (size_t)(slash - dir);
+        if (n > 0 && !(n == 1 && dir[0] == '.') && !(n == 2 && dir[0] == '.' && dir[1] == '.')) {
+            copy_text(buf, len, dir, n);
             return;
         }
-        base = slash + 1;
+        name = slash + 1;
     } else {
-        base = tmp;
+        name = p;
     }
     /* the file stem */
-    snprintf(tmp, sizeof tmp, "%s", path + (base - tmp));
-    dot = strrchr(tmp, '.');
-    if (dot != NULL && dot != tmp)
-        *dot = '\0';
-    snprintf(buf, len, "%s", tmp[0] ? tmp : "unknown");
+    n = strlen(name);
+    dot = strrchr(name, '.');
+    if (dot != NULL && dot != name)
+        n = (size_t)(dot - name);
+    if (n == 0)
+        copy_text(buf, len, "unknown", 7);
+    else
+        copy_text(buf, len, name, n);
 }
 
 struct McrxJsonlWriter {
     int fd;
-    char path[4096];
+    char path[PATH_ROOM];
 };
 
 static int mkdirs(const char *path) {
-    char tmp[4096];
+    char tmp[PATH_ROOM];
     char *p;
     snprintf(tmp, sizeof tmp, "%s", path);
     p = strrchr(tmp, '/');
@@ -653,39 +973,53 @@ static mcrx_error write_all(mcrx_jsonl_writer *w, const char *s, size_t n) {
     return MCRX_ERROR_NONE;
 }
 
+static int same_text(const sbuf *b, const char *s) {
+    return b->p != NULL && key_is(b, s);
+}
+
 mcrx_error mcrx_jsonl_writer_open(const char *path, const char *artifact_type,
                                   const char *node_id, const char *producer,
                                   const char *flags_json, mcrx_jsonl_writer **out) {
     mcrx_jsonl_writer *w;
     sbuf flags = {0}, hdr = {0};
     jparse j;
+    jobj fo;
     char *text;
     size_t len, n;
     const char *line;
+    int bad;
     mcrx_error rc = MCRX_ERROR_NONE;
 
+    if (out != NULL)
+        *out = NULL;
     if (path == NULL || artifact_type == NULL || node_id == NULL || producer == NULL ||
-        out == NULL || !*artifact_type || !*node_id || !*producer) {
-        mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
-                      "path, and non-empty artifact_type, node_id and producer are required");
-        return MCRX_ERROR_INVALID_ARGUMENT;
-    }
+        out == NULL || !*artifact_type || !*node_id || !*producer)
+        return arg_fail("path, out, and non-empty artifact_type, node_id and producer are "
+                        "required");
+    if (strlen(path) >= PATH_ROOM)
+        return arg_fail("path is longer than " STR(PATH_ROOM) " bytes");
+    /* Written into the header as they are: they must be text JSON can carry. */
+    if (!utf8_valid(artifact_type, strlen(artifact_type)) ||
+        !utf8_valid(node_id, strlen(node_id)) || !utf8_valid(producer, strlen(producer)))
+        return arg_fail("artifact_type, node_id and producer must be UTF-8 text");
     if (flags_json == NULL)
         flags_json = "{}";
-    j.s = flags_json;
-    j.end = flags_json + strlen(flags_json);
-    j.err = NULL;
-    jws(&j);
-    if (jobject(&j, &flags, 0, NULL, NULL) != 0 || (jws(&j), j.s != j.end)) {
-        mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
-                      "flags must be a JSON object: %s", j.err ? j.err : "trailing characters");
+    bad = jdocument(&j, flags_json, strlen(flags_json), &fo, NULL, NULL);
+    if (bad == 0)
+        jobj_write(&flags, &fo);
+    jobj_free(&fo);
+    if (bad != 0 || flags.oom) {
         free(flags.p);
+        if (j.oom || flags.oom)
+            return oom_fail("flags");
+        mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
+                      "flags must be a JSON object: %s", j.err);
         return MCRX_ERROR_INVALID_ARGUMENT;
     }
     w = calloc(1, sizeof *w);
     if (w == NULL) {
         free(flags.p);
-        return MCRX_ERROR_OUT_OF_MEMORY;
+        return oom_fail("writer");
     }
     snprintf(w->path, sizeof w->path, "%s", path);
     if (mkdirs(path) != 0) {
@@ -715,12 +1049,17 @@ mcrx_error mcrx_jsonl_writer_open(const char *path, const char *artifact_type,
     if (first_line(text, len, &line, &n)) {
         header h;
         const char *why = NULL;
-        if (header_parse(line, n, &h, &why) != 0)
-            rc = invalid(path, 1, why ? why : "bad header");
-        else if (strcmp(h.artifact.p, artifact_type) || strcmp(h.node.p, node_id) ||
-                 strcmp(h.producer.p, producer) || strcmp(h.flags.p, flags.p))
+        int oom = 0;
+        if (header_parse(line, n, &h, &why, &oom) != 0)
+            rc = invalid(path, 1, why ? why : "bad header", oom);
+        else if (!same_text(&h.artifact, artifact_type) || !same_text(&h.node, node_id) ||
+                 !same_text(&h.producer, producer) || !same_text(&h.flags, flags.p))
             rc = invalid(path, 1,
-                         "the existing header differs (artifact_type, node_id, producer or flags)");
+                         "the existing header differs (artifact_type, node_id, producer or flags)",
+                         0);
+        else if (text[len - 1] != '\n')
+            /* An unfinished last line: our rows start on a line of their own. */
+            rc = write_all(w, "\n", 1);
         header_free(&h);
     } else {
         /* A new file: the header, fields in the Rust crate's order. */
@@ -737,13 +1076,14 @@ mcrx_error mcrx_jsonl_writer_open(const char *path, const char *artifact_type,
         sb_str(&hdr, ",\"flags\":");
         sb_str(&hdr, flags.p);
         sb_str(&hdr, "}\n");
-        rc = hdr.oom ? MCRX_ERROR_OUT_OF_MEMORY : write_all(w, hdr.p, hdr.len);
+        rc = hdr.oom ? oom_fail("header") : write_all(w, hdr.p, hdr.len);
     }
     free(text);
     free(hdr.p);
     if (rc != MCRX_ERROR_NONE)
         goto fail_fd;
     free(flags.p);
+    mcrx__err_clear(mcrx__tls_err());
     *out = w;
     return MCRX_ERROR_NONE;
 fail_fd:
@@ -771,8 +1111,10 @@ static void kv_f64(sbuf *b, const char *k, double v) {
 static mcrx_error write_row(mcrx_jsonl_writer *w, sbuf *row) {
     mcrx_error rc;
     sb_str(row, "}\n");
-    rc = row->oom ? MCRX_ERROR_OUT_OF_MEMORY : write_all(w, row->p, row->len);
+    rc = row->oom ? oom_fail("row") : write_all(w, row->p, row->len);
     free(row->p);
+    if (rc == MCRX_ERROR_NONE)
+        mcrx__err_clear(mcrx__tls_err());
     return rc;
 }
 
@@ -780,7 +1122,7 @@ mcrx_error mcrx_jsonl_write_network(mcrx_jsonl_writer *w, const mcrx_context_met
                                     const mcrx_metrics_delta *d) {
     sbuf b = {0};
     if (w == NULL || m == NULL || d == NULL)
-        return MCRX_ERROR_INVALID_ARGUMENT;
+        return arg_fail("writer, metrics and delta are required");
     sb_str(&b, "{\"ts\":");
     sb_f64(&b, (double)m->captured_at_ns / 1e9);
     kv_f64(&b, "interval_secs", d->interval_secs);
@@ -812,7 +1154,7 @@ mcrx_error mcrx_jsonl_write_network(mcrx_jsonl_writer *w, const mcrx_context_met
 mcrx_error mcrx_jsonl_write_hardware(mcrx_jsonl_writer *w, const mcrx_hardware_delta *d) {
     sbuf b = {0};
     if (w == NULL || d == NULL)
-        return MCRX_ERROR_INVALID_ARGUMENT;
+        return arg_fail("writer and delta are required");
     sb_str(&b, "{\"ts\":");
     sb_f64(&b, d->ts);
     kv_f64(&b, "interval_secs", d->interval_secs);
@@ -838,78 +1180,61 @@ void mcrx_jsonl_writer_close(mcrx_jsonl_writer *w) {
     free(w);
 }
 
+/* One flags argument of merge: a whole JSON object. */
+static mcrx_error merge_arg(const char *name, const char *text, jobj *o) {
+    jparse j;
+    if (jdocument(&j, text, strlen(text), o, NULL, NULL) == 0)
+        return MCRX_ERROR_NONE;
+    if (j.oom)
+        return oom_fail(name);
+    mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
+                  "flags must be JSON objects: %s: %s", name, j.err);
+    return MCRX_ERROR_INVALID_ARGUMENT;
+}
+
 mcrx_error mcrx_jsonl_merge_flags(const char *base, const char *extra, char *out, size_t len) {
-    sbuf a = {0}, b = {0}, m = {0};
-    jparse ja, jb;
-    mcrx_error rc = MCRX_ERROR_NONE;
+    jobj a = {0}, b = {0};
+    sbuf m = {0};
+    size_t i = 0, k = 0;
+    mcrx_error rc;
+    if (out != NULL && len > 0)
+        out[0] = '\0'; /* a caller that ignores the status still reads text */
     if (base == NULL || extra == NULL || out == NULL)
-        return MCRX_ERROR_INVALID_ARGUMENT;
-    ja.s = base, ja.end = base + strlen(base), ja.err = NULL;
-    jb.s = extra, jb.end = extra + strlen(extra), jb.err = NULL;
-    jws(&ja);
-    jws(&jb);
-    if (jobject(&ja, &a, 0, NULL, NULL) != 0 || jobject(&jb, &b, 0, NULL, NULL) != 0) {
-        mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
-                      "flags must be JSON objects: %s", ja.err ? ja.err : jb.err);
-        rc = MCRX_ERROR_INVALID_ARGUMENT;
-    } else {
-        /* Concatenate the members, extra's only where base lacks the key:
-         * re-parse both canonical forms and keep the first of each key. */
-        const char *texts[2] = {a.p, b.p};
-        char **keys = NULL;
-        size_t nkeys = 0, t;
+        return arg_fail("base, extra and out are required");
+    rc = merge_arg("base", base, &a);
+    if (rc == MCRX_ERROR_NONE)
+        rc = merge_arg("extra", extra, &b);
+    if (rc == MCRX_ERROR_NONE) {
+        /* Both are sorted with unique keys: one merge pass, base winning ties. */
         sb_str(&m, "{");
-        for (t = 0; t < 2 && rc == MCRX_ERROR_NONE; t++) {
-            jparse j = {texts[t] + 1, texts[t] + strlen(texts[t]) - 1, NULL};
-            while (j.s < j.end) {
-                sbuf key = {0}, val = {0};
-                size_t k;
-                int seen = 0;
-                jstring(&j, &key);
-                j.s++; /* ':' */
-                jvalue(&j, &val, 1);
-                if (j.s < j.end && *j.s == ',')
-                    j.s++;
-                for (k = 0; k < nkeys; k++)
-                    seen |= !strcmp(keys[k], key.p ? key.p : "");
-                if (!seen) {
-                    char **g = realloc(keys, (nkeys + 1) * sizeof *keys);
-                    if (g == NULL) {
-                        rc = MCRX_ERROR_OUT_OF_MEMORY;
-                        free(key.p);
-                        free(val.p);
-                        break;
-                    }
-                    keys = g;
-                    keys[nkeys++] = key.p ? key.p : strdup("");
-                    if (m.len > 1)
-                        sb_str(&m, ",");
-                    sb_json_string(&m, keys[nkeys - 1], strlen(keys[nkeys - 1]));
-                    sb_str(&m, ":");
-                    sb_add(&m, val.p ? val.p : "null", val.p ? val.len : 4);
-                } else {
-                    free(key.p);
-                }
-                free(val.p);
+        while (i < a.n || k < b.n) {
+            const jmember *x;
+            int c = i == a.n ? 1 : k == b.n ? -1 : key_cmp(&a.m[i].key, &b.m[k].key);
+            if (c <= 0) {
+                x = &a.m[i++];
+                k += c == 0;
+            } else {
+                x = &b.m[k++];
             }
+            if (m.len > 1)
+                sb_str(&m, ",");
+            sb_member(&m, x);
         }
         sb_str(&m, "}");
-        while (nkeys > 0)
-            free(keys[--nkeys]);
-        free(keys);
-        if (rc == MCRX_ERROR_NONE) {
-            /* canonical (sorted) form of the merged object */
-            sbuf c = {0};
-            jparse j = {m.p, m.p + m.len, NULL};
-            if (jobject(&j, &c, 0, NULL, NULL) != 0 || c.oom || c.len + 1 > len)
-                rc = MCRX_ERROR_INVALID_ARGUMENT;
-            else
-                memcpy(out, c.p, c.len + 1);
-            free(c.p);
+        if (m.oom)
+            rc = oom_fail("merged flags");
+        else if (m.len + 1 > len) {
+            mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
+                          "out has %zu bytes, the merged flags need %zu", len, m.len + 1);
+            rc = MCRX_ERROR_INVALID_ARGUMENT;
         }
+        else
+            memcpy(out, m.p, m.len + 1);
     }
-    free(a.p);
-    free(b.p);
+    jobj_free(&a);
+    jobj_free(&b);
     free(m.p);
+    if (rc == MCRX_ERROR_NONE)
+        mcrx__err_clear(mcrx__tls_err());
     return rc;
 }

@@ -47,10 +47,11 @@ static void fill_sub(mcrx_subscription *sub, mcrx_subscription_metrics *out) {
 
 int mcrx_subscription_metrics_get(mcrx_subscription *sub, mcrx_subscription_metrics *out) {
     if (sub == NULL || out == NULL)
-        return mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
+        return mcrx__err_set(sub ? &sub->err : mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
                              "subscription and out are required");
     if (sub->ctx != NULL)
         mcrx__mutex_lock(&sub->ctx->lock);
+    mcrx__err_clear(&sub->err);
     fill_sub(sub, out);
     if (sub->ctx != NULL)
         mcrx__mutex_unlock(&sub->ctx->lock);
@@ -73,6 +74,7 @@ int mcrx_context_metrics_get(mcrx_context *ctx, mcrx_context_metrics *out) {
                              "context and out are required");
     memset(out, 0, sizeof *out);
     mcrx__mutex_lock(&ctx->lock);
+    mcrx__err_clear(&ctx->err);
     total = ctx->retired;
     for (i = 0; i < ctx->nsubs; i++) {
         mcrx_subscription *sub = ctx->subs[i];
@@ -103,6 +105,12 @@ int mcrx_context_metrics_get(mcrx_context *ctx, mcrx_context_metrics *out) {
 
 static double per_sec(uint64_t n, double secs) {
     return secs > 0 ? (double)n / secs : 0.0;
+}
+
+static mcrx_error null_arg(void) {
+    mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
+                  "earlier, later and out are required");
+    return MCRX_ERROR_INVALID_ARGUMENT;
 }
 
 static mcrx_error backwards(const char *what) {
@@ -178,7 +186,7 @@ mcrx_error mcrx_context_metrics_delta(const mcrx_context_metrics *a, const mcrx_
     uint64_t ca[C_COUNT], cb[C_COUNT];
     mcrx_error e;
     if (a == NULL || b == NULL || d == NULL)
-        return MCRX_ERROR_INVALID_ARGUMENT;
+        return null_arg();
     context_counters(a, ca);
     context_counters(b, cb);
     e = common_delta(a->captured_at_ns, b->captured_at_ns, ca, cb, d);
@@ -195,24 +203,30 @@ mcrx_error mcrx_subscription_metrics_delta(const mcrx_subscription_metrics *a,
                                            mcrx_metrics_delta *d) {
     uint64_t ca[C_COUNT], cb[C_COUNT];
     if (a == NULL || b == NULL || d == NULL)
-        return MCRX_ERROR_INVALID_ARGUMENT;
+        return null_arg();
     subscription_counters(a, ca);
     subscription_counters(b, cb);
     return common_delta(a->captured_at_ns, b->captured_at_ns, ca, cb, d);
 }
 
 mcrx_error mcrx_hardware_metrics_capture(mcrx_hardware_metrics *out) {
-    if (out == NULL)
+    mcrx_error e;
+    if (out == NULL) {
+        mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0, "out is required");
         return MCRX_ERROR_INVALID_ARGUMENT;
+    }
     memset(out, 0, sizeof *out);
     out->captured_at_ns = mcrx__wall_ns();
-    return mcrx__plat_hardware(out);
+    e = mcrx__plat_hardware(out);
+    if (e == MCRX_ERROR_NONE)
+        mcrx__err_clear(mcrx__tls_err());
+    return e;
 }
 
 mcrx_error mcrx_hardware_metrics_delta(const mcrx_hardware_metrics *a,
                                        const mcrx_hardware_metrics *b, mcrx_hardware_delta *d) {
     if (a == NULL || b == NULL || d == NULL)
-        return MCRX_ERROR_INVALID_ARGUMENT;
+        return null_arg();
     memset(d, 0, sizeof *d);
     if (b->captured_at_ns < a->captured_at_ns)
         return backwards("time");
@@ -246,14 +260,18 @@ mcrx_error mcrx_hardware_metrics_delta(const mcrx_hardware_metrics *a,
  * snapshot when there is one and it is consistent, then keep now. */
 #define SAMPLE(s, now, out, delta_fn)                                                        \
     do {                                                                                     \
-        int have_ = (s)->has_previous && delta_fn(&(s)->previous, (now), (out)) == 0;        \
+        int have_;                                                                           \
+        if ((s) == NULL || (now) == NULL || (out) == NULL)                                   \
+            return 0;                                                                        \
+        have_ = (s)->has_previous && delta_fn(&(s)->previous, (now), (out)) == 0;         \
         (s)->previous = *(now);                                                              \
         (s)->has_previous = 1;                                                               \
         return have_;                                                                        \
     } while (0)
 
 void mcrx_context_sampler_init(mcrx_context_sampler *s) {
-    memset(s, 0, sizeof *s);
+    if (s != NULL)
+        memset(s, 0, sizeof *s);
 }
 
 int mcrx_context_sampler_sample(mcrx_context_sampler *s, const mcrx_context_metrics *now,
@@ -262,7 +280,8 @@ int mcrx_context_sampler_sample(mcrx_context_sampler *s, const mcrx_context_metr
 }
 
 void mcrx_hardware_sampler_init(mcrx_hardware_sampler *s) {
-    memset(s, 0, sizeof *s);
+    if (s != NULL)
+        memset(s, 0, sizeof *s);
 }
 
 int mcrx_hardware_sampler_sample(mcrx_hardware_sampler *s, const mcrx_hardware_metrics *now,

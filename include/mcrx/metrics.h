@@ -6,6 +6,10 @@
  * Counting is a few integer increments per receive call; a snapshot costs one
  * system call per subscription (the kernel's drop counter) and nothing else.
  * Included by <mcrx/mcrx.h>.
+ *
+ * NULL pointers follow <mcrx/mcrx.h>'s one rule: functions returning a status
+ * return INVALID_ARGUMENT with a "MCRX: " message, the samplers return 0 and
+ * change nothing, void functions do nothing.
  */
 #ifndef MCRX_METRICS_H
 #define MCRX_METRICS_H
@@ -163,7 +167,8 @@ typedef struct McrxHardwareSampler {
 /* Zeroes the sampler (also what reset means). */
 MCRX_EXTERN void mcrx_context_sampler_init(mcrx_context_sampler *s);
 /* Returns 1 and fills out with now - previous, 0 for the first sample (or after
- * a snapshot that went backwards); either way now becomes the previous. */
+ * a snapshot that went backwards); either way now becomes the previous. With
+ * any argument NULL: 0, and the sampler is unchanged. */
 MCRX_EXTERN int mcrx_context_sampler_sample(mcrx_context_sampler *s,
                                             const mcrx_context_metrics *now,
                                             mcrx_metrics_delta *out);
@@ -179,6 +184,22 @@ MCRX_EXTERN int mcrx_hardware_sampler_sample(mcrx_hardware_sampler *s,
 #define MCRX_JSONL_HARDWARE_ARTIFACT "process-hardware"
 
 /*
+ * What the reader accepts, wherever it reads JSON (files, flags_json, merge):
+ * RFC 8259 exactly, as serde_json reads it. Numbers follow its grammar (no
+ * NaN, Infinity, hex, leading '+' or zeros) and must fit a double; strings
+ * are UTF-8 with paired surrogates; an object may not repeat a key; nothing
+ * but whitespace may follow the value on its line. Arrays and objects nest at
+ * most MCRX_JSONL_MAX_DEPTH levels (the outermost object is level 1), which
+ * bounds the reader's stack whatever the input. Anything else:
+ * INVALID_ARGUMENT, with the reason in mcrx_last_error().
+ *
+ * What the writer writes is always valid JSON, the same in every locale
+ * (LC_NUMERIC is never consulted): numbers as serde_json prints them, and a
+ * NaN or infinite double as null, as serde_json writes it.
+ */
+#define MCRX_JSONL_MAX_DEPTH 64
+
+/*
  * A JSONL file: one header object on the first non-empty line, then compact
  * sample rows. The writer takes an exclusive advisory lock on the file for its
  * lifetime (a second writer gets MCRX_ERROR_BUSY), creates missing parent
@@ -188,7 +209,10 @@ MCRX_EXTERN int mcrx_hardware_sampler_sample(mcrx_hardware_sampler *s,
  */
 typedef struct McrxJsonlWriter mcrx_jsonl_writer;
 
-/* flags_json: a JSON object as text ("{}" when NULL). */
+/* flags_json: a JSON object as text ("{}" when NULL; may be NULL), written
+ * to the header in canonical form (compact, keys sorted). artifact_type,
+ * node_id and producer must be non-empty UTF-8. *out is NULL after a failure.
+ * Errors: INVALID_ARGUMENT, BUSY, IO_FAILED, OUT_OF_MEMORY. */
 MCRX_EXTERN mcrx_error mcrx_jsonl_writer_open(const char *path, const char *artifact_type,
                                               const char *node_id, const char *producer,
                                               const char *flags_json, mcrx_jsonl_writer **out);
@@ -197,22 +221,27 @@ MCRX_EXTERN mcrx_error mcrx_jsonl_write_network(mcrx_jsonl_writer *w,
                                                 const mcrx_metrics_delta *delta);
 MCRX_EXTERN mcrx_error mcrx_jsonl_write_hardware(mcrx_jsonl_writer *w,
                                                  const mcrx_hardware_delta *delta);
+/* Closes the file and releases its lock. NULL is a no-op. */
 MCRX_EXTERN void mcrx_jsonl_writer_close(mcrx_jsonl_writer *w);
 
 /*
  * Checks a whole file: a valid header first (schema, three non-empty strings,
  * finite created_at, flags an object), and rows that are objects without
- * header keys. Errors: INVALID_ARGUMENT (the reason and line in
- * mcrx_last_error()), IO_FAILED.
+ * header keys, all read as described above. Errors: INVALID_ARGUMENT (the
+ * reason and line in mcrx_last_error()), IO_FAILED, OUT_OF_MEMORY.
  */
 MCRX_EXTERN mcrx_error mcrx_jsonl_validate_file(const char *path);
 
 /* Merges two JSON objects into out (compact, keys sorted): keys of base win
- * over keys of extra. Errors: INVALID_ARGUMENT (not objects, or out too small). */
+ * over keys of extra. Errors: INVALID_ARGUMENT (not objects, or out too
+ * small: the message says how many bytes it needs), OUT_OF_MEMORY. After a
+ * failure out holds "" (when len > 0). */
 MCRX_EXTERN mcrx_error mcrx_jsonl_merge_flags(const char *base, const char *extra, char *out,
                                               size_t len);
 
-/* "<parent dir name>", else the file stem, else "unknown". Writes into buf. */
+/* "<parent dir name>", else the file stem, else "unknown", cut to fit len
+ * at a character boundary. path may be NULL (read as ""). Writes into buf;
+ * a NULL buf or a len of 0 writes nothing. */
 MCRX_EXTERN void mcrx_jsonl_infer_node_id(const char *path, char *buf, size_t len);
 
 #ifdef __cplusplus

@@ -53,8 +53,10 @@ uint32_t mcrx__if_nametoindex(const char *name) {
 
 mcrx_error mcrx_ip_from_sockaddr(const struct sockaddr *sa, mcrx_ip *out, uint16_t *port_out) {
     const sockaddr_u *u = (const sockaddr_u *)(const void *)sa;
-    if (sa == NULL || out == NULL)
+    if (sa == NULL || out == NULL) {
+        mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0, "sa and out are required");
         return MCRX_ERROR_INVALID_ARGUMENT;
+    }
     memset(out, 0, sizeof *out);
     if (sa->sa_family == AF_INET) {
         out->family = MCRX_IP_V4;
@@ -68,6 +70,8 @@ mcrx_error mcrx_ip_from_sockaddr(const struct sockaddr *sa, mcrx_ip *out, uint16
         if (port_out != NULL)
             *port_out = ntohs(u->in6.sin6_port);
     } else {
+        mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_NON_IP_SOCKET_ADDRESS, 0, "address family %d",
+                      sa->sa_family);
         return MCRX_ERROR_NON_IP_SOCKET_ADDRESS;
     }
     return MCRX_ERROR_NONE;
@@ -564,13 +568,14 @@ static struct cmsghdr *next_cmsg(struct msghdr *mh, struct cmsghdr *c, const uns
 void mcrx__plat_parse_cmsgs(const void *control, size_t controllen, mcrx__rxinfo *info) {
     struct msghdr mh;
     struct cmsghdr *c;
-    const unsigned char *end = (const unsigned char *)control + controllen;
-    memset(&mh, 0, sizeof mh);
-    mh.msg_control = (void *)(uintptr_t)control;
-    mh.msg_controllen = controllen;
+    const unsigned char *end;
     info->valid = 0;
     if (control == NULL)
         return;
+    end = (const unsigned char *)control + controllen;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_control = (void *)(uintptr_t)control;
+    mh.msg_controllen = controllen;
     for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = next_cmsg(&mh, c, end)) {
         const unsigned char *data = CMSG_DATA(c);
         size_t hdr = (size_t)(data - (const unsigned char *)c), dlen;
@@ -601,8 +606,12 @@ void mcrx__plat_parse_cmsgs(const void *control, size_t controllen, mcrx__rxinfo
                    dlen >= sizeof(struct timespec)) {
             struct timespec ts;
             memcpy(&ts, data, sizeof ts);
-            info->ts_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-            info->valid |= MCRX_META_TIMESTAMP;
+            /* Out of int64 nanoseconds' range (only a forged buffer): no time. */
+            if (ts.tv_sec >= -(INT64_MAX / 1000000000) + 1 && ts.tv_sec <= INT64_MAX / 1000000000 - 1 &&
+                ts.tv_nsec >= 0 && ts.tv_nsec < 1000000000) {
+                info->ts_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+                info->valid |= MCRX_META_TIMESTAMP;
+            }
         } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL &&
                    dlen >= sizeof(uint32_t)) {
             uint32_t d;

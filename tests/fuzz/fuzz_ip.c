@@ -1,0 +1,41 @@
+/*
+ * Address text: mcrx_ip_parse on any bytes, and for what parses, the round
+ * trip through mcrx_ip_format (at every buffer size) and back, and through a
+ * sockaddr.
+ */
+#include <sys/socket.h>
+
+#include "fuzz.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    char *text = fuzz_cstr(data, size);
+    mcrx_ip ip, again, back;
+    struct sockaddr_storage ss;
+    uint16_t port = 0;
+    mcrx_error e = mcrx_ip_parse(text, &ip);
+    if (e != MCRX_ERROR_NONE) {
+        fuzz_check_failure(e);
+    } else {
+        char full[MCRX_IP_STRLEN];
+        size_t n = mcrx_ip_format(&ip, full, sizeof full), len;
+        FUZZ_CHECK(ip.family == MCRX_IP_V4 || ip.family == MCRX_IP_V6);
+        FUZZ_CHECK(n > 0 && n < sizeof full && strlen(full) == n);
+        /* Too small a buffer gets 0 and nothing past its end. */
+        for (len = 0; len <= n + 1; len++) {
+            char *exact = malloc(len ? len : 1);
+            FUZZ_CHECK(exact != NULL);
+            FUZZ_CHECK(mcrx_ip_format(&ip, len ? exact : NULL, len) == (len > n ? n : 0));
+            free(exact);
+        }
+        FUZZ_CHECK(mcrx_ip_parse(full, &again) == MCRX_ERROR_NONE);
+        FUZZ_CHECK(mcrx_ip_equal(&ip, &again) && ip.scope_id == again.scope_id);
+        FUZZ_CHECK(mcrx_ip_is_multicast(&ip) == mcrx_ip_is_multicast(&again));
+        FUZZ_CHECK(mcrx_ip_to_sockaddr(&ip, 5000, &ss, sizeof ss) > 0);
+        FUZZ_CHECK(mcrx_ip_from_sockaddr((const struct sockaddr *)&ss, &back, &port) ==
+                   MCRX_ERROR_NONE);
+        FUZZ_CHECK(port == 5000 && mcrx_ip_equal(&ip, &back));
+        FUZZ_CHECK(ip.family == MCRX_IP_V4 || back.scope_id == ip.scope_id);
+    }
+    free(text);
+    return 0;
+}
