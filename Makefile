@@ -2,10 +2,13 @@
 PREFIX ?= /usr/local
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build check check-asan install demo bench soak clean
+.PHONY: all deps build check check-asan check-tsan install demo bench soak fuzz clean
 
 all: build
 
@@ -16,15 +19,34 @@ build: deps
 	cmake -S . -B $(BUILD) -DMCRX_WERROR=ON -DMCRX_REQUIRE_UV=ON $(CMAKE_FLAGS)
 	cmake --build $(BUILD) -j $(JOBS)
 
-# Every test, twice: a normal build, then under AddressSanitizer and UBSan.
+# Every test, twice: a normal build, then under AddressSanitizer and UBSan;
+# then the threaded tests under ThreadSanitizer.
 check: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 	$(MAKE) --no-print-directory check-asan
+	$(MAKE) --no-print-directory check-tsan
 
 check-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DMCRX_WERROR=ON -DMCRX_REQUIRE_UV=ON -DMCRX_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_FLAGS)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
+
+# The tests labelled "threads" (several threads on one context) under
+# ThreadSanitizer; any race report fails them.
+check-tsan: deps
+	cmake -S . -B $(TSAN_BUILD) -DMCRX_WERROR=ON -DMCRX_REQUIRE_UV=ON -DMCRX_TSAN=ON -DCMAKE_BUILD_TYPE=Debug \
+	  -DMCRX_BUILD_TOOLS=OFF -DMCRX_BUILD_EXAMPLES=OFF -DMCRX_BUILD_BENCH=OFF $(CMAKE_FLAGS)
+	cmake --build $(TSAN_BUILD) -j $(JOBS)
+	ctest --test-dir $(TSAN_BUILD) --output-on-failure -j $(JOBS) -L threads
+
+# libFuzzer (clang) on every parser of outside input, FUZZ_SECONDS per target;
+# grows and re-minimises tests/fuzz/corpus/, which make check replays.
+fuzz:
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DMCRX_FUZZ=ON -DMCRX_WERROR=ON \
+	  -DMCRX_BUILD_TESTS=OFF -DMCRX_BUILD_TOOLS=OFF -DMCRX_BUILD_EXAMPLES=OFF -DMCRX_BUILD_BENCH=OFF \
+	  -DMCRX_BUILD_UV=OFF $(CMAKE_FLAGS)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 # A real sender and receiver on a private two-host network, shown working.
 demo: build
@@ -41,7 +63,7 @@ install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)
 
 # Receive-capacity benchmark in private namespaces; writes bench/results.md.
 # A second drain, built with counting compiled out, shows what counting costs.

@@ -9,6 +9,10 @@
  * Status codes: every int-returning call answers one of MCRX_STATUS_*. After a
  * failure, mcrx_context_last_error() holds a message starting with "MCRX: "
  * (and <mcrx/mcrx.h> adds mcrx_context_last_error_code() for the precise kind).
+ *
+ * Threads: every call on a context may be made from any thread, concurrently
+ * with the others, except mcrx_context_free (see it). <mcrx/mcrx.h>,
+ * "Threading", has the whole contract.
  */
 #ifndef MCRX_CORE_FFI_H
 #define MCRX_CORE_FFI_H
@@ -76,11 +80,15 @@ MCRX_EXTERN const char *mcrx_last_error(void);
 MCRX_EXTERN McrxContext *mcrx_context_new(void);
 
 /* Stops a background receiver if one runs, closes every subscription's socket
- * (the kernel drops their memberships) and frees the context. NULL is a no-op. */
+ * (the kernel drops their memberships) and frees the context. NULL is a no-op.
+ * Call it once no other call on the context is running or can begin (after a
+ * mcrx_context_stop on any thread is fine), never from inside a callback. */
 MCRX_EXTERN void mcrx_context_free(McrxContext *context);
 
-/* Message of the last failed call on this context ("" after a success). With a
- * NULL context, the thread's message. Valid until the next call on it. */
+/* Message of the last failed call on this context ("" after a success), by
+ * whichever thread made it. With a NULL context, the thread's message. The
+ * text is copied for the calling thread: valid until this thread calls
+ * mcrx_context_last_error again, whatever other threads do meanwhile. */
 MCRX_EXTERN const char *mcrx_context_last_error(const McrxContext *context);
 
 /* Number of subscriptions held (0 for NULL). */
@@ -114,8 +122,12 @@ MCRX_EXTERN int mcrx_context_remove_subscription(McrxContext *context, uint64_t 
  * Receives up to max_packets datagrams that are available now, fairly across
  * joined subscriptions, and hands each to callback. *received_out is set to 0
  * first, then to the number delivered. callback may be NULL only when
- * max_packets is 0. The callback may call back into the context (add, remove,
- * join, leave), but not poll it again.
+ * max_packets is 0. The callback runs on the calling thread and may call back
+ * into the context (add, remove, join, leave, start, stop), but not poll it
+ * again. One poll at a time: a poll while another is in progress (from inside
+ * its callback, or from another thread) returns MCRX_STATUS_ERROR, kind BUSY.
+ * Polling while a background receiver runs is allowed: each datagram goes to
+ * one of the two, and their callbacks may run at the same time.
  */
 MCRX_EXTERN int mcrx_context_poll(
     McrxContext *context,
@@ -128,10 +140,16 @@ MCRX_EXTERN int mcrx_context_poll(
 /*
  * Starts a background thread that delivers datagrams to callback as they
  * arrive. It waits on socket readiness: idle_sleep_ms is accepted for ABI
- * compatibility and ignored. MCRX_STATUS_ALREADY_RUNNING if a receiver runs.
- * While it runs, every call on the context is serialised with it; callbacks run
- * on the receiver thread, one at a time. A receive error stops the receiver and
- * is kept as the context's last error.
+ * compatibility and ignored. While it runs, every call on the context is
+ * serialised with it; callbacks run on the receiver thread, one at a time. A
+ * receive error stops the receiver and is kept as the context's last error.
+ *
+ * If a receiver runs and has not been asked to stop: MCRX_STATUS_ALREADY_RUNNING,
+ * kind ALREADY_RUNNING. From inside the receiver's callback after
+ * mcrx_context_stop, the same thread carries on with the new callback once
+ * this one returns. A receiver that was stopped from inside its callback, or
+ * ended on an error, is joined first. Safe against start and stop racing on
+ * other threads: the result is that of the calls made one after the other.
  */
 MCRX_EXTERN int mcrx_context_start(
     McrxContext *context,
@@ -140,8 +158,12 @@ MCRX_EXTERN int mcrx_context_start(
     uint32_t idle_sleep_ms
 );
 
-/* Stops the background receiver and waits for it (from inside its own callback:
- * it stops after the callback returns). No receiver running is not an error. */
+/* Stops the background receiver and waits for its thread to end (from inside
+ * its own callback: it stops after the callback returns, and this returns at
+ * once). No receiver running is not an error. From any thread, concurrently
+ * with start and stop: several stops at once all return once the receiver has
+ * been joined (exactly once); a receiver that a racing start created after this
+ * call began is left running. */
 MCRX_EXTERN int mcrx_context_stop(McrxContext *context);
 
 #ifdef __cplusplus

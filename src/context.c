@@ -29,25 +29,63 @@ void mcrx_context_free(mcrx_context *ctx) {
     free(ctx->subs);
     free(ctx->ready);
     free(ctx->by_cfg);
+    free(ctx->by_sock);
     mcrx__plat_close(ctx->poller);
     mcrx__mutex_destroy(&ctx->lock);
     free(ctx);
 }
 
+/* Readers take the lock too: another thread (or the background receiver) may
+ * be writing the same fields. The lock is not part of the context's value,
+ * hence the cast. */
+static void lock_const(const mcrx_context *ctx) {
+    mcrx__mutex_lock((mcrx__mutex *)&ctx->lock);
+}
+
+static void unlock_const(const mcrx_context *ctx) {
+    mcrx__mutex_unlock((mcrx__mutex *)&ctx->lock);
+}
+
 const char *mcrx_context_last_error(const mcrx_context *ctx) {
-    return ctx != NULL ? ctx->err.msg : mcrx__tls_err()->msg;
+    /* A copy per thread: the context's own text may be rewritten by another
+     * thread's call while the caller reads it. */
+    static _Thread_local char copy[sizeof ((mcrx__err *)0)->msg];
+    if (ctx == NULL)
+        return mcrx__tls_err()->msg;
+    lock_const(ctx);
+    memcpy(copy, ctx->err.msg, sizeof copy);
+    unlock_const(ctx);
+    return copy;
 }
 
 mcrx_error mcrx_context_last_error_code(const mcrx_context *ctx) {
-    return ctx != NULL ? ctx->err.code : mcrx__tls_err()->code;
+    mcrx_error code;
+    if (ctx == NULL)
+        return mcrx__tls_err()->code;
+    lock_const(ctx);
+    code = ctx->err.code;
+    unlock_const(ctx);
+    return code;
 }
 
 int mcrx_context_last_os_error(const mcrx_context *ctx) {
-    return ctx != NULL ? ctx->err.os : mcrx__tls_err()->os;
+    int os;
+    if (ctx == NULL)
+        return mcrx__tls_err()->os;
+    lock_const(ctx);
+    os = ctx->err.os;
+    unlock_const(ctx);
+    return os;
 }
 
 size_t mcrx_context_subscription_count(const mcrx_context *ctx) {
-    return ctx != NULL ? ctx->nsubs : 0;
+    size_t n;
+    if (ctx == NULL)
+        return 0;
+    lock_const(ctx);
+    n = ctx->nsubs;
+    unlock_const(ctx);
+    return n;
 }
 
 mcrx_sock mcrx_context_fd(const mcrx_context *ctx) {
@@ -73,21 +111,36 @@ size_t mcrx__ctx_find(const mcrx_context *ctx, uint64_t id) {
 }
 
 int mcrx_context_contains_subscription(const mcrx_context *ctx, uint64_t id) {
-    return ctx != NULL && mcrx__ctx_find(ctx, id) < ctx->nsubs;
+    int found;
+    if (ctx == NULL)
+        return 0;
+    lock_const(ctx);
+    found = mcrx__ctx_find(ctx, id) < ctx->nsubs;
+    unlock_const(ctx);
+    return found;
 }
 
 mcrx_subscription *mcrx_context_get_subscription(mcrx_context *ctx, uint64_t id) {
+    mcrx_subscription *sub;
     size_t i;
     if (ctx == NULL)
         return NULL;
+    mcrx__mutex_lock(&ctx->lock);
     i = mcrx__ctx_find(ctx, id);
-    return i < ctx->nsubs ? ctx->subs[i] : NULL;
+    sub = i < ctx->nsubs ? ctx->subs[i] : NULL;
+    mcrx__mutex_unlock(&ctx->lock);
+    return sub;
 }
 
 mcrx_subscription *mcrx_context_subscription_at(mcrx_context *ctx, size_t index) {
-    if (ctx == NULL || index >= ctx->nsubs)
+    mcrx_subscription *sub = NULL;
+    if (ctx == NULL)
         return NULL;
-    return ctx->subs[index];
+    mcrx__mutex_lock(&ctx->lock);
+    if (index < ctx->nsubs)
+        sub = ctx->subs[index];
+    mcrx__mutex_unlock(&ctx->lock);
+    return sub;
 }
 
 /* ---- add ------------------------------------------------------------------------ */
@@ -130,11 +183,49 @@ static mcrx_subscription **bucket(const mcrx_context *ctx, uint64_t hash) {
     return &ctx->by_cfg[hash & (ctx->capsubs - 1)]; /* capsubs is a power of two */
 }
 
+/* fds are small and dense, so the low bits spread them evenly. */
+static mcrx_subscription **sock_bucket(const mcrx_context *ctx, mcrx_sock sock) {
+    return &ctx->by_sock[(uint64_t)sock & (ctx->capsubs - 1)];
+}
+
+static void index_sub(mcrx_context *ctx, mcrx_subscription *sub) {
+    mcrx_subscription **b = bucket(ctx, sub->cfg_hash);
+    sub->same_hash = *b;
+    *b = sub;
+    b = sock_bucket(ctx, sub->sock);
+    sub->same_sock = *b;
+    *b = sub;
+}
+
+static void unindex_sub(mcrx_context *ctx, mcrx_subscription *sub) {
+    mcrx_subscription **p = bucket(ctx, sub->cfg_hash);
+    while (*p != sub)
+        p = &(*p)->same_hash;
+    *p = sub->same_hash;
+    sub->same_hash = NULL;
+    p = sock_bucket(ctx, sub->sock);
+    while (*p != sub)
+        p = &(*p)->same_sock;
+    *p = sub->same_sock;
+    sub->same_sock = NULL;
+}
+
+/* The subscription of this context that owns sock, or NULL. */
+static const mcrx_subscription *sock_owner(const mcrx_context *ctx, mcrx_sock sock) {
+    const mcrx_subscription *s;
+    if (ctx->capsubs == 0)
+        return NULL;
+    for (s = *sock_bucket(ctx, sock); s != NULL; s = s->same_sock)
+        if (s->sock == sock)
+            return s;
+    return NULL;
+}
+
 /* Room for one more subscription; a ready ring and hash buckets as large as
  * the array. Growing happens here, never on the receive path. */
 static int reserve(mcrx_context *ctx) {
     size_t cap, i;
-    mcrx_subscription **subs, **ready, **by_cfg;
+    mcrx_subscription **subs, **ready, **by_cfg, **by_sock;
     if (ctx->nsubs < ctx->capsubs)
         return 0;
     cap = ctx->capsubs ? ctx->capsubs * 2 : 8;
@@ -143,14 +234,18 @@ static int reserve(mcrx_context *ctx) {
         return mcrx__err_set(&ctx->err, MCRX_ERROR_OUT_OF_MEMORY, 0, "subscription table");
     ctx->subs = subs;
     by_cfg = calloc(cap, sizeof *by_cfg);
+    by_sock = calloc(cap, sizeof *by_sock);
     ready = malloc(cap * sizeof *ready);
-    if (ready == NULL || by_cfg == NULL) {
+    if (ready == NULL || by_cfg == NULL || by_sock == NULL) {
         free(ready);
         free(by_cfg);
+        free(by_sock);
         return mcrx__err_set(&ctx->err, MCRX_ERROR_OUT_OF_MEMORY, 0, "ready queue");
     }
     free(ctx->by_cfg);
     ctx->by_cfg = by_cfg;
+    free(ctx->by_sock);
+    ctx->by_sock = by_sock;
     for (i = 0; i < ctx->ready_len; i++)
         ready[i] = ctx->ready[(ctx->ready_head + i) % ctx->ready_cap];
     free(ctx->ready);
@@ -158,11 +253,8 @@ static int reserve(mcrx_context *ctx) {
     ctx->ready_head = 0;
     ctx->ready_cap = cap;
     ctx->capsubs = cap;
-    for (i = 0; i < ctx->nsubs; i++) {
-        mcrx_subscription **b = bucket(ctx, ctx->subs[i]->cfg_hash);
-        ctx->subs[i]->same_hash = *b;
-        *b = ctx->subs[i];
-    }
+    for (i = 0; i < ctx->nsubs; i++)
+        index_sub(ctx, ctx->subs[i]);
     return 0;
 }
 
@@ -192,8 +284,7 @@ static int store(mcrx_context *ctx, const mcrx_subscription_config *cfg, mcrx_so
         return rc;
     sub->ctx = ctx;
     sub->cfg_hash = config_hash(cfg);
-    sub->same_hash = *bucket(ctx, sub->cfg_hash);
-    *bucket(ctx, sub->cfg_hash) = sub;
+    index_sub(ctx, sub);
     ctx->subs[ctx->nsubs++] = sub;
     ctx->added++;
     *id_out = ctx->next_id++;
@@ -204,9 +295,17 @@ static int add(mcrx_context *ctx, const mcrx_subscription_config *cfg, mcrx_sock
                uint64_t *id_out) {
     mcrx_sock sock = caller_sock;
     mcrx__sockinfo info = {0, 0, 1};
+    const mcrx_subscription *owner;
     int rc = precheck(ctx, cfg);
     if (rc != 0)
         return rc;
+    /* Before anything touches the socket: a second owner would change the
+     * first one's options now and close its fd twice later. */
+    owner = caller_sock != MCRX_SOCK_INVALID ? sock_owner(ctx, caller_sock) : NULL;
+    if (owner != NULL)
+        return mcrx__err_set(&ctx->err, MCRX_ERROR_INVALID_ARGUMENT, 0,
+                             "socket %lld is already owned by subscription %llu",
+                             (long long)caller_sock, (unsigned long long)owner->id);
     if (caller_sock == MCRX_SOCK_INVALID)
         rc = mcrx__plat_open(cfg, &sock, &info, &ctx->err);
     else
@@ -306,13 +405,7 @@ static mcrx_subscription *detach_locked(mcrx_context *ctx, uint64_t id) {
     }
     sub = ctx->subs[i];
     unwatch(ctx, sub);
-    {
-        mcrx_subscription **p = bucket(ctx, sub->cfg_hash);
-        while (*p != sub)
-            p = &(*p)->same_hash;
-        *p = sub->same_hash;
-        sub->same_hash = NULL;
-    }
+    unindex_sub(ctx, sub);
     memmove(&ctx->subs[i], &ctx->subs[i + 1], (ctx->nsubs - i - 1) * sizeof ctx->subs[0]);
     ctx->nsubs--;
     sub->ctx = NULL;

@@ -1,6 +1,10 @@
 /*
  * The Rust crate's C ABI: text-based add, callback poll, and the background
  * receiver (readiness-driven, never sleeping on a timer).
+ *
+ * Start, stop and free may race from any threads. The receiver thread is
+ * joined exactly once: a caller claims the join under the lock (f->claim)
+ * and joins without it; others wait on f->changed and look again.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,13 +22,21 @@ typedef struct view_store {
     McrxPacketView view;
 } view_store;
 
+/* Who is joining the receiver thread. */
+enum { CLAIM_NONE, CLAIM_STOP, CLAIM_START };
+
 struct mcrx__ffi {
     view_store poll_store;
     view_store worker_store;
+    mcrx__cond changed;  /* a claimed join has ended */
     mcrx__thread thread;
-    int alive;      /* the thread exists and has not been joined */
-    int finished;   /* its loop has ended */
-    int stop;       /* asked to end */
+    uint64_t gen;        /* receiver threads created so far */
+    int alive;           /* the thread exists and has not been joined */
+    int finished;        /* its loop has ended */
+    int stop;            /* asked to end */
+    int claim;           /* CLAIM_*: a caller is joining it without the lock */
+    int polling;         /* a poll call is in progress */
+    mcrx__thread poller; /* its thread, when polling */
     McrxPacketCallback cb;
     void *user;
     mcrx_sock wake;
@@ -47,6 +59,7 @@ static int ensure_ffi(mcrx_context *ctx) {
         ctx->ffi = NULL;
         return MCRX_STATUS_ERROR;
     }
+    mcrx__cond_init(&ctx->ffi->changed);
     return 0;
 }
 
@@ -141,12 +154,19 @@ int mcrx_context_poll(mcrx_context *ctx, size_t max_packets, McrxPacketCallback 
     if (max_packets > 0 && callback == NULL)
         rc = mcrx__err_set(&ctx->err, MCRX_ERROR_INVALID_ARGUMENT, 0,
                            "callback is required when max_packets > 0");
-    else if (ctx->polling)
-        rc = mcrx__err_set(&ctx->err, MCRX_ERROR_BUSY, 0,
-                           "the context is being polled: mcrx_context_poll called from inside "
-                           "its own callback");
+    else if (ctx->ffi != NULL && ctx->ffi->polling)
+        rc = mcrx__err_set(&ctx->err, MCRX_ERROR_BUSY, 0, "%s",
+                           mcrx__thread_is_self(ctx->ffi->poller)
+                               ? "the context is being polled: mcrx_context_poll called from "
+                                 "inside its own callback"
+                               : "the context is being polled by another thread");
     else if (max_packets > 0)
         rc = ensure_ffi(ctx);
+    /* The whole call owns the poll buffer: its callbacks read it unlocked. */
+    if (rc == 0 && max_packets > 0) {
+        ctx->ffi->polling = 1;
+        ctx->ffi->poller = mcrx__thread_self();
+    }
     mcrx__mutex_unlock(&ctx->lock);
     if (rc != 0 || max_packets == 0)
         return rc;
@@ -156,18 +176,16 @@ int mcrx_context_poll(mcrx_context *ctx, size_t max_packets, McrxPacketCallback 
         size_t got = 0;
         mcrx__mutex_lock(&ctx->lock);
         rc = recv_one(ctx, s, &got, &ctx->err);
-        if (rc == 0 && got == 1)
-            ctx->polling = 1;
         mcrx__mutex_unlock(&ctx->lock);
         if (rc != 0 || got == 0)
             break;
         /* The lock is released: the callback may call back into the context. */
         callback(make_view(s), user_data);
-        mcrx__mutex_lock(&ctx->lock);
-        ctx->polling = 0;
-        mcrx__mutex_unlock(&ctx->lock);
         (*received_out)++;
     }
+    mcrx__mutex_lock(&ctx->lock);
+    ctx->ffi->polling = 0;
+    mcrx__mutex_unlock(&ctx->lock);
     return rc;
 }
 
@@ -214,13 +232,42 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
-/* Joins a worker whose loop has ended or is ending. Called without the lock. */
-static void reap(mcrx_context *ctx) {
+/* Joins the receiver thread, which the caller has claimed (f->claim) and
+ * asked to stop. Entered and left with the lock held; it is released while
+ * joining, since the thread takes it to finish its loop. */
+static void join_claimed(mcrx_context *ctx) {
     struct mcrx__ffi *f = ctx->ffi;
-    mcrx__thread_join(f->thread);
+    mcrx__thread t = f->thread;
+    mcrx__mutex_unlock(&ctx->lock);
+    mcrx__wakeup_signal(f->wake);
+    mcrx__thread_join(t);
     mcrx__mutex_lock(&ctx->lock);
     f->alive = 0;
-    mcrx__mutex_unlock(&ctx->lock);
+    f->claim = CLAIM_NONE;
+    mcrx__cond_broadcast(&f->changed);
+}
+
+static int already_running(mcrx_context *ctx, const char *why) {
+    return mcrx__err_set(&ctx->err, MCRX_ERROR_ALREADY_RUNNING, 0, "%s", why);
+}
+
+/* Start from inside the receiver's own callback, after stop: the same thread
+ * carries on with the new callback, so two receivers never overlap. */
+static int restart_self(mcrx_context *ctx, McrxPacketCallback callback, void *user_data) {
+    struct mcrx__ffi *f = ctx->ffi;
+    if (!f->stop)
+        return already_running(ctx, "mcrx_context_start called from inside the receiver's "
+                                    "callback without mcrx_context_stop first");
+    if (f->claim == CLAIM_START)
+        return already_running(ctx, "another thread's mcrx_context_start is replacing this "
+                                    "receiver");
+    f->cb = callback;
+    f->user = user_data;
+    /* A stop from another thread that is already joining wins: this start
+     * counts as having happened just before it. */
+    if (f->claim == CLAIM_NONE)
+        f->stop = 0;
+    return 0;
 }
 
 int mcrx_context_start(mcrx_context *ctx, McrxPacketCallback callback, void *user_data,
@@ -239,28 +286,26 @@ int mcrx_context_start(mcrx_context *ctx, McrxPacketCallback callback, void *use
         return rc;
     }
     f = ctx->ffi;
-    if (f->alive && mcrx__thread_is_self(f->thread)) {
-        /* Restart from inside the callback: the same thread carries on with
-         * the new callback, so two receivers never overlap. */
-        if (!f->stop) {
+    /* Until no thread is left to reap; the state may change while unlocked. */
+    while (f->alive) {
+        if (mcrx__thread_is_self(f->thread)) {
+            rc = restart_self(ctx, callback, user_data);
             mcrx__mutex_unlock(&ctx->lock);
-            return MCRX_STATUS_ALREADY_RUNNING;
+            return rc;
         }
-        f->stop = 0;
-        f->cb = callback;
-        f->user = user_data;
-        mcrx__mutex_unlock(&ctx->lock);
-        return 0;
-    }
-    if (f->alive && !f->finished && !f->stop) {
-        mcrx__mutex_unlock(&ctx->lock);
-        return MCRX_STATUS_ALREADY_RUNNING;
-    }
-    if (f->alive) {
-        /* Ended, or stopping after its callback: wait for it first. */
-        mcrx__mutex_unlock(&ctx->lock);
-        reap(ctx);
-        mcrx__mutex_lock(&ctx->lock);
+        if (!f->stop && !f->finished) {
+            rc = already_running(ctx, "stop the running receiver first (mcrx_context_stop)");
+            mcrx__mutex_unlock(&ctx->lock);
+            return rc;
+        }
+        if (f->claim != CLAIM_NONE) {
+            mcrx__cond_wait(&f->changed, &ctx->lock);
+            continue;
+        }
+        /* Ended, or stopping after its callback: reap it before a new one. */
+        f->claim = CLAIM_START;
+        f->stop = 1;
+        join_claimed(ctx);
     }
     f->stop = 0;
     f->finished = 0;
@@ -272,6 +317,7 @@ int mcrx_context_start(mcrx_context *ctx, McrxPacketCallback callback, void *use
                            "could not create the receiver thread");
     } else {
         f->alive = 1;
+        f->gen++;
     }
     mcrx__mutex_unlock(&ctx->lock);
     return rc;
@@ -279,7 +325,7 @@ int mcrx_context_start(mcrx_context *ctx, McrxPacketCallback callback, void *use
 
 int mcrx_context_stop(mcrx_context *ctx) {
     struct mcrx__ffi *f;
-    int self;
+    uint64_t gen;
     if (ctx == NULL)
         return mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0, "context is NULL");
     mcrx__mutex_lock(&ctx->lock);
@@ -289,12 +335,20 @@ int mcrx_context_stop(mcrx_context *ctx) {
         return 0;
     }
     f->stop = 1;
-    self = mcrx__thread_is_self(f->thread);
-    mcrx__mutex_unlock(&ctx->lock);
-    if (self)
+    if (mcrx__thread_is_self(f->thread)) {
+        mcrx__mutex_unlock(&ctx->lock);
         return 0; /* the loop ends when the callback returns */
-    mcrx__wakeup_signal(f->wake);
-    reap(ctx);
+    }
+    /* The receiver seen now is the one to stop; one started after this call
+     * began (by a racing start) is left running. */
+    gen = f->gen;
+    while (f->alive && f->gen == gen && f->claim != CLAIM_NONE)
+        mcrx__cond_wait(&f->changed, &ctx->lock);
+    if (f->alive && f->gen == gen) {
+        f->claim = CLAIM_STOP;
+        join_claimed(ctx);
+    }
+    mcrx__mutex_unlock(&ctx->lock);
     return 0;
 }
 
@@ -303,6 +357,7 @@ void mcrx__ffi_free(mcrx_context *ctx) {
         return;
     mcrx_context_stop(ctx);
     mcrx__plat_close(ctx->ffi->wake);
+    mcrx__cond_destroy(&ctx->ffi->changed);
     free(ctx->ffi);
     ctx->ffi = NULL;
 }

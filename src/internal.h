@@ -68,6 +68,7 @@ struct McrxSubscription {
     uint16_t local_port;
     uint64_t cfg_hash;             /* for the context's duplicate check */
     mcrx_subscription *same_hash;  /* next in its hash bucket */
+    mcrx_subscription *same_sock;  /* next in its socket bucket */
     /* Text forms for the C ABI's packet view, made once (NUL = absent). */
     char group_text[MCRX_IP_STRLEN];
     char local_text[MCRX_IP_STRLEN];
@@ -81,18 +82,18 @@ struct McrxSubscription {
 };
 
 struct McrxContext {
-    mcrx__mutex lock;          /* serialises calls while a background receiver runs */
+    mcrx__mutex lock;          /* serialises every call on the context, from any thread */
     mcrx__err err;
     uint64_t next_id;
     mcrx_subscription **subs;  /* ascending id */
     size_t nsubs, capsubs;
     mcrx_subscription **by_cfg; /* capsubs buckets, chained by config hash */
+    mcrx_subscription **by_sock; /* capsubs buckets, chained by socket: who owns an fd */
     mcrx_sock poller;
     /* Fair queue of subscriptions known (or likely) to have data. */
     mcrx_subscription **ready;
     size_t ready_head, ready_len, ready_cap;
     mcrx__err deferred;        /* an error to report on the next receive call */
-    int polling;               /* inside mcrx_context_poll's callback */
     mcrx__counters retired;    /* of subscriptions removed or taken */
     uint64_t added, removed, batch_calls, batch_packets;
     uint64_t would_block;      /* context receive calls that found nothing */

@@ -318,23 +318,35 @@ static int wait_on(mcrx_sock sock, int timeout_ms, int *ready_out, mcrx__err *er
 }
 
 int mcrx_context_wait(mcrx_context *ctx, int timeout_ms, int *ready_out) {
+    mcrx__err failure;
+    int held, rc;
     if (ctx == NULL || ready_out == NULL)
         return mcrx__err_set(ctx ? &ctx->err : mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
                              "context and ready_out are required");
     *ready_out = 0;
-    mcrx__err_clear(&ctx->err);
     /* The readiness fd tells the truth for every joined socket; only an
-     * error held back for the next receive is not on it. */
-    if (ctx->deferred.code != MCRX_ERROR_NONE) {
+     * error held back for the next receive is not on it. The lock covers
+     * the context's state, not the wait, so other threads carry on. */
+    mcrx__mutex_lock(&ctx->lock);
+    mcrx__err_clear(&ctx->err);
+    held = ctx->deferred.code != MCRX_ERROR_NONE;
+    mcrx__mutex_unlock(&ctx->lock);
+    if (held) {
         *ready_out = 1;
         return 0;
     }
-    return wait_on(ctx->poller, timeout_ms, ready_out, &ctx->err);
+    rc = wait_on(ctx->poller, timeout_ms, ready_out, &failure);
+    if (rc != 0) {
+        mcrx__mutex_lock(&ctx->lock);
+        rc = mcrx__err_copy(&ctx->err, &failure);
+        mcrx__mutex_unlock(&ctx->lock);
+    }
+    return rc;
 }
 
 int mcrx_subscription_wait(mcrx_subscription *sub, int timeout_ms, int *ready_out) {
     if (sub == NULL || ready_out == NULL)
-        return mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
+        return mcrx__err_set(sub ? &sub->err : mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
                              "subscription and ready_out are required");
     *ready_out = 0;
     mcrx__err_clear(&sub->err);

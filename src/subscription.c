@@ -90,7 +90,7 @@ int mcrx_subscription_local_addr(mcrx_subscription *sub, mcrx_ip *ip_out, uint16
     uint16_t port;
     int rc;
     if (sub == NULL || ip_out == NULL)
-        return mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
+        return mcrx__err_set(sub ? &sub->err : mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
                              "subscription and ip_out are required");
     rc = mcrx__plat_local_addr(sub->sock, &ip, &port, &sub->err);
     if (rc != 0)
@@ -104,7 +104,7 @@ int mcrx_subscription_local_addr(mcrx_subscription *sub, mcrx_ip *ip_out, uint16
 
 int mcrx_subscription_rcvbuf(mcrx_subscription *sub, size_t *bytes_out) {
     if (sub == NULL || bytes_out == NULL)
-        return mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
+        return mcrx__err_set(sub ? &sub->err : mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
                              "subscription and bytes_out are required");
     mcrx__err_clear(&sub->err);
     return mcrx__plat_rcvbuf(sub->sock, bytes_out, &sub->err);

@@ -106,22 +106,24 @@ typedef struct counter {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int n;
+    int b2; /* datagrams with payload "b2" */
 } counter;
 
 static void count_packet(const McrxPacketView *p, void *user) {
     counter *c = user;
-    (void)p;
     pthread_mutex_lock(&c->mu);
     c->n++;
+    c->b2 += p->payload_len == 2 && memcmp(p->payload, "b2", 2) == 0;
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
 }
 
-static int wait_for(counter *c, int want, int ms) {
+/* Waits until *v (c->n or c->b2) reaches want. */
+static int wait_for(counter *c, const int *v, int want, int ms) {
     long long end = th_now_ms() + ms;
     int ok;
     pthread_mutex_lock(&c->mu);
-    while (c->n < want && th_now_ms() < end) {
+    while (*v < want && th_now_ms() < end) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 20000000L;
@@ -131,7 +133,7 @@ static int wait_for(counter *c, int want, int ms) {
         }
         pthread_cond_timedwait(&c->cv, &c->mu, &ts);
     }
-    ok = c->n >= want;
+    ok = *v >= want;
     pthread_mutex_unlock(&c->mu);
     return ok;
 }
@@ -146,7 +148,7 @@ static void receive_error_stops_the_background_receiver(void **state) {
     struct sockaddr_in self = {.sin_family = AF_INET, .sin_port = htons(9)};
     int fd = socket(AF_INET, SOCK_DGRAM, 0), one = 1;
     struct sockaddr_in bound = {.sin_family = AF_INET, .sin_port = htons(port)};
-    counter c = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    counter c = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
     uint64_t id;
     long long end;
     (void)state;
@@ -180,27 +182,26 @@ static void subscriptions_change_while_the_receiver_runs(void **state) {
     mcrx_context *ctx = mcrx_context_new();
     uint16_t port = th_port();
     int s = th_sender(S_V4, "va"), i;
-    counter c = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    counter c = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
     uint64_t a, b;
     (void)state;
     a = th_add_join(ctx, "239.6.0.30", port, NULL, NULL);
     assert_int_equal(mcrx_context_start(ctx, count_packet, &c, 0), 0);
     th_send_str(s, "239.6.0.30", port, "a");
-    assert_true(wait_for(&c, 1, TH_WAIT_MS));
+    assert_true(wait_for(&c, &c.n, 1, TH_WAIT_MS));
     b = th_add_join(ctx, "239.6.0.31", port, NULL, NULL);
     th_send_str(s, "239.6.0.31", port, "b");
-    assert_true(wait_for(&c, 2, TH_WAIT_MS));
+    assert_true(wait_for(&c, &c.n, 2, TH_WAIT_MS));
     /* remove one while traffic flows to it */
     for (i = 0; i < 50; i++)
         th_send_str(s, "239.6.0.30", port, "flood");
     assert_int_equal(mcrx_context_remove_subscription(ctx, a), 0);
     assert_int_equal(mcrx_context_leave_subscription(ctx, b), 0);
     assert_int_equal(mcrx_context_join_subscription(ctx, b), 0);
+    /* Waits for "b2" itself: a count read after sending could already
+     * include it, when the receiver is quicker than this thread. */
     th_send_str(s, "239.6.0.31", port, "b2");
-    pthread_mutex_lock(&c.mu);
-    i = c.n;
-    pthread_mutex_unlock(&c.mu);
-    assert_true(wait_for(&c, i + 1, TH_WAIT_MS));
+    assert_true(wait_for(&c, &c.b2, 1, TH_WAIT_MS));
     assert_int_equal(mcrx_context_stop(ctx), 0);
     assert_int_equal(mcrx_context_subscription_count(ctx), 1);
     close(s);

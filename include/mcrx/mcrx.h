@@ -18,19 +18,48 @@
  *   After a failure the handle keeps the precise kind (mcrx_*_last_error_code)
  *   and a message starting "MCRX: " that names the cause and, when the kernel
  *   refused, the OS error and the setting to change (mcrx_*_last_error). Both
- *   stay valid until the next call on that handle.
+ *   stay valid until the next call on that handle (for a context's message:
+ *   until the calling thread asks for it again, see Threading).
  * - Pure functions (no handle) return an mcrx_error kind directly, 0 on
  *   success, and leave their message in mcrx_last_error() (per thread).
+ * - NULL pointers, one rule for every function here and in <mcrx_core_ffi.h>
+ *   and <mcrx/metrics.h>: a NULL pointer argument is never dereferenced. A
+ *   function that returns a status (an mcrx_error kind or MCRX_STATUS_*)
+ *   returns INVALID_ARGUMENT (MCRX_STATUS_INVALID_ARGUMENT) and leaves that
+ *   kind and a "MCRX: " message on the handle it was given, or on the calling
+ *   thread (mcrx_last_error()) when the handle itself is NULL or it takes
+ *   none. Every other function returns its neutral value (0 for predicates,
+ *   counts and lengths, NULL, MCRX_SOCK_INVALID) and a void function does
+ *   nothing. Arguments documented as "may be NULL" say what NULL means.
  * - No datagram available now is not an error: receive calls succeed and
  *   report 0 datagrams.
  * - The library never prints, aborts or exits; it never allocates per datagram.
  *
  * Threading
- * - A context and its subscriptions may be used from one thread at a time.
- * - While a background receiver (mcrx_context_start) runs, calls on the context
- *   from any thread are serialised with it by an internal lock; subscription
- *   handles borrowed from the context must not be used then, except from
- *   inside the receiver's callback.
+ * - Calls on a context may be made from any thread at any time, concurrently:
+ *   an internal lock serialises them with each other and with the background
+ *   receiver. That covers every mcrx_context_* function here and in
+ *   <mcrx_core_ffi.h>, except one: mcrx_context_free, only once no other
+ *   call on the context is running or can begin, and never from inside one
+ *   of its callbacks. It may follow a mcrx_context_stop made on any thread,
+ *   and stops a running receiver itself. mcrx_context_wait holds the lock
+ *   only to look at the context, not while it waits.
+ * - mcrx_context_start and mcrx_context_stop may race in any interleaving (two
+ *   stops at once, start against stop, from several threads, or from inside
+ *   the receiver's callback): each returns as if the calls had been made one
+ *   after the other, and the receiver thread is joined exactly once.
+ * - The last error (kind, OS error, text) belongs to the context, not to a
+ *   thread: with several threads calling, it is that of the call that ended
+ *   last, so test the status a call returns. Reading it is safe at any time;
+ *   mcrx_context_last_error copies the text for the calling thread.
+ * - Callbacks of the background receiver run on its thread, one at a time;
+ *   those of mcrx_context_poll on the polling thread, and may overlap the
+ *   receiver's. A callback may call on its context (add, remove, join, leave,
+ *   start, stop, ...), but not mcrx_context_free (and a wait there would
+ *   hold up the receiver).
+ * - Subscription handles borrowed from the context are not covered by its
+ *   lock: use one only while no other thread calls on the context (with a
+ *   background receiver running, only from inside its callback).
  * - A taken subscription (mcrx_context_take_subscription) belongs to its
  *   caller alone and is independent of the context.
  *
@@ -146,8 +175,10 @@ MCRX_EXTERN mcrx_error mcrx_ip_parse(const char *text, mcrx_ip *out);
 /* Writes the text form (NUL-terminated, with "%index" when scoped). Returns
  * the length, or 0 if buf is too small or ip is MCRX_IP_NONE. */
 MCRX_EXTERN size_t mcrx_ip_format(const mcrx_ip *ip, char *buf, size_t buflen);
-/* 1 if both are the same family and bytes (scope ignored), else 0. */
+/* 1 if both are the same family and bytes (scope ignored), else 0 (also
+ * when either is NULL). */
 MCRX_EXTERN int mcrx_ip_equal(const mcrx_ip *a, const mcrx_ip *b);
+/* 1 if ip is an IPv4 or IPv6 multicast address, else 0 (also for NULL). */
 MCRX_EXTERN int mcrx_ip_is_multicast(const mcrx_ip *ip);
 /* Converts from a struct sockaddr_in / sockaddr_in6; port_out may be NULL. */
 MCRX_EXTERN mcrx_error mcrx_ip_from_sockaddr(const struct sockaddr *sa, mcrx_ip *out,
@@ -230,7 +261,7 @@ MCRX_EXTERN mcrx_error mcrx_subscription_config_parse(mcrx_subscription_config *
 MCRX_EXTERN mcrx_error mcrx_parse_interface(const char *text, int group_family,
                                             mcrx_ip *addr_out, int64_t *index_out);
 
-/* 1 if cfg has a source (SSM), else 0. */
+/* 1 if cfg has a source (SSM), else 0 (also for NULL). */
 MCRX_EXTERN int mcrx_subscription_config_is_ssm(const mcrx_subscription_config *cfg);
 
 /* ------------------------------------------------------------------------ */
@@ -286,10 +317,12 @@ typedef struct McrxDatagram {
     uint64_t reserved_[4];
 } mcrx_datagram;
 
-/* Sets buf and cap, clears the rest (meta NULL). */
+/* Sets buf and cap, clears the rest (meta NULL). A slot with a NULL buf and a
+ * cap above 0 is refused by receive calls (INVALID_ARGUMENT). */
 MCRX_EXTERN void mcrx_datagram_init(mcrx_datagram *dg, void *buf, size_t cap);
 /* Splits arena into n slots of slot_size bytes each and inits dgs[0..n). If
- * metas is not NULL, slot i gets meta = &metas[i]. */
+ * metas is not NULL, slot i gets meta = &metas[i]. A NULL arena inits every
+ * slot with a NULL buf (see mcrx_datagram_init), so it cannot go unnoticed. */
 MCRX_EXTERN void mcrx_datagrams_init(mcrx_datagram *dgs, size_t n, void *arena, size_t slot_size,
                                      mcrx_metadata *metas);
 
@@ -332,6 +365,14 @@ MCRX_EXTERN int mcrx_context_add(mcrx_context *ctx, const mcrx_subscription_conf
  * IP_MULTICAST_ALL off, pktinfo on). Errors as add, plus
  * SOCKET_LOCAL_ADDR_FAILED, NON_IP_SOCKET_ADDRESS,
  * EXISTING_SOCKET_ADDRESS_FAMILY_MISMATCH, EXISTING_SOCKET_PORT_MISMATCH.
+ *
+ * A socket has one owner: if a subscription of this context already owns
+ * sock (handed over before, or opened by the library and read back with
+ * mcrx_subscription_sock), the call fails with INVALID_ARGUMENT, "socket N
+ * is already owned by subscription ID" (after the validation and duplicate
+ * checks, before the socket is touched); the owner keeps it. A socket owned by a taken subscription or by another
+ * context must not be handed over either: that is not detected, and both
+ * owners would close it.
  */
 MCRX_EXTERN int mcrx_context_add_with_socket(mcrx_context *ctx,
                                              const mcrx_subscription_config *cfg,
@@ -388,8 +429,9 @@ MCRX_EXTERN mcrx_sock mcrx_context_fd(const mcrx_context *ctx);
  * Blocks until a joined subscription may have a datagram, or timeout_ms
  * passes (-1 waits forever, 0 only looks). *ready_out is 1 or 0. For programs
  * without an event loop: wait, then receive until a call reports 0. Interrupted
- * by a signal it returns with *ready_out 0. Do not call it while a background
- * receiver runs. Errors: INVALID_ARGUMENT, RECEIVE_FAILED.
+ * by a signal it returns with *ready_out 0. Safe from any thread; while a
+ * background receiver runs it may report data the receiver then takes first.
+ * Errors: INVALID_ARGUMENT, RECEIVE_FAILED.
  */
 MCRX_EXTERN int mcrx_context_wait(mcrx_context *ctx, int timeout_ms, int *ready_out);
 
