@@ -14,7 +14,11 @@ set -eu
 #   valgrind                  make bench: what counting costs, in instructions
 #   python3-dev python3-setuptools python3-pip python3-venv python3-pytest
 #                             the Python extension, its offline pip install and pytest suite
-PACKAGES="cmake make gcc pkg-config libcmocka-dev iproute2 util-linux procps tshark iperf socat libuv1-dev valgrind python3-dev python3-setuptools python3-pip python3-venv python3-pytest python3-wheel-whl python3-setuptools-whl python3-pip-whl"
+#   python3-wheel-whl python3-setuptools-whl python3-pip-whl
+#                             the offline wheels pip builds the package with (build isolation)
+#   locales                   a comma-decimal locale for the locale-independence test
+#   clang                     make fuzz (libFuzzer); make check needs only gcc
+PACKAGES="cmake make gcc pkg-config libcmocka-dev iproute2 util-linux procps tshark iperf socat libuv1-dev valgrind python3-dev python3-setuptools python3-pip python3-venv python3-pytest python3-wheel-whl python3-setuptools-whl python3-pip-whl locales clang"
 
 missing=""
 if ! command -v dpkg-query >/dev/null 2>&1; then
