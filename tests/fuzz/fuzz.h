@@ -8,8 +8,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <mcrx/mcrx.h>
 
@@ -52,6 +54,31 @@ static inline size_t fuzz_fields(const uint8_t *data, size_t size, char **fields
         if (s[i] == '\0')
             fields[n++] = s + i + 1;
     return n;
+}
+
+/* The directory and file of fuzz_temp_file (one per target). */
+static inline char *fuzz_temp_(int file) {
+    static char dir[64], path[128];
+    return file ? path : dir;
+}
+
+static inline void fuzz_temp_remove_(void) {
+    unlink(fuzz_temp_(1));
+    rmdir(fuzz_temp_(0));
+}
+
+/* A file of the given name in a private directory (on tmpfs when there is
+ * one: it is rewritten on every run), removed with it at exit. */
+static inline const char *fuzz_temp_file(const char *name) {
+    char *dir = fuzz_temp_(0), *path = fuzz_temp_(1);
+    if (dir[0] == '\0') {
+        atexit(fuzz_temp_remove_);
+        snprintf(dir, 64, "%s/mcrx-fuzz-XXXXXX",
+                 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+        FUZZ_CHECK(mkdtemp(dir) != NULL);
+        snprintf(path, 128, "%s/%s", dir, name);
+    }
+    return path;
 }
 
 #endif

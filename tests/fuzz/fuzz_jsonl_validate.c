@@ -2,37 +2,11 @@
  * A heimdall-jsonl-v1 file with any contents: mcrx_jsonl_validate_file, and a
  * writer opened on it (it reads the existing header before appending).
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include "fuzz.h"
-
-static char dir[64];
-
-/* Leaves no temporary files behind. */
-static void remove_dir(void) {
-    char path[128];
-    snprintf(path, sizeof path, "%s/in.jsonl", dir);
-    unlink(path);
-    rmdir(dir);
-}
-
-static const char *path_of(const char *name) {
-    static char path[128];
-    if (dir[0] == '\0') {
-        atexit(remove_dir);
-        /* tmpfs when there is one: files are rewritten on every run */
-        snprintf(dir, sizeof dir, "%s/mcrx-fuzz-validate-XXXXXX",
-                 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-        FUZZ_CHECK(mkdtemp(dir) != NULL);
-    }
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return path;
-}
 
 static void put_file(const char *path, const uint8_t *data, size_t size) {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -42,7 +16,7 @@ static void put_file(const char *path, const uint8_t *data, size_t size) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    const char *path = path_of("in.jsonl");
+    const char *path = fuzz_temp_file("in.jsonl");
     mcrx_jsonl_writer *w = NULL;
     mcrx_error e;
     put_file(path, data, size);

@@ -5,37 +5,11 @@
  * validates, reopens with the same header, and carries the double exactly.
  * Also mcrx_jsonl_infer_node_id on the whole input as a path.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <math.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include "fuzz.h"
-
-static char dir[64];
-
-/* Leaves no temporary files behind. */
-static void remove_dir(void) {
-    char path[128];
-    snprintf(path, sizeof path, "%s/w.jsonl", dir);
-    unlink(path);
-    rmdir(dir);
-}
-
-static const char *path_of(const char *name) {
-    static char path[128];
-    if (dir[0] == '\0') {
-        atexit(remove_dir);
-        /* tmpfs when there is one: files are rewritten on every run */
-        snprintf(dir, sizeof dir, "%s/mcrx-fuzz-writer-XXXXXX",
-                 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-        FUZZ_CHECK(mkdtemp(dir) != NULL);
-    }
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return path;
-}
 
 /* The value after "key": in the file's second line, as the text it is. */
 static const char *row_value(const char *text, const char *key, char *buf, size_t len) {
@@ -65,7 +39,7 @@ static char *read_all(const char *path) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    const char *path = path_of("w.jsonl");
+    const char *path = fuzz_temp_file("w.jsonl");
     char *f[4] = {NULL, NULL, NULL, NULL}, *buf, *whole, node[32], num[64];
     mcrx_jsonl_writer *w = NULL, *w2 = NULL;
     mcrx_hardware_delta d;

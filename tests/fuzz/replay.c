@@ -3,9 +3,6 @@
  * builds it and ctest replays the corpus (under ASan too, in make check).
  * usage: replay_<target> FILE_OR_DIR...  (a directory: each file in it)
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
