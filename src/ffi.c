@@ -209,8 +209,11 @@ static void *worker_main(void *arg) {
         }
         rc = recv_one(ctx, s, &got, &f->worker_err);
         if (rc != 0) {
-            /* The failure ends the receiver and stays on the context. */
+            /* The failure ends the receiver and stays on the context. It
+             * counts as finished from the moment the failure shows, so a
+             * start that sees the failure is never told ALREADY_RUNNING. */
             mcrx__err_copy(&ctx->err, &f->worker_err);
+            f->finished = 1;
             mcrx__mutex_unlock(&ctx->lock);
             break;
         }
