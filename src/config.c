@@ -1,9 +1,8 @@
-/* Subscription configs: addresses, validation, and the text forms users type. */
+/* Subscription configs: defaults, validation, and the text forms users type.
+ * Addresses themselves are the address leaf's (addr.c). */
 #include <string.h>
 
 #include "internal.h"
-
-/* ---- addresses ---------------------------------------------------------- */
 
 static int all_digits(const char *s) {
     for (; *s != '\0'; s++)
@@ -25,110 +24,6 @@ static uint64_t parse_index(const char *s) {
 static mcrx_error fail(mcrx_error code, const char *fmt, const char *arg) {
     mcrx__err_set(mcrx__tls_err(), code, 0, fmt, arg);
     return code;
-}
-
-/* Splits "addr%scope" at the last '%' and resolves the scope to an index. */
-static mcrx_error parse_scoped(const char *text, mcrx_ip *out, int64_t *index_out) {
-    char head[MCRX_IP_STRLEN];
-    const char *pct = strrchr(text, '%');
-    const char *scope = pct + 1;
-    size_t n = (size_t)(pct - text);
-    uint64_t idx;
-
-    if (n >= sizeof head)
-        return fail(MCRX_ERROR_INVALID_INTERFACE, "invalid scoped IPv6 address '%s'", text);
-    memcpy(head, text, n);
-    head[n] = '\0';
-    memset(out, 0, sizeof *out);
-    if (mcrx__inet_pton(MCRX_IP_V6, head, out->bytes) != 0)
-        return fail(MCRX_ERROR_INVALID_INTERFACE, "invalid IPv6 address in '%s'", text);
-    out->family = MCRX_IP_V6;
-    if (all_digits(scope)) {
-        idx = parse_index(scope);
-        if (*scope == '\0' || idx > UINT32_MAX)
-            return fail(MCRX_ERROR_INVALID_INTERFACE, "invalid interface scope in '%s'", text);
-        if (idx == 0)
-            return fail(MCRX_ERROR_INVALID_INTERFACE, "interface scope of '%s' must not be 0", text);
-    } else {
-        idx = mcrx__if_nametoindex(scope);
-        if (idx == 0)
-            return fail(MCRX_ERROR_INVALID_INTERFACE, "unknown interface name '%s'", scope);
-    }
-    out->scope_id = (uint32_t)idx;
-    *index_out = (int64_t)idx;
-    return MCRX_ERROR_NONE;
-}
-
-mcrx_error mcrx_ip_parse(const char *text, mcrx_ip *out) {
-    int64_t idx;
-    if (text == NULL || out == NULL)
-        return fail(MCRX_ERROR_INVALID_ARGUMENT, "%s", "NULL address");
-    mcrx__err_clear(mcrx__tls_err());
-    if (strchr(text, '%') != NULL) {
-        mcrx_error e = parse_scoped(text, out, &idx);
-        return e == MCRX_ERROR_NONE ? e : fail(MCRX_ERROR_INVALID_ADDRESS, "'%s'", text);
-    }
-    memset(out, 0, sizeof *out);
-    if (mcrx__inet_pton(MCRX_IP_V4, text, out->bytes) == 0) {
-        out->family = MCRX_IP_V4;
-        return MCRX_ERROR_NONE;
-    }
-    if (mcrx__inet_pton(MCRX_IP_V6, text, out->bytes) == 0) {
-        out->family = MCRX_IP_V6;
-        return MCRX_ERROR_NONE;
-    }
-    memset(out, 0, sizeof *out);
-    return fail(MCRX_ERROR_INVALID_ADDRESS, "'%s'", text);
-}
-
-size_t mcrx_ip_format(const mcrx_ip *ip, char *buf, size_t buflen) {
-    char tmp[MCRX_IP_STRLEN];
-    size_t n;
-    if (ip == NULL || buf == NULL || buflen == 0 ||
-        (ip->family != MCRX_IP_V4 && ip->family != MCRX_IP_V6))
-        return 0;
-    if (mcrx__inet_ntop(ip->family, ip->bytes, tmp, sizeof tmp) != 0)
-        return 0;
-    n = strlen(tmp);
-    if (ip->family == MCRX_IP_V6 && ip->scope_id != 0) {
-        char scope[16];
-        size_t k = 0;
-        uint32_t v = ip->scope_id;
-        char rev[16];
-        size_t r = 0;
-        do {
-            rev[r++] = (char)('0' + v % 10);
-            v /= 10;
-        } while (v != 0);
-        scope[k++] = '%';
-        while (r > 0)
-            scope[k++] = rev[--r];
-        scope[k] = '\0';
-        memcpy(tmp + n, scope, k + 1);
-        n += k;
-    }
-    if (n + 1 > buflen)
-        return 0;
-    memcpy(buf, tmp, n + 1);
-    return n;
-}
-
-int mcrx_ip_equal(const mcrx_ip *a, const mcrx_ip *b) {
-    size_t len;
-    if (a == NULL || b == NULL || a->family != b->family)
-        return 0;
-    len = a->family == MCRX_IP_V4 ? 4 : a->family == MCRX_IP_V6 ? 16 : 0;
-    return memcmp(a->bytes, b->bytes, len) == 0;
-}
-
-int mcrx_ip_is_multicast(const mcrx_ip *ip) {
-    if (ip == NULL)
-        return 0;
-    if (ip->family == MCRX_IP_V4)
-        return (ip->bytes[0] & 0xf0) == 0xe0;
-    if (ip->family == MCRX_IP_V6)
-        return ip->bytes[0] == 0xff;
-    return 0;
 }
 
 static int ip_is_unspecified(const mcrx_ip *ip) {
@@ -210,7 +105,7 @@ mcrx_error mcrx_parse_interface(const char *text, int group_family, mcrx_ip *add
     *index_out = MCRX_NO_INTERFACE_INDEX;
     mcrx__err_clear(mcrx__tls_err());
     if (group_family == MCRX_IP_V6 && strchr(text, '%') != NULL)
-        return parse_scoped(text, addr_out, index_out);
+        return mcrx__ip_parse_scoped(text, addr_out, index_out);
     if (group_family == MCRX_IP_V6 && all_digits(text)) {
         uint64_t idx = parse_index(text);
         if (*text == '\0' || idx > UINT32_MAX)

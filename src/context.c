@@ -1,36 +1,50 @@
-/* The context: owns subscriptions, their lifecycle and the readiness set. */
+/* The context: owns subscriptions, their lifecycle and the readiness set.
+ * Layers above it (the C ABI, the background receiver) attach to it
+ * through ctx->attached and are not known here. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
-mcrx_context *mcrx_context_new(void) {
+mcrx_context *mcrx__context_new_with(const mcrx__backend *backend, int socket_list) {
     mcrx_context *ctx = calloc(1, sizeof *ctx);
+    mcrx_error rc;
     if (ctx == NULL) {
         mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_OUT_OF_MEMORY, 0, "context");
         return NULL;
     }
-    if (mcrx__poller_open(&ctx->poller, mcrx__tls_err()) != 0) {
+    rc = socket_list ? mcrx__poller_list_open(&ctx->poller, mcrx__tls_err())
+                     : mcrx__poller_open(&ctx->poller, mcrx__tls_err());
+    if (rc != 0) {
         free(ctx);
         return NULL;
     }
     mcrx__mutex_init(&ctx->lock);
+    ctx->backend = backend;
     ctx->next_id = 1;
     return ctx;
+}
+
+mcrx_context *mcrx_context_new(void) {
+    return mcrx__context_new_with(&mcrx__udp_backend, 0);
 }
 
 void mcrx_context_free(mcrx_context *ctx) {
     size_t i;
     if (ctx == NULL)
         return;
-    mcrx__ffi_free(ctx); /* stops a background receiver first */
+    /* What layers above attached (a background receiver is stopped here),
+     * before the subscriptions it may be using go. */
+    for (i = 0; i < MCRX__ATTACH_COUNT_; i++)
+        if (ctx->attached[i].free != NULL)
+            ctx->attached[i].free(ctx, ctx->attached[i].data);
     for (i = 0; i < ctx->nsubs; i++)
         mcrx__sub_destroy(ctx->subs[i]);
     free(ctx->subs);
     free(ctx->ready);
     free(ctx->by_cfg);
     free(ctx->by_sock);
-    mcrx__plat_close(ctx->poller);
+    ctx->poller->ops->close(ctx->poller);
     mcrx__mutex_destroy(&ctx->lock);
     free(ctx);
 }
@@ -89,13 +103,47 @@ size_t mcrx_context_subscription_count(const mcrx_context *ctx) {
 }
 
 mcrx_sock mcrx_context_fd(const mcrx_context *ctx) {
-    return ctx != NULL ? ctx->poller : MCRX_SOCK_INVALID;
+    mcrx_sock fd;
+    if (ctx == NULL)
+        return MCRX_SOCK_INVALID;
+    fd = ctx->poller->ops->fd(ctx->poller);
+    if (fd == MCRX_SOCK_INVALID) {
+        /* The error record is not part of the context's value. */
+        mcrx_context *c = (mcrx_context *)(uintptr_t)ctx;
+        lock_const(ctx);
+        mcrx__err_set(&c->err, MCRX_ERROR_NOT_SUPPORTED, 0,
+                      "this context's poller (%s) has no single handle: watch the sockets "
+                      "mcrx_context_sockets lists",
+                      ctx->poller->ops->name);
+        unlock_const(ctx);
+    }
+    return fd;
+}
+
+int mcrx_context_sockets(mcrx_context *ctx, mcrx_sock *socks_out, size_t cap, size_t *count_out) {
+    size_t i, n = 0;
+    if (ctx == NULL || count_out == NULL || (socks_out == NULL && cap > 0))
+        return mcrx__err_set(ctx ? &ctx->err : mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
+                             "context and count_out are required, and socks_out when cap > 0");
+    mcrx__mutex_lock(&ctx->lock);
+    mcrx__err_clear(&ctx->err);
+    for (i = 0; i < ctx->nsubs; i++) {
+        const mcrx_subscription *sub = ctx->subs[i];
+        if (!sub->in_poller)
+            continue;
+        if (n < cap)
+            socks_out[n] = sub->watch.handle;
+        n++;
+    }
+    mcrx__mutex_unlock(&ctx->lock);
+    *count_out = n;
+    return 0;
 }
 
 /* ---- lookup ------------------------------------------------------------------ */
 
 /* Position of id in subs (ascending ids), or nsubs if absent. */
-size_t mcrx__ctx_find(const mcrx_context *ctx, uint64_t id) {
+static size_t ctx_find(const mcrx_context *ctx, uint64_t id) {
     size_t lo = 0, hi = ctx->nsubs;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -115,7 +163,7 @@ int mcrx_context_contains_subscription(const mcrx_context *ctx, uint64_t id) {
     if (ctx == NULL)
         return 0;
     lock_const(ctx);
-    found = mcrx__ctx_find(ctx, id) < ctx->nsubs;
+    found = ctx_find(ctx, id) < ctx->nsubs;
     unlock_const(ctx);
     return found;
 }
@@ -126,7 +174,7 @@ mcrx_subscription *mcrx_context_get_subscription(mcrx_context *ctx, uint64_t id)
     if (ctx == NULL)
         return NULL;
     mcrx__mutex_lock(&ctx->lock);
-    i = mcrx__ctx_find(ctx, id);
+    i = ctx_find(ctx, id);
     sub = i < ctx->nsubs ? ctx->subs[i] : NULL;
     mcrx__mutex_unlock(&ctx->lock);
     return sub;
@@ -192,7 +240,7 @@ static void index_sub(mcrx_context *ctx, mcrx_subscription *sub) {
     mcrx_subscription **b = bucket(ctx, sub->cfg_hash);
     sub->same_hash = *b;
     *b = sub;
-    b = sock_bucket(ctx, sub->sock);
+    b = sock_bucket(ctx, sub->ep.sock);
     sub->same_sock = *b;
     *b = sub;
 }
@@ -203,7 +251,7 @@ static void unindex_sub(mcrx_context *ctx, mcrx_subscription *sub) {
         p = &(*p)->same_hash;
     *p = sub->same_hash;
     sub->same_hash = NULL;
-    p = sock_bucket(ctx, sub->sock);
+    p = sock_bucket(ctx, sub->ep.sock);
     while (*p != sub)
         p = &(*p)->same_sock;
     *p = sub->same_sock;
@@ -216,7 +264,7 @@ static const mcrx_subscription *sock_owner(const mcrx_context *ctx, mcrx_sock so
     if (ctx->capsubs == 0)
         return NULL;
     for (s = *sock_bucket(ctx, sock); s != NULL; s = s->same_sock)
-        if (s->sock == sock)
+        if (s->ep.sock == sock)
             return s;
     return NULL;
 }
@@ -276,10 +324,10 @@ static int precheck(mcrx_context *ctx, const mcrx_subscription_config *cfg) {
     return reserve(ctx);
 }
 
-static int store(mcrx_context *ctx, const mcrx_subscription_config *cfg, mcrx_sock sock,
-                 const mcrx__sockinfo *info, uint64_t *id_out) {
+static int store(mcrx_context *ctx, const mcrx_subscription_config *cfg,
+                 const mcrx__endpoint *ep, uint64_t *id_out) {
     mcrx_subscription *sub;
-    int rc = mcrx__sub_new(ctx->next_id, cfg, sock, info, &sub, &ctx->err);
+    int rc = mcrx__sub_new(ctx->next_id, cfg, ep, &sub, &ctx->err);
     if (rc != 0)
         return rc;
     sub->ctx = ctx;
@@ -293,9 +341,9 @@ static int store(mcrx_context *ctx, const mcrx_subscription_config *cfg, mcrx_so
 
 static int add(mcrx_context *ctx, const mcrx_subscription_config *cfg, mcrx_sock caller_sock,
                uint64_t *id_out) {
-    mcrx_sock sock = caller_sock;
-    mcrx__sockinfo info = {0, 0, 1};
+    const mcrx__backend *be = ctx->backend;
     const mcrx_subscription *owner;
+    mcrx__endpoint ep;
     int rc = precheck(ctx, cfg);
     if (rc != 0)
         return rc;
@@ -306,15 +354,21 @@ static int add(mcrx_context *ctx, const mcrx_subscription_config *cfg, mcrx_sock
         return mcrx__err_set(&ctx->err, MCRX_ERROR_INVALID_ARGUMENT, 0,
                              "socket %lld is already owned by subscription %llu",
                              (long long)caller_sock, (unsigned long long)owner->id);
+    memset(&ep, 0, sizeof ep);
+    ep.be = be;
+    ep.sock = MCRX_SOCK_INVALID;
     if (caller_sock == MCRX_SOCK_INVALID)
-        rc = mcrx__plat_open(cfg, &sock, &info, &ctx->err);
+        rc = be->open(cfg, &ep, &ctx->err);
+    else if (be->adopt == NULL)
+        rc = mcrx__fail(&ctx->err, MCRX_ERROR_NOT_SUPPORTED, 0,
+                        "the %s receive path does not take a caller's socket", be->name);
     else
-        rc = mcrx__plat_adopt(cfg, caller_sock, &info, &ctx->err);
+        rc = be->adopt(cfg, caller_sock, &ep, &ctx->err);
     if (rc != 0)
-        return rc;
-    rc = store(ctx, cfg, sock, &info, id_out);
-    if (rc != 0 && caller_sock == MCRX_SOCK_INVALID)
-        mcrx__plat_close(sock);
+        return mcrx__status_of(ctx->err.code);
+    rc = store(ctx, cfg, &ep, id_out);
+    if (rc != 0)
+        be->close(&ep, caller_sock != MCRX_SOCK_INVALID);
     return rc;
 }
 
@@ -347,7 +401,7 @@ int mcrx_context_add_with_socket(mcrx_context *ctx, const mcrx_subscription_conf
 /* ---- lifecycle -------------------------------------------------------------------- */
 
 static mcrx_subscription *lookup(mcrx_context *ctx, uint64_t id) {
-    size_t i = mcrx__ctx_find(ctx, id);
+    size_t i = ctx_find(ctx, id);
     if (i == ctx->nsubs) {
         mcrx__err_set(&ctx->err, MCRX_ERROR_SUBSCRIPTION_NOT_FOUND, 0, "id %llu",
                       (unsigned long long)id);
@@ -358,7 +412,7 @@ static mcrx_subscription *lookup(mcrx_context *ctx, uint64_t id) {
 
 static void unwatch(mcrx_context *ctx, mcrx_subscription *sub) {
     if (sub->in_poller) {
-        mcrx__poller_del(ctx->poller, sub->sock);
+        ctx->poller->ops->del(ctx->poller, &sub->watch);
         sub->in_poller = 0;
     }
     mcrx__ready_forget(ctx, sub);
@@ -372,8 +426,8 @@ static int join_locked(mcrx_context *ctx, uint64_t id) {
     rc = mcrx__sub_membership(sub, 1, &ctx->err);
     if (rc != 0)
         return rc;
-    rc = mcrx__poller_add(ctx->poller, sub->sock, sub, &ctx->err);
-    if (rc != 0) {
+    if (ctx->poller->ops->add(ctx->poller, &sub->watch, &ctx->err) != 0) {
+        rc = mcrx__status_of(ctx->err.code);
         mcrx__err tmp;
         mcrx__sub_membership(sub, 0, &tmp); /* a failed join leaves the state unchanged */
         return rc;
@@ -396,7 +450,7 @@ static int leave_locked(mcrx_context *ctx, uint64_t id) {
 
 /* Detaches id from the context; NULL (and an error) if absent. */
 static mcrx_subscription *detach_locked(mcrx_context *ctx, uint64_t id) {
-    size_t i = mcrx__ctx_find(ctx, id);
+    size_t i = ctx_find(ctx, id);
     mcrx_subscription *sub;
     if (i == ctx->nsubs) {
         mcrx__err_set(&ctx->err, MCRX_ERROR_SUBSCRIPTION_NOT_FOUND, 0, "id %llu",
@@ -462,4 +516,30 @@ int mcrx_context_take_subscription(mcrx_context *ctx, uint64_t id, mcrx_subscrip
     mcrx__mutex_unlock(&ctx->lock);
     *sub_out = sub;
     return sub != NULL ? 0 : MCRX_STATUS_ERROR;
+}
+
+/* ---- a context's subscription joins through it -------------------------------- */
+
+/* A subscription still held by its context joins through it, so the context's
+ * readiness set stays in step. */
+static int membership(mcrx_subscription *sub, int join) {
+    if (sub == NULL)
+        return mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
+                             "subscription is NULL");
+    if (sub->ctx != NULL) {
+        mcrx_context *ctx = sub->ctx;
+        int rc = lifecycle(ctx, sub->id, join ? OP_JOIN : OP_LEAVE);
+        /* sub is still valid: join and leave never remove it. */
+        return mcrx__err_copy(&sub->err, &ctx->err) == 0 ? 0 : rc;
+    }
+    mcrx__err_clear(&sub->err);
+    return mcrx__sub_membership(sub, join, &sub->err);
+}
+
+int mcrx_subscription_join_group(mcrx_subscription *sub) {
+    return membership(sub, 1);
+}
+
+int mcrx_subscription_leave_group(mcrx_subscription *sub) {
+    return membership(sub, 0);
 }

@@ -49,20 +49,47 @@ void mcrx__err_clear(mcrx__err *e) {
     e->msg[0] = '\0';
 }
 
-int mcrx__err_set(mcrx__err *e, mcrx_error code, int os, const char *fmt, ...) {
+static void vrecord(mcrx__err *e, mcrx_error code, int os, const char *fmt, va_list ap) {
     size_t n;
     e->code = code;
     e->os = os;
     n = (size_t)snprintf(e->msg, sizeof e->msg, "%s", mcrx_error_message(code));
     if (fmt != NULL && n < sizeof e->msg - 2) {
-        va_list ap;
         e->msg[n++] = ':';
         e->msg[n++] = ' ';
-        va_start(ap, fmt);
         vsnprintf(e->msg + n, sizeof e->msg - n, fmt, ap);
-        va_end(ap);
     }
+}
+
+int mcrx__err_set(mcrx__err *e, mcrx_error code, int os, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vrecord(e, code, os, fmt, ap);
+    va_end(ap);
     return mcrx__status_of(code);
+}
+
+mcrx_error mcrx__fail(mcrx__err *e, mcrx_error code, int os, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vrecord(e, code, os, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+void mcrx__err_prefix(mcrx__err *e, const char *prefix) {
+    char detail[sizeof e->msg];
+    size_t head = strlen(mcrx_error_message(e->code));
+    const char *rest = e->msg + head;
+    if (strncmp(e->msg, mcrx_error_message(e->code), head) != 0)
+        return; /* not a message of ours: leave it whole */
+    if (rest[0] == ':' && rest[1] == ' ')
+        rest += 2;
+    snprintf(detail, sizeof detail, "%s", rest);
+    if (detail[0] != '\0')
+        snprintf(e->msg + head, sizeof e->msg - head, ": %s: %s", prefix, detail);
+    else
+        snprintf(e->msg + head, sizeof e->msg - head, ": %s", prefix);
 }
 
 int mcrx__err_copy(mcrx__err *dst, const mcrx__err *src) {

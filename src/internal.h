@@ -25,6 +25,8 @@ int mcrx__err_set(mcrx__err *e, mcrx_error code, int os, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)))
 #endif
     ;
+/* Puts prefix (the handle the failure concerns) in front of e's detail. */
+void mcrx__err_prefix(mcrx__err *e, const char *prefix);
 /* Copies src into dst and returns its status. */
 int mcrx__err_copy(mcrx__err *dst, const mcrx__err *src);
 int mcrx__status_of(mcrx_error code);
@@ -53,19 +55,17 @@ typedef struct mcrx__counters {
 void mcrx__counters_add(mcrx__counters *to, const mcrx__counters *from);
 
 struct McrxSubscription {
+    mcrx__watch watch;         /* first member: what the poller reports */
     uint64_t id;
     mcrx_subscription_config cfg;
-    mcrx_sock sock;
+    mcrx__endpoint ep;         /* the backend's endpoint: socket, interface, isolation */
+    /* The membership asked for, as data: EXCLUDE{} or INCLUDE{source}. It
+     * is what the platform applies on join and what classify() checks. */
+    mcrx__filter filter;
+    mcrx_ip filter_sources[1];
     int state;
-    int ssm;
-    uint32_t ifindex;          /* resolved receive interface, 0 = kernel's choice */
-    int isolated;              /* the kernel delivers only our datagrams */
-    int pinned;                /* ifindex was found after a join without one */
-    int cmsgs;                 /* per-datagram reports are on */
     mcrx_context *ctx;         /* owner, NULL once taken */
     int in_poller;
-    mcrx_ip local_ip;
-    uint16_t local_port;
     uint64_t cfg_hash;             /* for the context's duplicate check */
     mcrx_subscription *same_hash;  /* next in its hash bucket */
     mcrx_subscription *same_sock;  /* next in its socket bucket */
@@ -81,15 +81,26 @@ struct McrxSubscription {
     mcrx__err err;
 };
 
+/* Something attached to a context by a layer above it (the C ABI's poll
+ * buffers, the background receiver), freed first by mcrx_context_free
+ * through its own function, so the context knows nothing of it. */
+typedef struct mcrx__attachment {
+    void *data;
+    void (*free)(mcrx_context *ctx, void *data);
+} mcrx__attachment;
+
+enum { MCRX__ATTACH_POLL, MCRX__ATTACH_RECEIVER, MCRX__ATTACH_COUNT_ };
+
 struct McrxContext {
     mcrx__mutex lock;          /* serialises every call on the context, from any thread */
     mcrx__err err;
     uint64_t next_id;
+    const mcrx__backend *backend; /* for the subscriptions it opens */
     mcrx_subscription **subs;  /* ascending id */
     size_t nsubs, capsubs;
     mcrx_subscription **by_cfg; /* capsubs buckets, chained by config hash */
     mcrx_subscription **by_sock; /* capsubs buckets, chained by socket: who owns an fd */
-    mcrx_sock poller;
+    mcrx__poller *poller;
     /* Fair queue of subscriptions known (or likely) to have data. */
     mcrx_subscription **ready;
     size_t ready_head, ready_len, ready_cap;
@@ -97,29 +108,41 @@ struct McrxContext {
     mcrx__counters retired;    /* of subscriptions removed or taken */
     uint64_t added, removed, batch_calls, batch_packets;
     uint64_t would_block;      /* context receive calls that found nothing */
-    struct mcrx__ffi *ffi;     /* C ABI buffers and background receiver */
+    mcrx__attachment attached[MCRX__ATTACH_COUNT_];
 };
 
-/* Subscription internals shared by context.c and recv.c. */
-int mcrx__sub_new(uint64_t id, const mcrx_subscription_config *cfg, mcrx_sock sock,
-                  const mcrx__sockinfo *info, mcrx_subscription **out, mcrx__err *err);
+/* A context whose subscriptions use backend, watched by the platform's
+ * poller or (socket_list 1) by the socket-list tier. mcrx_context_new is
+ * the UDP backend and the platform's poller. Tests use the others. */
+mcrx_context *mcrx__context_new_with(const mcrx__backend *backend, int socket_list);
+
+/* Subscription internals (subscription.c), used by context.c and recv.c. */
+int mcrx__sub_new(uint64_t id, const mcrx_subscription_config *cfg, const mcrx__endpoint *ep,
+                  mcrx_subscription **out, mcrx__err *err);
 void mcrx__sub_destroy(mcrx_subscription *sub);
+/* Joins (join 1) or leaves; returns the C ABI status. */
 int mcrx__sub_membership(mcrx_subscription *sub, int join, mcrx__err *err);
+
+/* The receive path (recv.c). */
 int mcrx__sub_recv(mcrx_subscription *sub, mcrx_datagram *dgs, size_t n, size_t *got,
                    mcrx__err *err);
-
-/* Position of id in ctx->subs, or ctx->nsubs (context.c). */
-size_t mcrx__ctx_find(const mcrx_context *ctx, uint64_t id);
-
-/* Context receive internals (recv.c). */
 void mcrx__ready_forget(mcrx_context *ctx, mcrx_subscription *sub);
+/* Fair receive across ctx, its lock held. *from (may be NULL) is the
+ * subscription of the last datagram received. */
 int mcrx__ctx_recv_locked(mcrx_context *ctx, mcrx_datagram *dgs, size_t n, size_t *got,
-                          mcrx__err *err);
+                          mcrx_subscription **from, mcrx__err *err);
 
-/* Wall clock, Unix nanoseconds (platform). */
-int64_t mcrx__wall_ns(void);
+/* Records a failure and returns its kind: the platform contract's
+ * convention. */
+mcrx_error mcrx__fail(mcrx__err *e, mcrx_error code, int os, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
 
-/* Background receiver teardown (ffi.c), called by mcrx_context_free. */
-void mcrx__ffi_free(mcrx_context *ctx);
+/* Address leaf internals (addr.c). */
+uint32_t mcrx__ifname_index(const char *name);
+/* Parses "addr%scope" (IPv6, the scope a name or a non-zero index). */
+mcrx_error mcrx__ip_parse_scoped(const char *text, mcrx_ip *out, int64_t *index_out);
 
 #endif

@@ -3,7 +3,8 @@
  * isolation filter, and fair scheduling across a context's subscriptions.
  * Nothing here allocates.
  */
-#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
@@ -30,21 +31,21 @@ static int classify(const mcrx_subscription *sub, const mcrx_datagram *dg,
     if (info->valid & MCRX_META_DESTINATION) {
         if (!mcrx_ip_equal(&info->dst, &sub->cfg.group))
             return MCRX__DISCARD_OTHER_GROUP;
-    } else if (!sub->isolated) {
+    } else if (!sub->ep.isolated) {
         return MCRX__DISCARD_NO_PKTINFO;
     }
-    if (sub->ssm && !mcrx_ip_equal(&dg->source, &sub->cfg.source))
+    if (!mcrx__filter_accepts(&sub->filter, &dg->source))
         return MCRX__DISCARD_OTHER_SOURCE;
-    if (sub->ifindex != 0 && (info->valid & MCRX_META_INGRESS_IF) &&
-        info->ifindex != sub->ifindex)
+    if (sub->ep.ifindex != 0 && (info->valid & MCRX_META_INGRESS_IF) &&
+        info->ifindex != sub->ep.ifindex)
         return MCRX__DISCARD_OTHER_INTERFACE;
     return -1;
 }
 
 static void fill_meta(const mcrx_subscription *sub, mcrx_metadata *m, const mcrx__rxinfo *info) {
     memset(m, 0, sizeof *m);
-    m->socket_local_ip = sub->local_ip;
-    m->socket_local_port = sub->local_port;
+    m->socket_local_ip = sub->ep.local_ip;
+    m->socket_local_port = sub->ep.local_port;
     m->configured_interface = sub->cfg.interface;
     if (sub->cfg.interface_index != MCRX_NO_INTERFACE_INDEX)
         m->configured_interface_index = (uint32_t)sub->cfg.interface_index;
@@ -76,22 +77,16 @@ int mcrx__sub_recv(mcrx_subscription *sub, mcrx_datagram *dgs, size_t n, size_t 
 
     while (filled < n) {
         size_t want = n - filled, k, i, kept = 0;
-        int os;
         if (want > MCRX__RX_CHUNK)
             want = MCRX__RX_CHUNK;
         memset(info, 0, want * sizeof info[0]);
-        os = mcrx__plat_recv(sub->sock, sub->cmsgs, dgs + filled, info, want, &k);
-        if (os != 0) {
+        if (sub->ep.be->recv(&sub->ep, dgs + filled, info, want, &k, err) != 0) {
+            char who[40];
             COUNT(sub->n.errors++);
             *got = filled;
-            /* EBADF / ENOTSOCK: the caller closed (or replaced) the
-             * subscription's socket behind the library's back. */
-            return mcrx__err_set(err, MCRX_ERROR_RECEIVE_FAILED, os,
-                                 "subscription %llu: %s (errno %d)%s",
-                                 (unsigned long long)sub->id, strerror(os), os,
-                                 os == EBADF || os == ENOTSOCK
-                                     ? ": its socket was closed outside the library"
-                                     : "");
+            snprintf(who, sizeof who, "subscription %llu", (unsigned long long)sub->id);
+            mcrx__err_prefix(err, who);
+            return mcrx__status_of(err->code);
         }
         for (i = 0; i < k; i++) {
             mcrx_datagram *dg = &dgs[filled + i];
@@ -201,22 +196,24 @@ void mcrx__ready_forget(mcrx_context *ctx, mcrx_subscription *sub) {
  * order, so that turns are taken in a stable order. Only called when the
  * queue is empty, so no subscription can be queued twice.
  */
-static int refill(mcrx_context *ctx) {
-    void *tags[64];
-    int r = mcrx__poller_wait(ctx->poller, tags, 64, 0);
-    int i, j;
-    if (r <= 0)
-        return r;
-    for (i = 1; i < r; i++) { /* insertion sort: r <= 64 */
-        void *t = tags[i];
-        for (j = i; j > 0 && ((mcrx_subscription *)tags[j - 1])->id >
-                                 ((mcrx_subscription *)t)->id;
-             j--)
-            tags[j] = tags[j - 1];
-        tags[j] = t;
+static int refill(mcrx_context *ctx, mcrx__err *err) {
+    mcrx__watch *ready[64];
+    mcrx_subscription *subs[64];
+    int n = 0, i, j, r = 0;
+    if (ctx->poller->ops->wait(ctx->poller, NULL, ready, 64, 0, &n, err) != 0)
+        return -1;
+    for (i = 0; i < n; i++) {
+        mcrx_subscription *t;
+        if (ready[i]->kind != MCRX__WATCH_SUBSCRIPTION)
+            continue;
+        t = (mcrx_subscription *)(void *)((char *)ready[i] - offsetof(mcrx_subscription, watch));
+        for (j = r; j > 0 && subs[j - 1]->id > t->id; j--) /* insertion sort: n <= 64 */
+            subs[j] = subs[j - 1];
+        subs[j] = t;
+        r++;
     }
     for (i = 0; i < r; i++)
-        ready_push(ctx, tags[i]);
+        ready_push(ctx, subs[i]);
     return r;
 }
 
@@ -227,7 +224,7 @@ static int refill(mcrx_context *ctx) {
 #define MAX_REFILLS 4
 
 int mcrx__ctx_recv_locked(mcrx_context *ctx, mcrx_datagram *dgs, size_t n, size_t *got,
-                          mcrx__err *err) {
+                          mcrx_subscription **from, mcrx__err *err) {
     size_t filled = 0;
     int refills = 0;
 
@@ -243,13 +240,15 @@ int mcrx__ctx_recv_locked(mcrx_context *ctx, mcrx_datagram *dgs, size_t n, size_
         if (ctx->ready_len == 0) {
             if (refills++ == MAX_REFILLS)
                 break;
-            rc = refill(ctx);
+            rc = refill(ctx, err);
             if (rc < 0) {
                 *got = filled;
-                if (filled > 0)
+                if (filled > 0) {
+                    mcrx__err_clear(err);
                     return 0;
-                return mcrx__err_set(err, MCRX_ERROR_RECEIVE_FAILED, -rc,
-                                     "readiness wait: %s (errno %d)", strerror(-rc), -rc);
+                }
+                mcrx__err_prefix(err, "readiness wait");
+                return mcrx__status_of(err->code);
             }
             if (rc == 0)
                 break;
@@ -259,6 +258,8 @@ int mcrx__ctx_recv_locked(mcrx_context *ctx, mcrx_datagram *dgs, size_t n, size_
             share = TURN;
         rc = mcrx__sub_recv(sub, dgs + filled, share, &k, err);
         filled += k;
+        if (k > 0 && from != NULL)
+            *from = sub;
         if (rc != 0) {
             *got = filled;
             if (filled == 0)
@@ -285,7 +286,7 @@ static int context_recv(mcrx_context *ctx, mcrx_datagram *dgs, size_t n, size_t 
         return rc;
     mcrx__mutex_lock(&ctx->lock);
     mcrx__err_clear(&ctx->err);
-    rc = mcrx__ctx_recv_locked(ctx, dgs, n, received_out, &ctx->err);
+    rc = mcrx__ctx_recv_locked(ctx, dgs, n, received_out, NULL, &ctx->err);
     if (rc == 0 && *received_out == 0)
         COUNT(ctx->would_block++);
     if (batch) {
@@ -307,16 +308,6 @@ int mcrx_context_recv(mcrx_context *ctx, mcrx_datagram *dg, size_t *received_out
 
 /* ---- blocking waits ------------------------------------------------------------------ */
 
-static int wait_on(mcrx_sock sock, int timeout_ms, int *ready_out, mcrx__err *err) {
-    int r = mcrx__wait_readable(sock, timeout_ms);
-    if (r < 0)
-        return mcrx__err_set(err, MCRX_ERROR_RECEIVE_FAILED, -r, "wait: %s (errno %d)%s",
-                             strerror(-r), -r,
-                             r == -EBADF ? ": the socket was closed outside the library" : "");
-    *ready_out = r;
-    return 0;
-}
-
 int mcrx_context_wait(mcrx_context *ctx, int timeout_ms, int *ready_out) {
     mcrx__err failure;
     int held, rc;
@@ -335,7 +326,12 @@ int mcrx_context_wait(mcrx_context *ctx, int timeout_ms, int *ready_out) {
         *ready_out = 1;
         return 0;
     }
-    rc = wait_on(ctx->poller, timeout_ms, ready_out, &failure);
+    {
+        mcrx__watch *ready[1];
+        int n = 0;
+        rc = ctx->poller->ops->wait(ctx->poller, NULL, ready, 1, timeout_ms, &n, &failure);
+        *ready_out = n > 0;
+    }
     if (rc != 0) {
         mcrx__mutex_lock(&ctx->lock);
         rc = mcrx__err_copy(&ctx->err, &failure);
@@ -350,5 +346,5 @@ int mcrx_subscription_wait(mcrx_subscription *sub, int timeout_ms, int *ready_ou
                              "subscription and ready_out are required");
     *ready_out = 0;
     mcrx__err_clear(&sub->err);
-    return wait_on(sub->sock, timeout_ms, ready_out, &sub->err);
+    return mcrx__status_of(mcrx__wait_handle(sub->watch.handle, timeout_ms, ready_out, &sub->err));
 }

@@ -21,7 +21,7 @@ fi
 # parallel builds in other build directories do not share one.
 rm -rf "$tree"
 mkdir -p "$tree"
-cp -r "$src/python" "$src/src" "$src/include" "$tree/"
+cp -r "$src/python" "$src/src" "$src/include" "$src/sources.cmake" "$tree/"
 rm -rf "$tree/python/build" "$tree/python"/*.egg-info
 
 # A venv that sees nothing of the system's packages, so `wheel` is not there:

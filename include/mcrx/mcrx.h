@@ -421,9 +421,23 @@ MCRX_EXTERN int mcrx_context_recv_batch(mcrx_context *ctx, mcrx_datagram *dgs, s
 /*
  * An fd that is readable when any joined subscription may have a datagram
  * (level-triggered): one registration for a whole context. MCRX_SOCK_INVALID
- * for NULL.
+ * for NULL, and on platforms whose readiness has no single handle (the
+ * socket-list tier), where the context's last error is NOT_SUPPORTED: watch
+ * the sockets mcrx_context_sockets lists instead.
  */
 MCRX_EXTERN mcrx_sock mcrx_context_fd(const mcrx_context *ctx);
+
+/*
+ * The socket-list tier of event-loop integration (as c-ares has it), for
+ * every platform: the handles to watch for readability, one per joined
+ * subscription, in ascending subscription id. Stores up to cap of them in
+ * socks_out and their total in *count_out (call with cap 0 to size the
+ * array). When one is readable, receive from the context as usual. The list
+ * changes with join, leave and remove: ask again after those.
+ * Errors: INVALID_ARGUMENT. Safe from any thread.
+ */
+MCRX_EXTERN int mcrx_context_sockets(mcrx_context *ctx, mcrx_sock *socks_out, size_t cap,
+                                     size_t *count_out);
 
 /*
  * Blocks until a joined subscription may have a datagram, or timeout_ms

@@ -1,117 +1,229 @@
 /*
- * The contract between the portable core and each operating system. Only
- * files under src/platform/ include system networking headers; the core sees
- * sockets as mcrx_sock and addresses as mcrx_ip.
+ * The platform contract: what a port of mcrx-core provides.
+ *
+ * The portable core (the .c files of src/) keeps policy: subscriptions and their
+ * lifecycle, the isolation check, fair scheduling, counters, errors. All it
+ * knows of an operating system is what this header declares. A port is a set
+ * of files under src/platform/ chosen by the build (CMakeLists.txt and
+ * python/setup.py both read sources.cmake); nothing outside src/platform/
+ * includes a system networking header or tests an OS macro.
+ *
+ * A port provides five things:
+ *
+ *  1. Receive backends (struct mcrx__backend): how a subscription's
+ *     datagrams get from the OS into the caller's slots. A backend opens an
+ *     endpoint for a config (or adopts a caller's socket), moves its
+ *     membership from one filter state to another, receives a batch with
+ *     each datagram's receive facts (mcrx__rxinfo), names the handle to
+ *     wait on, and closes. The UDP socket backend (recvmmsg on Linux) is
+ *     one; a raw packet socket, an io_uring ring or WSARecvMsg are others,
+ *     each in its own file. Backends whose memory the kernel owns (a ring of
+ *     provided buffers) set MCRX__CAP_VIEWS and hand out views valid until
+ *     the endpoint's next receive call, the second receive mode of
+ *     STYLE.md.
+ *  2. Pollers (struct mcrx__poller): a readiness set that says *what*
+ *     became ready (a typed mcrx__watch: a subscription, a wake-up, later a
+ *     netlink socket or a ring). Pollers that are one pollable handle
+ *     (epoll, kqueue) give it to mcrx_context_fd; the socket-list tier
+ *     (poll(2), WSAPoll) has none, and event loops watch the sockets
+ *     mcrx_context_sockets lists instead.
+ *  3. A wake-up handle for a thread blocked in a poller wait.
+ *  4. Clocks, the OS's error texts, the process's hardware figures, and
+ *     the kernel's per-socket figures (receive buffer, drops).
+ *  5. src/platform/sysnet.h: the system headers for sockets and addresses,
+ *     so the address leaf (src/addr.c) compiles everywhere.
+ *
+ * One convention throughout: a function that can fail returns
+ * MCRX_ERROR_NONE (0) or the failure's kind, having filled *err with the
+ * kind, the OS error number and a message beginning "MCRX: " that names the
+ * OS call, gives the OS's own text for the error (mcrx__os_error_text, never
+ * strerror in the core) and, where one applies, the setting to change. No
+ * function returns -errno or prints. "Nothing queued" is not a failure: a
+ * receive returns 0 with *got = 0. An interrupted wait (a signal) returns 0
+ * with nothing ready; callers loop where they must.
+ *
+ * Threading: each endpoint is used by one thread at a time (the core's
+ * locks see to it); poller add/del and wait may run on different threads at
+ * once.
  */
 #ifndef MCRX_PLATFORM_H
 #define MCRX_PLATFORM_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "mcrx/mcrx.h"
+#include "../filter.h"
 
 struct mcrx__err;
 
-/* Per-datagram facts the OS reports beside the payload. */
+/* ---- per-datagram receive facts ------------------------------------------------ */
+
+/* What the OS reports beside a datagram's payload. */
 typedef struct mcrx__rxinfo {
-    mcrx_ip dst;          /* pktinfo destination */
-    uint32_t ifindex;     /* pktinfo ingress interface */
-    uint32_t valid;       /* MCRX_META_* bits */
-    int64_t ts_ns;
-    uint64_t drops;
+    mcrx_ip dst;          /* destination (pktinfo) */
+    uint32_t ifindex;     /* ingress interface (pktinfo) */
+    uint32_t valid;       /* MCRX_META_* bits of what is set */
+    int64_t ts_ns;        /* kernel receive time, Unix ns */
+    uint64_t drops;       /* the socket's drop counter */
     uint8_t ttl;
 } mcrx__rxinfo;
 
-/* Largest number of datagrams one platform receive call handles. */
+/* Largest number of datagrams one backend receive call handles. */
 #define MCRX__RX_CHUNK 64
 
-/* What the platform resolved for a subscription's socket. */
-typedef struct mcrx__sockinfo {
-    uint32_t ifindex; /* the receive interface, 0 = the kernel's choice */
-    /* 1 when the kernel itself delivers only this subscription's datagrams
-     * (bound to the group, and to the interface when one is set), so the
-     * user-space check needs no pktinfo. */
-    int isolated;
-    /* 1 when any per-datagram report (pktinfo, TTL, ...) is turned on. */
-    int cmsgs;
-} mcrx__sockinfo;
-
 /*
- * Opens a socket for cfg (validated): reusable port, bound where the platform
- * isolates best, non-blocking, other groups off, cfg->rx_options on (and
- * pktinfo whenever the socket is not isolated).
+ * Fills info from a control-message buffer as the OS returned it
+ * (controllen bytes at control; NULL or 0 = none). Never reads outside the
+ * buffer, whatever the lengths inside it say; unknown items are skipped. It
+ * is the fuzzing entry for control messages.
  */
-int mcrx__plat_open(const mcrx_subscription_config *cfg, mcrx_sock *sock_out,
-                    mcrx__sockinfo *info, struct mcrx__err *err);
-
-/* Checks and prepares a caller's bound socket for cfg (family, port, options). */
-int mcrx__plat_adopt(const mcrx_subscription_config *cfg, mcrx_sock sock,
-                     mcrx__sockinfo *info, struct mcrx__err *err);
-
-/* The socket's effective receive buffer. */
-int mcrx__plat_rcvbuf(mcrx_sock sock, size_t *bytes, struct mcrx__err *err);
-
-/* The socket's bound address. */
-int mcrx__plat_local_addr(mcrx_sock sock, mcrx_ip *ip, uint16_t *port, struct mcrx__err *err);
-
-/* Joins (join != 0) or leaves cfg's group on sock. */
-int mcrx__plat_membership(mcrx_sock sock, const mcrx_subscription_config *cfg,
-                          uint32_t ifindex, int join, struct mcrx__err *err);
-
-/*
- * After a join (pin 1) of a socket opened without an interface, finds the
- * interface the kernel joined on, records it in info->ifindex and binds the
- * socket to it where the kernel's own filtering needs that (IPv6); where the
- * binding is not allowed, info->isolated drops to 0. After a leave (pin 0),
- * undoes it. A no-op for IPv4.
- */
-int mcrx__plat_pin_interface(mcrx_sock sock, const mcrx_subscription_config *cfg,
-                             mcrx__sockinfo *info, int pin, struct mcrx__err *err);
-
-/*
- * Receives up to n (<= MCRX__RX_CHUNK) datagrams without blocking. Fills each
- * dgs[i]'s len, wire_len, flags, source, source_port and info[i]. With
- * cmsgs 0 the socket has no per-datagram reports turned on, so the cheapest
- * call that still returns the sender is used. *got = 0 when nothing is
- * queued. Returns 0, or an errno value.
- */
-int mcrx__plat_recv(mcrx_sock sock, int cmsgs, mcrx_datagram *dgs, mcrx__rxinfo *info,
-                    size_t n, size_t *got);
-
-void mcrx__plat_close(mcrx_sock sock);
-
-/* Fills info from a received control-message buffer (controllen bytes at
- * control; NULL or 0 = none). Never reads outside the buffer, whatever the
- * lengths inside it say: it is the fuzzing entry for control messages. */
 void mcrx__plat_parse_cmsgs(const void *control, size_t controllen, mcrx__rxinfo *info);
 
-/* Readiness set: a pollable handle that is readable when a member is. */
-int mcrx__poller_open(mcrx_sock *poller, struct mcrx__err *err);
-int mcrx__poller_add(mcrx_sock poller, mcrx_sock sock, void *tag, struct mcrx__err *err);
-void mcrx__poller_del(mcrx_sock poller, mcrx_sock sock);
-/* Up to max ready tags; timeout_ms -1 waits forever. Returns the count, or
- * -errno. */
-int mcrx__poller_wait(mcrx_sock poller, void **tags, int max, int timeout_ms);
+/* ---- receive backends ------------------------------------------------------------- */
 
-/* A wake-up signal for a thread blocked on a poller (eventfd on Linux). */
-int mcrx__wakeup_open(mcrx_sock *w, struct mcrx__err *err);
+/* Capabilities of a backend. */
+enum {
+    MCRX__CAP_BATCH = 1u << 0,         /* one call receives many datagrams */
+    MCRX__CAP_CALLER_SOCKET = 1u << 1, /* adopt() takes a caller's socket */
+    MCRX__CAP_VIEWS = 1u << 2,         /* recv_views(): the backend owns the memory */
+    MCRX__CAP_RXINFO = 1u << 3         /* reports destination and ingress interface */
+};
+
+/*
+ * One subscription's receive endpoint. The backend fills it in open/adopt;
+ * the core reads the public fields and never the backend's state.
+ */
+typedef struct mcrx__endpoint {
+    const struct mcrx__backend *be;
+    mcrx_sock sock;       /* what mcrx_subscription_sock returns; memberships live on it */
+    mcrx_ip local_ip;     /* the address it is bound to */
+    uint16_t local_port;
+    uint32_t ifindex;     /* receive interface, 0 = the kernel's choice */
+    mcrx_ip ifaddr;       /* the configured interface address (IPv4 names it so) */
+    /* 1 when the OS itself delivers only this subscription's datagrams, so
+     * the receive-side check may do without a destination report. */
+    int isolated;
+    int cmsgs;            /* per-datagram reports are on */
+    int pinned;           /* ifindex was learnt after a join without one */
+    int owned;            /* the library opened sock (and closes it) */
+    void *state;          /* the backend's own */
+} mcrx__endpoint;
+
+/* A view into memory the backend owns (MCRX__CAP_VIEWS), valid until the
+ * endpoint's next receive call. */
+typedef struct mcrx__rxview {
+    const uint8_t *data;
+    size_t len, wire_len;
+    uint32_t flags;       /* MCRX_DATAGRAM_* */
+    mcrx_ip source;
+    uint16_t source_port;
+    mcrx__rxinfo info;
+} mcrx__rxview;
+
+typedef struct mcrx__backend {
+    const char *name;
+    unsigned caps;        /* MCRX__CAP_* */
+    /* Opens an endpoint for cfg (validated), bound and non-blocking, with
+     * the reports cfg->rx_options asks for (and the destination report
+     * whenever it is not isolated). No membership yet. */
+    mcrx_error (*open)(const mcrx_subscription_config *cfg, mcrx__endpoint *ep,
+                       struct mcrx__err *err);
+    /* Prepares a caller's bound socket for cfg (family, port, options).
+     * NULL where the backend has no caller sockets. */
+    mcrx_error (*adopt)(const mcrx_subscription_config *cfg, mcrx_sock sock,
+                        mcrx__endpoint *ep, struct mcrx__err *err);
+    /* Moves the membership on ep's interface from state `from` to state
+     * `to` (the same group), and whatever the OS needs besides so that only
+     * `to`'s datagrams arrive (an interface learnt after a join). On
+     * failure the endpoint is left in `from`. */
+    mcrx_error (*apply)(mcrx__endpoint *ep, const mcrx__filter *from, const mcrx__filter *to,
+                        struct mcrx__err *err);
+    /* Receives up to n (<= MCRX__RX_CHUNK) datagrams without blocking into
+     * dgs (caller's buffers: len, wire_len, flags, source, source_port) and
+     * info. Truncation sets MCRX_DATAGRAM_TRUNCATED, never silent. */
+    mcrx_error (*recv)(mcrx__endpoint *ep, mcrx_datagram *dgs, mcrx__rxinfo *info, size_t n,
+                       size_t *got, struct mcrx__err *err);
+    /* MCRX__CAP_VIEWS only: up to n views into the backend's memory. */
+    mcrx_error (*recv_views)(mcrx__endpoint *ep, mcrx__rxview *views, size_t n, size_t *got,
+                             struct mcrx__err *err);
+    /* The handle a poller watches for this endpoint's readiness. */
+    mcrx_sock (*wait_handle)(const mcrx__endpoint *ep);
+    /* Frees the backend's state; closes sock if keep_sock is 0. */
+    void (*close)(mcrx__endpoint *ep, int keep_sock);
+} mcrx__backend;
+
+/* The platform's UDP socket backend: the default of every context. */
+extern const mcrx__backend mcrx__udp_backend;
+
+/* ---- readiness ------------------------------------------------------------------- */
+
+/* What a poller reports as ready. */
+enum {
+    MCRX__WATCH_SUBSCRIPTION = 1, /* embedded in a mcrx_subscription */
+    MCRX__WATCH_WAKEUP = 2        /* a wake-up handle */
+};
+
+typedef struct mcrx__watch {
+    int kind;             /* MCRX__WATCH_* */
+    mcrx_sock handle;     /* what to watch */
+} mcrx__watch;
+
+typedef struct mcrx__poller mcrx__poller;
+
+typedef struct mcrx__poller_ops {
+    const char *name;
+    mcrx_error (*add)(mcrx__poller *p, mcrx__watch *w, struct mcrx__err *err);
+    void (*del)(mcrx__poller *p, mcrx__watch *w);
+    /* Waits up to timeout_ms (0: just look; -1: forever) until a member,
+     * or extra (may be NULL: not a member, watched for this call only), is
+     * readable; stores up to max ready watches in ready[] and their count
+     * in *n. Level-triggered: what is not drained is reported again. */
+    mcrx_error (*wait)(mcrx__poller *p, mcrx__watch *extra, mcrx__watch **ready, int max,
+                       int timeout_ms, int *n, struct mcrx__err *err);
+    /* The one handle that is readable when a member is, or
+     * MCRX_SOCK_INVALID for a socket-list poller. */
+    mcrx_sock (*fd)(const mcrx__poller *p);
+    void (*close)(mcrx__poller *p);
+} mcrx__poller_ops;
+
+struct mcrx__poller {
+    const mcrx__poller_ops *ops;
+};
+
+/* The platform's best poller (epoll on Linux). */
+mcrx_error mcrx__poller_open(mcrx__poller **p, struct mcrx__err *err);
+/* The socket-list tier: poll(2) over the members; no single handle. */
+mcrx_error mcrx__poller_list_open(mcrx__poller **p, struct mcrx__err *err);
+
+/* ---- wake-ups and single waits ------------------------------------------------------ */
+
+/* A handle another thread makes readable (eventfd on Linux). */
+mcrx_error mcrx__wakeup_open(mcrx_sock *w, struct mcrx__err *err);
 void mcrx__wakeup_signal(mcrx_sock w);
 void mcrx__wakeup_drain(mcrx_sock w);
-/* Waits until sock is readable (1), or timeout (0); -errno on failure,
- * 0 when a signal interrupts. */
-int mcrx__wait_readable(mcrx_sock sock, int timeout_ms);
-/* Waits until sock_a or sock_b is readable, or timeout. */
-int mcrx__wait_readable2(mcrx_sock a, mcrx_sock b, int timeout_ms);
+void mcrx__wakeup_close(mcrx_sock w);
 
+/* Waits up to timeout_ms until h is readable: *ready 1, or 0 on timeout or
+ * a signal. A handle closed underneath is RECEIVE_FAILED (EBADF), not
+ * "ready" forever. */
+mcrx_error mcrx__wait_handle(mcrx_sock h, int timeout_ms, int *ready, struct mcrx__err *err);
+
+/* ---- socket figures, clocks, texts -------------------------------------------------- */
+
+/* The socket's effective receive buffer. */
+mcrx_error mcrx__plat_rcvbuf(mcrx_sock sock, size_t *bytes, struct mcrx__err *err);
+/* The socket's bound address. */
+mcrx_error mcrx__plat_local_addr(mcrx_sock sock, mcrx_ip *ip, uint16_t *port,
+                                 struct mcrx__err *err);
 /* The kernel's count of datagrams dropped on sock (0 where unknown). */
 uint64_t mcrx__plat_drops(mcrx_sock sock);
-
 /* /proc-style figures of this process; MCRX_ERROR_NOT_SUPPORTED elsewhere. */
 mcrx_error mcrx__plat_hardware(mcrx_hardware_metrics *out);
-
-/* Interface name to index, 0 if unknown. */
-uint32_t mcrx__if_nametoindex(const char *name);
-
-/* Text <-> address, using the OS's own parser. */
-int mcrx__inet_pton(int family, const char *text, uint8_t *bytes);
-int mcrx__inet_ntop(int family, const uint8_t *bytes, char *buf, size_t len);
+/* Wall clock, Unix nanoseconds. */
+int64_t mcrx__wall_ns(void);
+/* The OS's text for its error number os (errno here, WSA codes on
+ * Windows), written into buf; returns buf. */
+const char *mcrx__os_error_text(int os, char *buf, size_t len);
 
 #endif

@@ -1,12 +1,14 @@
 /*
- * Linux: sockets, memberships, the batched receive (recvmmsg), control
- * messages, epoll readiness and eventfd wake-ups.
+ * Linux's UDP receive backend (mcrx__udp_backend): sockets bound for
+ * isolation, memberships applied from filter states, the batched receive
+ * (recvmmsg) and its control messages; and the OS's error texts.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <net/if.h>
@@ -37,69 +39,6 @@ typedef union {
 
 static int af_of(int family) {
     return family == MCRX_IP_V6 ? AF_INET6 : AF_INET;
-}
-
-int mcrx__inet_pton(int family, const char *text, uint8_t *bytes) {
-    return inet_pton(af_of(family), text, bytes) == 1 ? 0 : -1;
-}
-
-int mcrx__inet_ntop(int family, const uint8_t *bytes, char *buf, size_t len) {
-    return inet_ntop(af_of(family), bytes, buf, (socklen_t)len) != NULL ? 0 : -1;
-}
-
-uint32_t mcrx__if_nametoindex(const char *name) {
-    return if_nametoindex(name);
-}
-
-mcrx_error mcrx_ip_from_sockaddr(const struct sockaddr *sa, mcrx_ip *out, uint16_t *port_out) {
-    const sockaddr_u *u = (const sockaddr_u *)(const void *)sa;
-    if (sa == NULL || out == NULL) {
-        mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0, "sa and out are required");
-        return MCRX_ERROR_INVALID_ARGUMENT;
-    }
-    memset(out, 0, sizeof *out);
-    if (sa->sa_family == AF_INET) {
-        out->family = MCRX_IP_V4;
-        memcpy(out->bytes, &u->in.sin_addr, 4);
-        if (port_out != NULL)
-            *port_out = ntohs(u->in.sin_port);
-    } else if (sa->sa_family == AF_INET6) {
-        out->family = MCRX_IP_V6;
-        memcpy(out->bytes, &u->in6.sin6_addr, 16);
-        out->scope_id = u->in6.sin6_scope_id;
-        if (port_out != NULL)
-            *port_out = ntohs(u->in6.sin6_port);
-    } else {
-        mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_NON_IP_SOCKET_ADDRESS, 0, "address family %d",
-                      sa->sa_family);
-        return MCRX_ERROR_NON_IP_SOCKET_ADDRESS;
-    }
-    return MCRX_ERROR_NONE;
-}
-
-size_t mcrx_ip_to_sockaddr(const mcrx_ip *ip, uint16_t port, void *out, size_t outlen) {
-    if (ip == NULL || out == NULL)
-        return 0;
-    if (ip->family == MCRX_IP_V4 && outlen >= sizeof(struct sockaddr_in)) {
-        struct sockaddr_in in;
-        memset(&in, 0, sizeof in);
-        in.sin_family = AF_INET;
-        in.sin_port = htons(port);
-        memcpy(&in.sin_addr, ip->bytes, 4);
-        memcpy(out, &in, sizeof in);
-        return sizeof in;
-    }
-    if (ip->family == MCRX_IP_V6 && outlen >= sizeof(struct sockaddr_in6)) {
-        struct sockaddr_in6 in6;
-        memset(&in6, 0, sizeof in6);
-        in6.sin6_family = AF_INET6;
-        in6.sin6_port = htons(port);
-        in6.sin6_scope_id = ip->scope_id;
-        memcpy(&in6.sin6_addr, ip->bytes, 16);
-        memcpy(out, &in6, sizeof in6);
-        return sizeof in6;
-    }
-    return 0;
 }
 
 /* ---- errors with the knob to turn --------------------------------------- */
@@ -143,25 +82,34 @@ static const char *knob_for(int os, int family, int ssm, int joining) {
     }
 }
 
-static int os_fail(mcrx__err *err, mcrx_error code, int os, const char *what, int family,
-                   int ssm, int joining) {
+const char *mcrx__os_error_text(int os, char *buf, size_t len) {
+    /* The GNU strerror_r: thread-safe, may return a static text instead. */
+    const char *t = strerror_r(os, buf, len);
+    if (t != buf && len > 0)
+        snprintf(buf, len, "%s", t);
+    return buf;
+}
+
+static mcrx_error os_fail(mcrx__err *err, mcrx_error code, int os, const char *what, int family,
+                          int ssm, int joining) {
     const char *knob = knob_for(os, family, ssm, joining);
+    char text[128];
+    mcrx__os_error_text(os, text, sizeof text);
     if (knob != NULL)
-        return mcrx__err_set(err, code, os, "%s: %s (errno %d): %s", what, strerror(os), os,
-                             knob);
-    return mcrx__err_set(err, code, os, "%s: %s (errno %d)", what, strerror(os), os);
+        return mcrx__fail(err, code, os, "%s: %s (errno %d): %s", what, text, os, knob);
+    return mcrx__fail(err, code, os, "%s: %s (errno %d)", what, text, os);
 }
 
 /* ---- socket setup --------------------------------------------------------- */
 
-static int set_int(int fd, int level, int opt, int v, const char *name, mcrx__err *err) {
+static mcrx_error set_int(int fd, int level, int opt, int v, const char *name, mcrx__err *err) {
     if (setsockopt(fd, level, opt, &v, sizeof v) != 0)
         return os_fail(err, MCRX_ERROR_SOCKET_OPTION_FAILED, errno, name, 0, 0, 0);
     return 0;
 }
 
 /* Finds the index of the interface holding addr (IPv4 or IPv6). */
-static int index_of_address(const mcrx_ip *addr, uint32_t *index_out, mcrx__err *err) {
+static mcrx_error index_of_address(const mcrx_ip *addr, uint32_t *index_out, mcrx__err *err) {
     struct ifaddrs *list, *it;
     char text[MCRX_IP_STRLEN];
     int af = af_of(addr->family);
@@ -185,7 +133,7 @@ static int index_of_address(const mcrx_ip *addr, uint32_t *index_out, mcrx__err 
     freeifaddrs(list);
     if (*index_out == 0) {
         mcrx_ip_format(addr, text, sizeof text);
-        return mcrx__err_set(err, MCRX_ERROR_INTERFACE_DISCOVERY_FAILED, 0,
+        return mcrx__fail(err, MCRX_ERROR_INTERFACE_DISCOVERY_FAILED, 0,
                              "failed to resolve IPv%d interface address %s to an interface "
                              "index (no local interface has it)",
                              addr->family, text);
@@ -195,7 +143,7 @@ static int index_of_address(const mcrx_ip *addr, uint32_t *index_out, mcrx__err 
 
 /* The interface a subscription receives on, as an index (0 = the kernel's
  * choice). IPv4 configs name it by address, IPv6 by address or index. */
-static int resolve_ifindex(const mcrx_subscription_config *cfg, uint32_t *ifindex,
+static mcrx_error resolve_ifindex(const mcrx_subscription_config *cfg, uint32_t *ifindex,
                            mcrx__err *err) {
     static const uint8_t zero[16];
     size_t alen = cfg->interface.family == MCRX_IP_V4 ? 4 : 16;
@@ -204,7 +152,7 @@ static int resolve_ifindex(const mcrx_subscription_config *cfg, uint32_t *ifinde
         char name[IF_NAMESIZE];
         *ifindex = (uint32_t)cfg->interface_index;
         if (if_indextoname(*ifindex, name) == NULL)
-            return mcrx__err_set(err, MCRX_ERROR_INTERFACE_DISCOVERY_FAILED, errno,
+            return mcrx__fail(err, MCRX_ERROR_INTERFACE_DISCOVERY_FAILED, errno,
                                  "interface index %u does not exist", *ifindex);
         return 0;
     }
@@ -225,7 +173,7 @@ static int resolve_ifindex(const mcrx_subscription_config *cfg, uint32_t *ifinde
 
 /* Options every receive socket needs (non-blocking, only its own groups)
  * and the per-datagram reports cfg asks for. */
-static int prepare(int fd, int family, uint32_t rx, mcrx__err *err) {
+static mcrx_error prepare(int fd, int family, uint32_t rx, mcrx__err *err) {
     int fl = fcntl(fd, F_GETFL);
     int v4 = family == MCRX_IP_V4;
     int rc;
@@ -246,7 +194,7 @@ static int prepare(int fd, int family, uint32_t rx, mcrx__err *err) {
     return rc;
 }
 
-int mcrx__plat_rcvbuf(mcrx_sock sock, size_t *bytes, mcrx__err *err) {
+mcrx_error mcrx__plat_rcvbuf(mcrx_sock sock, size_t *bytes, mcrx__err *err) {
     int v = 0;
     socklen_t len = sizeof v;
     if (getsockopt((int)sock, SOL_SOCKET, SO_RCVBUF, &v, &len) != 0)
@@ -258,7 +206,7 @@ int mcrx__plat_rcvbuf(mcrx_sock sock, size_t *bytes, mcrx__err *err) {
 /* Asks for a receive buffer; above net.core.rmem_max, SO_RCVBUFFORCE gets it
  * where the process may (CAP_NET_ADMIN), else the kernel's clamp stands and
  * mcrx_subscription_rcvbuf shows it. */
-static int set_rcvbuf(int fd, uint32_t bytes, mcrx__err *err) {
+static mcrx_error set_rcvbuf(int fd, uint32_t bytes, mcrx__err *err) {
     int v = bytes > INT32_MAX / 2 ? INT32_MAX / 2 : (int)bytes, got = 0;
     socklen_t len = sizeof got;
     if (bytes == 0)
@@ -278,7 +226,7 @@ static int set_rcvbuf(int fd, uint32_t bytes, mcrx__err *err) {
  * socket stays unbound and the user-space ingress check, fed by pktinfo,
  * does the filtering.
  */
-static int bind_device(int fd, mcrx__sockinfo *info, mcrx__err *err) {
+static mcrx_error bind_device(int fd, mcrx__endpoint *info, mcrx__err *err) {
     int v = (int)info->ifindex;
     if (setsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &v, sizeof v) == 0)
         return 0;
@@ -295,8 +243,8 @@ static int v6_group_needs_scope(const mcrx_ip *g) {
     return scope == 1 || scope == 2;
 }
 
-int mcrx__plat_open(const mcrx_subscription_config *cfg, mcrx_sock *sock_out,
-                    mcrx__sockinfo *info, mcrx__err *err) {
+static mcrx_error udp_open(const mcrx_subscription_config *cfg, mcrx__endpoint *info,
+                           mcrx__err *err) {
     int family = cfg->group.family;
     uint32_t rx = cfg->rx_options;
     sockaddr_u addr;
@@ -307,6 +255,7 @@ int mcrx__plat_open(const mcrx_subscription_config *cfg, mcrx_sock *sock_out,
     rc = resolve_ifindex(cfg, &info->ifindex, err);
     if (rc != 0)
         return rc;
+    info->ifaddr = cfg->interface;
     fd = socket(af_of(family), SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
     if (fd < 0)
         return os_fail(err, MCRX_ERROR_SOCKET_CREATE_FAILED, errno, "socket", family, 0, 0);
@@ -359,15 +308,18 @@ int mcrx__plat_open(const mcrx_subscription_config *cfg, mcrx_sock *sock_out,
         rc = set_rcvbuf(fd, cfg->rcvbuf_bytes, err);
     if (rc != 0)
         goto fail;
-    *sock_out = fd;
-    return 0;
+    info->sock = fd;
+    info->owned = 1;
+    rc = mcrx__plat_local_addr(fd, &info->local_ip, &info->local_port, err);
+    if (rc == 0)
+        return 0;
 fail:
     close(fd);
     return rc;
 }
 
-int mcrx__plat_adopt(const mcrx_subscription_config *cfg, mcrx_sock sock,
-                     mcrx__sockinfo *info, mcrx__err *err) {
+static mcrx_error udp_adopt(const mcrx_subscription_config *cfg, mcrx_sock sock,
+                            mcrx__endpoint *info, mcrx__err *err) {
     int fd = (int)sock;
     int type = 0;
     socklen_t tlen = sizeof type;
@@ -378,103 +330,121 @@ int mcrx__plat_adopt(const mcrx_subscription_config *cfg, mcrx_sock sock,
     if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0)
         return os_fail(err, MCRX_ERROR_INVALID_ARGUMENT, errno, "not a socket", 0, 0, 0);
     if (type != SOCK_DGRAM)
-        return mcrx__err_set(err, MCRX_ERROR_INVALID_ARGUMENT, 0,
+        return mcrx__fail(err, MCRX_ERROR_INVALID_ARGUMENT, 0,
                              "the socket is not a datagram (UDP) socket");
     rc = mcrx__plat_local_addr(sock, &ip, &port, err);
     if (rc != 0)
         return rc;
     if (ip.family != cfg->group.family)
-        return mcrx__err_set(err, MCRX_ERROR_EXISTING_SOCKET_ADDRESS_FAMILY_MISMATCH, 0,
+        return mcrx__fail(err, MCRX_ERROR_EXISTING_SOCKET_ADDRESS_FAMILY_MISMATCH, 0,
                              "socket is IPv%d, group is IPv%d", ip.family, cfg->group.family);
     if (port != cfg->dst_port)
-        return mcrx__err_set(err, MCRX_ERROR_EXISTING_SOCKET_PORT_MISMATCH, 0,
+        return mcrx__fail(err, MCRX_ERROR_EXISTING_SOCKET_PORT_MISMATCH, 0,
                              "expected %u, actual %u%s", cfg->dst_port, port,
                              port == 0 ? " (socket is not bound)" : "");
     rc = resolve_ifindex(cfg, &info->ifindex, err);
     if (rc != 0)
         return rc;
+    info->ifaddr = cfg->interface;
     /* We do not rebind a caller's socket: unless it is bound to the group
      * and there is no interface to enforce, the user-space check needs
      * pktinfo. */
     info->isolated = mcrx_ip_equal(&ip, &cfg->group) && info->ifindex == 0;
     /* A caller's socket may already have reports turned on: always parse. */
     info->cmsgs = 1;
+    info->sock = sock;
+    info->local_ip = ip;
+    info->local_port = port;
     rc = prepare(fd, ip.family, cfg->rx_options | (info->isolated ? 0 : MCRX_RX_PKTINFO), err);
-    return rc != 0 ? rc : set_rcvbuf(fd, cfg->rcvbuf_bytes, err);
+    return rc != 0 ? err->code : set_rcvbuf(fd, cfg->rcvbuf_bytes, err);
 }
 
-int mcrx__plat_local_addr(mcrx_sock sock, mcrx_ip *ip, uint16_t *port, mcrx__err *err) {
+mcrx_error mcrx__plat_local_addr(mcrx_sock sock, mcrx_ip *ip, uint16_t *port, mcrx__err *err) {
     sockaddr_u addr;
     socklen_t alen = sizeof addr;
     memset(&addr, 0, sizeof addr);
     if (getsockname((int)sock, &addr.sa, &alen) != 0)
         return os_fail(err, MCRX_ERROR_SOCKET_LOCAL_ADDR_FAILED, errno, "getsockname", 0, 0, 0);
     if (mcrx_ip_from_sockaddr(&addr.sa, ip, port) != MCRX_ERROR_NONE)
-        return mcrx__err_set(err, MCRX_ERROR_NON_IP_SOCKET_ADDRESS, 0, "address family %d",
+        return mcrx__fail(err, MCRX_ERROR_NON_IP_SOCKET_ADDRESS, 0, "address family %d",
                              addr.sa.sa_family);
     return 0;
 }
 
-void mcrx__plat_close(mcrx_sock sock) {
-    if (sock >= 0)
-        close((int)sock);
+static void udp_close(mcrx__endpoint *ep, int keep_sock) {
+    if (!keep_sock && ep->sock >= 0)
+        close((int)ep->sock);
+    ep->sock = MCRX_SOCK_INVALID;
 }
 
 /* ---- memberships ------------------------------------------------------------ */
 
-int mcrx__plat_membership(mcrx_sock sock, const mcrx_subscription_config *cfg,
-                          uint32_t ifindex, int join, mcrx__err *err) {
-    int fd = (int)sock;
-    int family = cfg->group.family;
-    int ssm = mcrx_subscription_config_is_ssm(cfg);
-    mcrx_error kind = join ? MCRX_ERROR_MULTICAST_JOIN_FAILED : MCRX_ERROR_MULTICAST_LEAVE_FAILED;
-    const char *what;
-    int rc;
+/* The socket options of one membership change. */
+typedef enum { ADD_GROUP, DROP_GROUP, ADD_SOURCE, DROP_SOURCE, BLOCK, UNBLOCK } mop;
 
-    if (family == MCRX_IP_V4 && !ssm) {
+static const char *const v4_names[] = {"IP_ADD_MEMBERSHIP", "IP_DROP_MEMBERSHIP",
+                                       "IP_ADD_SOURCE_MEMBERSHIP", "IP_DROP_SOURCE_MEMBERSHIP",
+                                       "IP_BLOCK_SOURCE", "IP_UNBLOCK_SOURCE"};
+static const char *const v6_names[] = {"IPV6_JOIN_GROUP", "IPV6_LEAVE_GROUP",
+                                       "MCAST_JOIN_SOURCE_GROUP", "MCAST_LEAVE_SOURCE_GROUP",
+                                       "MCAST_BLOCK_SOURCE", "MCAST_UNBLOCK_SOURCE"};
+
+/*
+ * One membership call on ep's interface. IPv4 names the interface by its
+ * address (as configured, so an address no interface has fails here, naming
+ * IP_ADD_MEMBERSHIP); IPv6 by index, through the RFC 3678 calls for sources.
+ */
+static mcrx_error member_call(mcrx__endpoint *ep, const mcrx_ip *group, const mcrx_ip *source,
+                              mop op, mcrx__err *err) {
+    static const int v4_opts[] = {IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP,
+                                  IP_ADD_SOURCE_MEMBERSHIP, IP_DROP_SOURCE_MEMBERSHIP,
+                                  IP_BLOCK_SOURCE, IP_UNBLOCK_SOURCE};
+    static const int v6_opts[] = {IPV6_ADD_MEMBERSHIP, IPV6_DROP_MEMBERSHIP,
+                                  MCAST_JOIN_SOURCE_GROUP, MCAST_LEAVE_SOURCE_GROUP,
+                                  MCAST_BLOCK_SOURCE, MCAST_UNBLOCK_SOURCE};
+    int fd = (int)ep->sock, family = group->family, rc;
+    int joining = op == ADD_GROUP || op == ADD_SOURCE || op == BLOCK;
+    int ssm = op == ADD_SOURCE || op == DROP_SOURCE;
+    const char *what = family == MCRX_IP_V4 ? v4_names[op] : v6_names[op];
+    mcrx_error kind = joining ? MCRX_ERROR_MULTICAST_JOIN_FAILED : MCRX_ERROR_MULTICAST_LEAVE_FAILED;
+
+    if (family == MCRX_IP_V4 && (op == ADD_GROUP || op == DROP_GROUP)) {
         struct ip_mreq m;
         memset(&m, 0, sizeof m);
-        memcpy(&m.imr_multiaddr, cfg->group.bytes, 4);
-        if (cfg->interface.family == MCRX_IP_V4)
-            memcpy(&m.imr_interface, cfg->interface.bytes, 4);
-        what = join ? "IP_ADD_MEMBERSHIP" : "IP_DROP_MEMBERSHIP";
-        rc = setsockopt(fd, IPPROTO_IP, join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP, &m,
-                        sizeof m);
+        memcpy(&m.imr_multiaddr, group->bytes, 4);
+        if (ep->ifaddr.family == MCRX_IP_V4)
+            memcpy(&m.imr_interface, ep->ifaddr.bytes, 4);
+        rc = setsockopt(fd, IPPROTO_IP, v4_opts[op], &m, sizeof m);
     } else if (family == MCRX_IP_V4) {
         struct ip_mreq_source m; /* field names, not order: it differs between OSes */
         memset(&m, 0, sizeof m);
-        memcpy(&m.imr_multiaddr, cfg->group.bytes, 4);
-        memcpy(&m.imr_sourceaddr, cfg->source.bytes, 4);
-        if (cfg->interface.family == MCRX_IP_V4)
-            memcpy(&m.imr_interface, cfg->interface.bytes, 4);
-        what = join ? "IP_ADD_SOURCE_MEMBERSHIP" : "IP_DROP_SOURCE_MEMBERSHIP";
-        rc = setsockopt(fd, IPPROTO_IP,
-                        join ? IP_ADD_SOURCE_MEMBERSHIP : IP_DROP_SOURCE_MEMBERSHIP, &m,
-                        sizeof m);
-    } else if (!ssm) {
+        memcpy(&m.imr_multiaddr, group->bytes, 4);
+        memcpy(&m.imr_sourceaddr, source->bytes, 4);
+        if (ep->ifaddr.family == MCRX_IP_V4)
+            memcpy(&m.imr_interface, ep->ifaddr.bytes, 4);
+        rc = setsockopt(fd, IPPROTO_IP, v4_opts[op], &m, sizeof m);
+    } else if (op == ADD_GROUP || op == DROP_GROUP) {
         struct ipv6_mreq m;
         memset(&m, 0, sizeof m);
-        memcpy(&m.ipv6mr_multiaddr, cfg->group.bytes, 16);
-        m.ipv6mr_interface = ifindex;
-        what = join ? "IPV6_JOIN_GROUP" : "IPV6_LEAVE_GROUP";
-        rc = setsockopt(fd, IPPROTO_IPV6, join ? IPV6_ADD_MEMBERSHIP : IPV6_DROP_MEMBERSHIP, &m,
-                        sizeof m);
+        memcpy(&m.ipv6mr_multiaddr, group->bytes, 16);
+        m.ipv6mr_interface = ep->ifindex;
+        rc = setsockopt(fd, IPPROTO_IPV6, v6_opts[op], &m, sizeof m);
     } else {
-        /* RFC 3678: the only IPv6 SSM interface on Linux. */
         struct group_source_req r;
-        mcrx_ip g = cfg->group, s = cfg->source;
+        mcrx_ip g = *group, s = *source;
         memset(&r, 0, sizeof r);
         g.scope_id = 0;
-        r.gsr_interface = ifindex;
+        r.gsr_interface = ep->ifindex;
         mcrx_ip_to_sockaddr(&g, 0, &r.gsr_group, sizeof r.gsr_group);
         mcrx_ip_to_sockaddr(&s, 0, &r.gsr_source, sizeof r.gsr_source);
-        what = join ? "MCAST_JOIN_SOURCE_GROUP" : "MCAST_LEAVE_SOURCE_GROUP";
-        rc = setsockopt(fd, IPPROTO_IPV6, join ? MCAST_JOIN_SOURCE_GROUP : MCAST_LEAVE_SOURCE_GROUP,
-                        &r, sizeof r);
+        rc = setsockopt(fd, IPPROTO_IPV6, v6_opts[op], &r, sizeof r);
     }
-    if (rc != 0)
-        return os_fail(err, kind, errno, what, family, ssm, join);
-    return 0;
+    if (rc == 0)
+        return 0;
+    /* A kernel built without source filtering refuses the option itself. */
+    if ((errno == ENOPROTOOPT || errno == EOPNOTSUPP) && op != ADD_GROUP && op != DROP_GROUP)
+        kind = MCRX_ERROR_SOURCE_SPECIFIC_MULTICAST_UNSUPPORTED;
+    return os_fail(err, kind, errno, what, family, ssm, joining);
 }
 
 /*
@@ -485,14 +455,14 @@ int mcrx__plat_membership(mcrx_sock sock, const mcrx_subscription_config *cfg,
  * as if the caller had named it. IPv4 needs none of this: its membership
  * check is per interface.
  */
-/* 1 if fd holds a membership of cfg's group on interface index. */
-static int joined_on(int fd, const mcrx_subscription_config *cfg, uint32_t index) {
+/* 1 if fd holds a membership of group on interface index. */
+static int joined_on(int fd, const mcrx_ip *group, uint32_t index) {
     union {
         struct group_filter gf;
         char room[GROUP_FILTER_SIZE(1)];
     } q;
     socklen_t len = sizeof q;
-    mcrx_ip g = cfg->group;
+    mcrx_ip g = *group;
     memset(&q, 0, sizeof q);
     g.scope_id = 0;
     q.gf.gf_interface = index;
@@ -503,46 +473,130 @@ static int joined_on(int fd, const mcrx_subscription_config *cfg, uint32_t index
 
 static _Thread_local uint32_t last_pinned;
 
-int mcrx__plat_pin_interface(mcrx_sock sock, const mcrx_subscription_config *cfg,
-                             mcrx__sockinfo *info, int pin, mcrx__err *err) {
+static mcrx_error pin_interface(mcrx__endpoint *ep, const mcrx_ip *group, mcrx__err *err) {
     struct if_nameindex *list, *it;
-    int fd = (int)sock, v = 0;
-    if (cfg->group.family != MCRX_IP_V6)
-        return 0;
-    if (!pin) {
-        /* Unbound again: a later join may be routed to another interface. */
-        if (info->ifindex != 0 &&
-            setsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &v, sizeof v) != 0 && errno != EPERM)
-            return os_fail(err, MCRX_ERROR_SOCKET_OPTION_FAILED, errno, "SO_BINDTOIFINDEX", 0,
-                           0, 0);
-        info->ifindex = 0;
-        return 0;
-    }
+    int fd = (int)ep->sock;
     /* Joins without an interface nearly always land on the same one: try
      * the one this thread found last before listing them all. */
-    if (last_pinned != 0 && joined_on(fd, cfg, last_pinned)) {
-        info->ifindex = last_pinned;
+    if (last_pinned != 0 && joined_on(fd, group, last_pinned)) {
+        ep->ifindex = last_pinned;
     } else {
         list = if_nameindex();
         if (list == NULL)
             return os_fail(err, MCRX_ERROR_INTERFACE_DISCOVERY_FAILED, errno, "if_nameindex", 0,
                            0, 0);
-        for (it = list; it->if_index != 0 && info->ifindex == 0; it++)
-            if (joined_on(fd, cfg, it->if_index))
-                info->ifindex = last_pinned = it->if_index;
+        for (it = list; it->if_index != 0 && ep->ifindex == 0; it++)
+            if (joined_on(fd, group, it->if_index))
+                ep->ifindex = last_pinned = it->if_index;
         if_freenameindex(list);
     }
-    if (info->ifindex == 0)
+    if (ep->ifindex == 0)
         return 0; /* not found (an old kernel): the group stays unpinned */
-    if (bind_device(fd, info, err) != 0)
-        return mcrx__status_of(err->code);
-    if (!info->isolated && !(cfg->rx_options & MCRX_RX_PKTINFO)) {
-        /* Not allowed to bind: the user-space ingress check needs pktinfo. */
-        if (set_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1, "IPV6_RECVPKTINFO", err) != 0)
-            return mcrx__status_of(err->code);
-        info->cmsgs = 1;
+    if (bind_device(fd, ep, err) != 0 ||
+        (!ep->isolated &&
+         set_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1, "IPV6_RECVPKTINFO", err) != 0)) {
+        ep->ifindex = 0;
+        return err->code;
+    }
+    /* Not allowed to bind (isolated dropped to 0): the user-space ingress
+     * check works from pktinfo, now on. */
+    if (!ep->isolated)
+        ep->cmsgs = 1;
+    ep->pinned = 1;
+    return 0;
+}
+
+/* Undoes pin_interface: a later join may be routed to another interface. */
+static mcrx_error unpin_interface(mcrx__endpoint *ep, mcrx__err *err) {
+    int v = 0;
+    if (!ep->pinned)
+        return 0;
+    if (setsockopt((int)ep->sock, SOL_SOCKET, SO_BINDTOIFINDEX, &v, sizeof v) != 0 &&
+        errno != EPERM)
+        return os_fail(err, MCRX_ERROR_SOCKET_OPTION_FAILED, errno, "SO_BINDTOIFINDEX", 0, 0, 0);
+    ep->ifindex = 0;
+    ep->pinned = 0;
+    return 0;
+}
+
+/* Calls op for each source of a that b does not list; on failure undoes
+ * the ones done with undo. */
+static mcrx_error each_missing(mcrx__endpoint *ep, const mcrx__filter *a, const mcrx__filter *b,
+                               mop op, mop undo, mcrx__err *err) {
+    size_t i, j;
+    for (i = 0; i < a->nsources; i++) {
+        if (mcrx__filter_has(b, &a->sources[i]))
+            continue;
+        if (member_call(ep, &a->group, &a->sources[i], op, err) != 0) {
+            mcrx__err ignored;
+            for (j = 0; j < i; j++)
+                if (!mcrx__filter_has(b, &a->sources[j]))
+                    member_call(ep, &a->group, &a->sources[j], undo, &ignored);
+            return err->code;
+        }
     }
     return 0;
+}
+
+/* Moves the socket's kernel state from one filter to the other (Linux keeps
+ * one filter per socket, group and interface). */
+static mcrx_error apply_filter(mcrx__endpoint *ep, const mcrx__filter *from,
+                               const mcrx__filter *to, mcrx__err *err) {
+    mcrx__filter none;
+    mcrx__filter_none(&none, &from->group);
+    if (mcrx__filter_equal(from, to))
+        return 0;
+    if (from->mode != to->mode && !mcrx__filter_is_none(from) && !mcrx__filter_is_none(to)) {
+        /* A mode change: through "no membership", the one state both ends
+         * reach with the calls below. */
+        mcrx_error rc = apply_filter(ep, from, &none, err);
+        return rc != 0 ? rc : apply_filter(ep, &none, to, err);
+    }
+    if (to->mode == MCRX__EXCLUDE) {
+        if (mcrx__filter_is_none(from)) {
+            if (member_call(ep, &to->group, NULL, ADD_GROUP, err) != 0)
+                return err->code;
+            if (each_missing(ep, to, &none, BLOCK, UNBLOCK, err) != 0) {
+                mcrx__err ignored;
+                member_call(ep, &to->group, NULL, DROP_GROUP, &ignored);
+                return err->code;
+            }
+            return 0;
+        }
+        if (each_missing(ep, to, from, BLOCK, UNBLOCK, err) != 0)
+            return err->code;
+        return each_missing(ep, from, to, UNBLOCK, BLOCK, err);
+    }
+    if (from->mode == MCRX__EXCLUDE) /* to is INCLUDE{}: leave */
+        return member_call(ep, &from->group, NULL, DROP_GROUP, err);
+    /* INCLUDE to INCLUDE: add the new sources first, so the group is never
+     * left in between. */
+    if (each_missing(ep, to, from, ADD_SOURCE, DROP_SOURCE, err) != 0)
+        return err->code;
+    return each_missing(ep, from, to, DROP_SOURCE, ADD_SOURCE, err);
+}
+
+static mcrx_error udp_apply(mcrx__endpoint *ep, const mcrx__filter *from, const mcrx__filter *to,
+                            mcrx__err *err) {
+    int joining = mcrx__filter_is_none(from) && !mcrx__filter_is_none(to);
+    int leaving = !mcrx__filter_is_none(from) && mcrx__filter_is_none(to);
+    mcrx_error rc = apply_filter(ep, from, to, err);
+    if (rc != 0)
+        return rc;
+    if (to->group.family != MCRX_IP_V6)
+        return 0;
+    if (joining && ep->ifindex == 0) {
+        /* Joined where the kernel chose: pin the socket to that interface
+         * so other links' copies stay out. */
+        rc = pin_interface(ep, &to->group, err);
+        if (rc != 0) {
+            mcrx__err ignored;
+            apply_filter(ep, to, from, &ignored);
+        }
+    } else if (leaving) {
+        rc = unpin_interface(ep, err);
+    }
+    return rc;
 }
 
 /* ---- receive ------------------------------------------------------------------ */
@@ -643,8 +697,23 @@ static void finish(mcrx_datagram *dg, mcrx__rxinfo *info, struct msghdr *mh, siz
                            (mh->msg_flags & MSG_CTRUNC) ? 0 : (size_t)mh->msg_controllen, info);
 }
 
-int mcrx__plat_recv(mcrx_sock sock, int cmsgs, mcrx_datagram *dgs, mcrx__rxinfo *info,
-                    size_t n, size_t *got) {
+/* "Nothing queued" is 0; anything else names the error, and says so where
+ * the socket was closed (or replaced) behind the library's back. */
+static mcrx_error recv_fail(mcrx__err *err, int os) {
+    char text[128];
+    if (os == EAGAIN || os == EWOULDBLOCK)
+        return 0;
+    mcrx__os_error_text(os, text, sizeof text);
+    return mcrx__fail(err, MCRX_ERROR_RECEIVE_FAILED, os, "%s (errno %d)%s", text, os,
+                      os == EBADF || os == ENOTSOCK
+                          ? ": its socket was closed outside the library"
+                          : "");
+}
+
+static mcrx_error udp_recv(mcrx__endpoint *ep, mcrx_datagram *dgs, mcrx__rxinfo *info, size_t n,
+                           size_t *got, mcrx__err *err) {
+    int cmsgs = ep->cmsgs;
+    int sock = (int)ep->sock;
     struct mmsghdr mm[MCRX__RX_CHUNK];
     struct iovec iov[MCRX__RX_CHUNK];
     sockaddr_u src[MCRX__RX_CHUNK];
@@ -660,11 +729,11 @@ int mcrx__plat_recv(mcrx_sock sock, int cmsgs, mcrx_datagram *dgs, mcrx__rxinfo 
         socklen_t slen = sizeof src[0];
         ssize_t len;
         do
-            len = recvfrom((int)sock, dgs[0].buf, dgs[0].cap, MSG_DONTWAIT | MSG_TRUNC, &src[0].sa,
+            len = recvfrom(sock, dgs[0].buf, dgs[0].cap, MSG_DONTWAIT | MSG_TRUNC, &src[0].sa,
                            &slen);
         while (len < 0 && errno == EINTR);
         if (len < 0)
-            return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : errno;
+            return recv_fail(err, errno);
         memset(&mm[0].msg_hdr, 0, sizeof mm[0].msg_hdr); /* no flags, no cmsgs */
         finish(&dgs[0], &info[0], &mm[0].msg_hdr, (size_t)len, &src[0]);
         *got = 1;
@@ -687,108 +756,37 @@ int mcrx__plat_recv(mcrx_sock sock, int cmsgs, mcrx_datagram *dgs, mcrx__rxinfo 
         /* One datagram: plain recvmsg is cheaper than recvmmsg's setup. */
         ssize_t len;
         do
-            len = recvmsg((int)sock, &mm[0].msg_hdr, MSG_DONTWAIT | MSG_TRUNC);
+            len = recvmsg(sock, &mm[0].msg_hdr, MSG_DONTWAIT | MSG_TRUNC);
         while (len < 0 && errno == EINTR);
         if (len < 0)
-            return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : errno;
+            return recv_fail(err, errno);
         finish(&dgs[0], &info[0], &mm[0].msg_hdr, (size_t)len, &src[0]);
         *got = 1;
         return 0;
     }
     do
-        r = recvmmsg((int)sock, mm, (unsigned)n, MSG_DONTWAIT | MSG_TRUNC, NULL);
+        r = recvmmsg(sock, mm, (unsigned)n, MSG_DONTWAIT | MSG_TRUNC, NULL);
     while (r < 0 && errno == EINTR);
     if (r < 0)
-        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : errno;
+        return recv_fail(err, errno);
     for (i = 0; i < (size_t)r; i++)
         finish(&dgs[i], &info[i], &mm[i].msg_hdr, mm[i].msg_len, &src[i]);
     *got = (size_t)r;
     return 0;
 }
 
-/* ---- readiness ------------------------------------------------------------------ */
-
-int mcrx__poller_open(mcrx_sock *poller, mcrx__err *err) {
-    int fd = epoll_create1(EPOLL_CLOEXEC);
-    if (fd < 0)
-        return os_fail(err, MCRX_ERROR_SOCKET_CREATE_FAILED, errno, "epoll_create1", 0, 0, 0);
-    *poller = fd;
-    return 0;
+static mcrx_sock udp_wait_handle(const mcrx__endpoint *ep) {
+    return ep->sock;
 }
 
-int mcrx__poller_add(mcrx_sock poller, mcrx_sock sock, void *tag, mcrx__err *err) {
-    struct epoll_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.events = EPOLLIN;
-    ev.data.ptr = tag;
-    if (epoll_ctl((int)poller, EPOLL_CTL_ADD, (int)sock, &ev) != 0)
-        return os_fail(err, MCRX_ERROR_SOCKET_OPTION_FAILED, errno, "epoll_ctl", 0, 0, 0);
-    return 0;
-}
-
-void mcrx__poller_del(mcrx_sock poller, mcrx_sock sock) {
-    struct epoll_event ev;
-    memset(&ev, 0, sizeof ev);
-    epoll_ctl((int)poller, EPOLL_CTL_DEL, (int)sock, &ev);
-}
-
-int mcrx__poller_wait(mcrx_sock poller, void **tags, int max, int timeout_ms) {
-    struct epoll_event evs[64];
-    int i, r;
-    if (max > 64)
-        max = 64;
-    do
-        r = epoll_wait((int)poller, evs, max, timeout_ms);
-    while (r < 0 && errno == EINTR && timeout_ms == 0);
-    if (r < 0)
-        return -errno;
-    for (i = 0; i < r; i++)
-        tags[i] = evs[i].data.ptr;
-    return r;
-}
-
-int mcrx__wakeup_open(mcrx_sock *w, mcrx__err *err) {
-    int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (fd < 0)
-        return os_fail(err, MCRX_ERROR_SOCKET_CREATE_FAILED, errno, "eventfd", 0, 0, 0);
-    *w = fd;
-    return 0;
-}
-
-void mcrx__wakeup_signal(mcrx_sock w) {
-    uint64_t one = 1;
-    ssize_t r = write((int)w, &one, sizeof one);
-    (void)r; /* a full counter already wakes the reader */
-}
-
-void mcrx__wakeup_drain(mcrx_sock w) {
-    uint64_t v;
-    ssize_t r = read((int)w, &v, sizeof v);
-    (void)r;
-}
-
-int mcrx__wait_readable(mcrx_sock sock, int timeout_ms) {
-    struct pollfd p;
-    int r;
-    p.fd = (int)sock;
-    p.events = POLLIN;
-    p.revents = 0;
-    r = poll(&p, 1, timeout_ms);
-    if (r < 0)
-        return errno == EINTR ? 0 : -errno;
-    if (r > 0 && (p.revents & POLLNVAL))
-        return -EBADF; /* closed underneath: say so rather than "ready" forever */
-    return r > 0;
-}
-
-int mcrx__wait_readable2(mcrx_sock a, mcrx_sock b, int timeout_ms) {
-    struct pollfd p[2];
-    int r;
-    p[0].fd = (int)a;
-    p[0].events = POLLIN;
-    p[1].fd = (int)b;
-    p[1].events = POLLIN;
-    p[0].revents = p[1].revents = 0;
-    r = poll(p, 2, timeout_ms);
-    return r < 0 ? -errno : r;
-}
+const mcrx__backend mcrx__udp_backend = {
+    "udp",
+    MCRX__CAP_BATCH | MCRX__CAP_CALLER_SOCKET | MCRX__CAP_RXINFO,
+    udp_open,
+    udp_adopt,
+    udp_apply,
+    udp_recv,
+    NULL, /* no views: the caller's buffers are filled directly */
+    udp_wait_handle,
+    udp_close,
+};

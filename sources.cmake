@@ -1,0 +1,27 @@
+# The library's sources: read by CMakeLists.txt and by python/setup.py (which
+# parses the set() lists below, so keep one file name per line).
+
+# The portable core: no system networking header, no OS test.
+set(MCRX_CORE_SOURCES
+  src/addr.c
+  src/config.c
+  src/context.c
+  src/error.c
+  src/ffi.c
+  src/filter.c
+  src/jsonl.c
+  src/metrics.c
+  src/receiver.c
+  src/recv.c
+  src/subscription.c
+  src/view.c
+)
+
+# Linux: the platform contract of src/platform/platform.h.
+set(MCRX_LINUX_SOURCES
+  src/platform/linux_proc.c
+  src/platform/linux_udp.c
+  src/platform/linux_wakeup.c
+  src/platform/poller_epoll.c
+  src/platform/poller_list.c
+)

@@ -1,0 +1,40 @@
+/* Membership as data: a filter state per interface (RFC 3376, 3810, 3678). */
+#ifndef MCRX_FILTER_H
+#define MCRX_FILTER_H
+
+#include <stddef.h>
+
+#include "mcrx/mcrx.h"
+
+/* Filter modes. */
+enum { MCRX__INCLUDE = 0, MCRX__EXCLUDE = 1 };
+
+/*
+ * A membership's state on one interface: the group and which sources it
+ * accepts. Normalised: ASM is EXCLUDE{} (every source), SSM is INCLUDE{S},
+ * and "not a member" is INCLUDE{} (no source). sources points at the
+ * owner's array, without duplicates.
+ */
+typedef struct mcrx__filter {
+    mcrx_ip group;
+    int mode;
+    size_t nsources;
+    const mcrx_ip *sources;
+} mcrx__filter;
+
+/* The state a config asks for: EXCLUDE{} or INCLUDE{source}. sources must
+ * have room for one address and outlive f. */
+void mcrx__filter_of_config(mcrx__filter *f, const mcrx_subscription_config *cfg,
+                            mcrx_ip *sources);
+/* INCLUDE{} for group: no membership. */
+void mcrx__filter_none(mcrx__filter *f, const mcrx_ip *group);
+/* 1 if f lists source (same family and bytes; the scope is ignored). */
+int mcrx__filter_has(const mcrx__filter *f, const mcrx_ip *source);
+/* 1 if f lets datagrams from source through: the receive-side check. */
+int mcrx__filter_accepts(const mcrx__filter *f, const mcrx_ip *source);
+/* 1 if f is INCLUDE{}. */
+int mcrx__filter_is_none(const mcrx__filter *f);
+/* 1 if a and b are the same state. */
+int mcrx__filter_equal(const mcrx__filter *a, const mcrx__filter *b);
+
+#endif

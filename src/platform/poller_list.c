@@ -1,0 +1,136 @@
+/*
+ * The socket-list poller: poll(2) over the members, for platforms without
+ * one pollable handle per set (WSAPoll has the same shape). There is no
+ * handle for mcrx_context_fd; event loops watch the sockets that
+ * mcrx_context_sockets lists. Each wait costs one pass over the members.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../internal.h"
+
+typedef struct list_poller {
+    mcrx__poller base;
+    mcrx__mutex lock; /* add/del may race with a wait on another thread */
+    mcrx__watch **members;
+    size_t n, cap;
+} list_poller;
+
+/* Waits poll at most this many members from the stack; more take one
+ * allocation per wait (not per datagram). */
+#define STACK_MEMBERS 64
+
+static mcrx_error lp_add(mcrx__poller *p, mcrx__watch *w, mcrx__err *err) {
+    list_poller *l = (list_poller *)p;
+    mcrx_error rc = 0;
+    mcrx__mutex_lock(&l->lock);
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        mcrx__watch **m = realloc(l->members, cap * sizeof *m);
+        if (m == NULL) {
+            rc = mcrx__fail(err, MCRX_ERROR_OUT_OF_MEMORY, 0, "socket list");
+        } else {
+            l->members = m;
+            l->cap = cap;
+        }
+    }
+    if (rc == 0)
+        l->members[l->n++] = w;
+    mcrx__mutex_unlock(&l->lock);
+    return rc;
+}
+
+static void lp_del(mcrx__poller *p, mcrx__watch *w) {
+    list_poller *l = (list_poller *)p;
+    size_t i;
+    mcrx__mutex_lock(&l->lock);
+    for (i = 0; i < l->n; i++) {
+        if (l->members[i] == w) {
+            memmove(&l->members[i], &l->members[i + 1], (l->n - i - 1) * sizeof l->members[0]);
+            l->n--;
+            break;
+        }
+    }
+    mcrx__mutex_unlock(&l->lock);
+}
+
+static mcrx_error lp_wait(mcrx__poller *p, mcrx__watch *extra, mcrx__watch **ready, int max,
+                          int timeout_ms, int *n, mcrx__err *err) {
+    list_poller *l = (list_poller *)p;
+    struct pollfd stack_fds[STACK_MEMBERS + 1];
+    mcrx__watch *stack_who[STACK_MEMBERS + 1];
+    struct pollfd *fds = stack_fds;
+    mcrx__watch **who = stack_who;
+    size_t count, i;
+    int r;
+    *n = 0;
+    /* A snapshot of the members: the wait runs without the lock. */
+    mcrx__mutex_lock(&l->lock);
+    count = l->n + (extra != NULL);
+    if (count > STACK_MEMBERS + 1) {
+        fds = malloc(count * sizeof *fds);
+        who = malloc(count * sizeof *who);
+        if (fds == NULL || who == NULL) {
+            mcrx__mutex_unlock(&l->lock);
+            free(fds);
+            free(who);
+            return mcrx__fail(err, MCRX_ERROR_OUT_OF_MEMORY, 0, "poll set");
+        }
+    }
+    for (i = 0; i < l->n; i++)
+        who[i] = l->members[i];
+    mcrx__mutex_unlock(&l->lock);
+    if (extra != NULL)
+        who[count - 1] = extra;
+    for (i = 0; i < count; i++) {
+        fds[i].fd = (int)who[i]->handle;
+        fds[i].events = POLLIN;
+        fds[i].revents = 0;
+    }
+    r = poll(fds, (nfds_t)count, timeout_ms);
+    if (r < 0 && errno != EINTR) {
+        char text[128];
+        int os = errno;
+        if (fds != stack_fds) {
+            free(fds);
+            free(who);
+        }
+        return mcrx__fail(err, MCRX_ERROR_RECEIVE_FAILED, os, "poll: %s (errno %d)",
+                          mcrx__os_error_text(os, text, sizeof text), os);
+    }
+    /* POLLERR/POLLNVAL count as ready: the receive call reports the error. */
+    for (i = 0; r > 0 && i < count && *n < max; i++)
+        if (fds[i].revents != 0)
+            ready[(*n)++] = who[i];
+    if (fds != stack_fds) {
+        free(fds);
+        free(who);
+    }
+    return 0;
+}
+
+static mcrx_sock lp_fd(const mcrx__poller *p) {
+    (void)p;
+    return MCRX_SOCK_INVALID;
+}
+
+static void lp_close(mcrx__poller *p) {
+    list_poller *l = (list_poller *)p;
+    mcrx__mutex_destroy(&l->lock);
+    free(l->members);
+    free(l);
+}
+
+static const mcrx__poller_ops list_ops = {"list", lp_add, lp_del, lp_wait, lp_fd, lp_close};
+
+mcrx_error mcrx__poller_list_open(mcrx__poller **out, mcrx__err *err) {
+    list_poller *l = calloc(1, sizeof *l);
+    if (l == NULL)
+        return mcrx__fail(err, MCRX_ERROR_OUT_OF_MEMORY, 0, "poller");
+    mcrx__mutex_init(&l->lock);
+    l->base.ops = &list_ops;
+    *out = &l->base;
+    return 0;
+}
