@@ -1,8 +1,10 @@
 /*
  * Address text: mcrx_ip_parse on any bytes, and for what parses, the round
  * trip through mcrx_ip_format (at every buffer size) and back, and through a
- * sockaddr.
+ * sockaddr. The library's own parser and printer must agree with the C
+ * library's inet_pton/inet_ntop (glibc) on every input without a scope.
  */
+#include <arpa/inet.h>
 #include <sys/socket.h>
 
 #include "fuzz.h"
@@ -13,6 +15,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     struct sockaddr_storage ss;
     uint16_t port = 0;
     mcrx_error e = mcrx_ip_parse(text, &ip);
+    if (strchr(text, '%') == NULL) {
+        unsigned char b4[4], b16[16];
+        int v4 = inet_pton(AF_INET, text, b4) == 1, v6 = !v4 && inet_pton(AF_INET6, text, b16) == 1;
+        FUZZ_CHECK((e == MCRX_ERROR_NONE) == (v4 || v6));
+        if (v4)
+            FUZZ_CHECK(ip.family == MCRX_IP_V4 && memcmp(ip.bytes, b4, 4) == 0);
+        if (v6) {
+            char libc[INET6_ADDRSTRLEN], ours[MCRX_IP_STRLEN];
+            FUZZ_CHECK(ip.family == MCRX_IP_V6 && memcmp(ip.bytes, b16, 16) == 0);
+            FUZZ_CHECK(inet_ntop(AF_INET6, b16, libc, sizeof libc) != NULL);
+            FUZZ_CHECK(mcrx_ip_format(&ip, ours, sizeof ours) > 0 && strcmp(libc, ours) == 0);
+        }
+    }
     if (e != MCRX_ERROR_NONE) {
         fuzz_check_failure(e);
     } else {
