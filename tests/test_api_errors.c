@@ -1139,19 +1139,30 @@ static void hole_index_too_large_is_reported_as_not_positive(void **state) {
  * after a success and mcrx.h NONE (so a caller cannot tell whether stop
  * failed). Every other context call clears them first. */
 static void hole_stop_leaves_the_previous_failure_on_the_context(void **state) {
-    fixture f;
-    (void)state;
+    fixture *f = *state;
+    assert_int_equal(W(mcrx_context_start)(f->ctx, NULL, NULL, 0), MCRX_STATUS_INVALID_ARGUMENT);
+    assert_int_equal(W(mcrx_context_stop)(f->ctx), MCRX_STATUS_OK); /* without start */
+    assert_int_equal(mcrx_context_last_error_code(f->ctx), MCRX_ERROR_NONE);
+    assert_string_equal(mcrx_context_last_error(f->ctx), "");
+    assert_int_equal(mcrx_context_start(f->ctx, on_packet, NULL, 0), MCRX_STATUS_OK);
+    assert_int_equal(mcrx_context_start(f->ctx, on_packet, NULL, 0), MCRX_STATUS_ALREADY_RUNNING);
+    assert_int_equal(mcrx_context_stop(f->ctx), MCRX_STATUS_OK); /* a real stop */
+    assert_int_equal(mcrx_context_last_error_code(f->ctx), MCRX_ERROR_NONE);
+    assert_string_equal(mcrx_context_last_error(f->ctx), "");
+}
+
+/* A hole's failing assertion must not leak the fixture as well. */
+static int hole_fixture_open(void **state) {
+    static fixture f;
     fixture_open(&f);
-    assert_int_equal(W(mcrx_context_start)(f.ctx, NULL, NULL, 0), MCRX_STATUS_INVALID_ARGUMENT);
-    assert_int_equal(W(mcrx_context_stop)(f.ctx), MCRX_STATUS_OK); /* without start */
-    assert_int_equal(mcrx_context_last_error_code(f.ctx), MCRX_ERROR_NONE);
-    assert_string_equal(mcrx_context_last_error(f.ctx), "");
-    assert_int_equal(mcrx_context_start(f.ctx, on_packet, NULL, 0), MCRX_STATUS_OK);
-    assert_int_equal(mcrx_context_start(f.ctx, on_packet, NULL, 0), MCRX_STATUS_ALREADY_RUNNING);
-    assert_int_equal(mcrx_context_stop(f.ctx), MCRX_STATUS_OK); /* a real stop */
-    assert_int_equal(mcrx_context_last_error_code(f.ctx), MCRX_ERROR_NONE);
-    assert_string_equal(mcrx_context_last_error(f.ctx), "");
-    mcrx_context_free(f.ctx);
+    *state = &f;
+    return 0;
+}
+
+static int hole_fixture_close(void **state) {
+    fixture *f = *state;
+    mcrx_context_free(f->ctx);
+    return 0;
 }
 
 /* ---- main --------------------------------------------------------------------------------- */
@@ -1187,7 +1198,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(every_exported_function_is_walked),
     };
     const struct CMUnitTest holes[] = {
-        cmocka_unit_test(hole_stop_leaves_the_previous_failure_on_the_context),
+        cmocka_unit_test_setup_teardown(hole_stop_leaves_the_previous_failure_on_the_context,
+                                        hole_fixture_open, hole_fixture_close),
         cmocka_unit_test(hole_index_too_large_is_reported_as_not_positive),
     };
     int i, known_holes = 0;
