@@ -102,7 +102,8 @@ int main(int argc, char **argv) {
     if (rc == 0)
         rc = mcrx_uv_recv_start(a.r, MCRX_UV_METADATA, on_datagram, &a);
     if (rc != 0) {
-        fprintf(stderr, "%s: %s\n", a.o.name, uv_strerror(rc));
+        /* The receiver's message, or the thread's when init failed (a.r NULL). */
+        fprintf(stderr, "%s: %s\n", a.o.name, mcrx_uv_last_error(a.r));
         return 1;
     }
     uv_signal_init(a.loop, &a.sigint);

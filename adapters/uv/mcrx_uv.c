@@ -30,29 +30,47 @@ struct McrxUvReceiver {
     char err[400];
 };
 
+/* Failures with no receiver to keep them (init, NULL receiver). */
+static _Thread_local char thread_err[400];
+
 static void set_error(mcrx_uv_receiver *r, const char *msg) {
     snprintf(r->err, sizeof r->err, "%s", msg);
+}
+
+/* Records "MCRX: <what>" on r, or on the thread when r is NULL; returns rc. */
+static int failed(mcrx_uv_receiver *r, int rc, const char *what) {
+    char *buf = r != NULL ? r->err : thread_err;
+    size_t len = r != NULL ? sizeof r->err : sizeof thread_err;
+    snprintf(buf, len, "MCRX: %s", what);
+    return rc;
 }
 
 static int init_common(uv_loop_t *loop, mcrx_uv_receiver **out, mcrx_context *ctx,
                        mcrx_subscription *sub, mcrx_sock fd) {
     mcrx_uv_receiver *r;
+    char why[200];
     int rc;
-    if (loop == NULL || out == NULL || fd == MCRX_SOCK_INVALID)
-        return UV_EINVAL;
+    if (out != NULL)
+        *out = NULL;
+    if (loop == NULL || out == NULL)
+        return failed(NULL, UV_EINVAL, "invalid argument: loop and out are required");
+    if (fd == MCRX_SOCK_INVALID)
+        return failed(NULL, UV_EINVAL, "invalid argument: no socket to watch");
     r = calloc(1, sizeof *r);
     if (r == NULL)
-        return UV_ENOMEM;
+        return failed(NULL, UV_ENOMEM, "out of memory: receiver");
     r->arena = malloc((size_t)SLOTS * MCRX_MAX_DATAGRAM);
     if (r->arena == NULL) {
         free(r);
-        return UV_ENOMEM;
+        return failed(NULL, UV_ENOMEM, "out of memory: receive buffers");
     }
     rc = uv_poll_init(loop, &r->poll, (int)fd);
     if (rc != 0) {
         free(r->arena);
         free(r);
-        return rc;
+        snprintf(why, sizeof why, "uv_poll_init on socket %lld: %s", (long long)fd,
+                 uv_strerror(rc));
+        return failed(NULL, rc, why);
     }
     uv_idle_init(loop, &r->idle);
     r->poll.data = r;
@@ -66,14 +84,20 @@ static int init_common(uv_loop_t *loop, mcrx_uv_receiver **out, mcrx_context *ct
 
 int mcrx_uv_receiver_init_subscription(uv_loop_t *loop, mcrx_uv_receiver **out,
                                        mcrx_subscription *sub) {
-    if (sub == NULL)
-        return UV_EINVAL;
+    if (sub == NULL) {
+        if (out != NULL)
+            *out = NULL;
+        return failed(NULL, UV_EINVAL, "invalid argument: subscription is NULL");
+    }
     return init_common(loop, out, NULL, sub, mcrx_subscription_sock(sub));
 }
 
 int mcrx_uv_receiver_init_context(uv_loop_t *loop, mcrx_uv_receiver **out, mcrx_context *ctx) {
-    if (ctx == NULL)
-        return UV_EINVAL;
+    if (ctx == NULL) {
+        if (out != NULL)
+            *out = NULL;
+        return failed(NULL, UV_EINVAL, "invalid argument: context is NULL");
+    }
     return init_common(loop, out, ctx, NULL, mcrx_context_fd(ctx));
 }
 
@@ -86,7 +110,7 @@ mcrx_subscription *mcrx_uv_receiver_subscription(mcrx_uv_receiver *r) {
 }
 
 const char *mcrx_uv_last_error(const mcrx_uv_receiver *r) {
-    return r != NULL ? r->err : "";
+    return r != NULL ? r->err : thread_err;
 }
 
 static void fail(mcrx_uv_receiver *r) {
@@ -109,7 +133,9 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     int round;
     (void)events;
     if (status < 0) {
-        set_error(r, uv_strerror(status));
+        char why[200];
+        snprintf(why, sizeof why, "failed to receive: uv_poll: %s", uv_strerror(status));
+        failed(r, status, why);
         mcrx_uv_recv_stop(r);
         r->cb(r, status, NULL, r->user);
         return;
@@ -143,20 +169,29 @@ static void on_idle(uv_idle_t *h) {
 
 int mcrx_uv_recv_start(mcrx_uv_receiver *r, unsigned flags, mcrx_uv_recv_cb cb, void *user) {
     int rc;
-    if (r == NULL || cb == NULL || (flags & ~MCRX_UV_METADATA) != 0)
-        return UV_EINVAL;
+    if (r == NULL)
+        return failed(NULL, UV_EINVAL, "invalid argument: receiver is NULL");
+    if (cb == NULL)
+        return failed(r, UV_EINVAL, "invalid argument: a callback is required");
+    if ((flags & ~MCRX_UV_METADATA) != 0)
+        return failed(r, UV_EINVAL, "invalid argument: flags may only hold MCRX_UV_METADATA");
     if (r->closing)
-        return UV_EINVAL;
+        return failed(r, UV_EINVAL, "invalid argument: the receiver is closing");
     if (r->n > r->pos && ((flags ^ r->flags) & MCRX_UV_METADATA) && (flags & MCRX_UV_METADATA))
-        return UV_EBUSY; /* kept datagrams have no metadata to give */
+        /* kept datagrams have no metadata to give */
+        return failed(r, UV_EBUSY, "busy: datagrams received without metadata are still to "
+                                   "be delivered; start without MCRX_UV_METADATA first");
     r->cb = cb;
     r->user = user;
     r->flags = flags;
     if (r->active)
         return 0;
     rc = uv_poll_start(&r->poll, UV_READABLE, on_poll);
-    if (rc != 0)
-        return rc;
+    if (rc != 0) {
+        char why[200];
+        snprintf(why, sizeof why, "uv_poll_start: %s", uv_strerror(rc));
+        return failed(r, rc, why);
+    }
     r->active = 1;
     if (r->pos < r->n)
         uv_idle_start(&r->idle, on_idle);
@@ -164,13 +199,20 @@ int mcrx_uv_recv_start(mcrx_uv_receiver *r, unsigned flags, mcrx_uv_recv_cb cb, 
 }
 
 int mcrx_uv_recv_stop(mcrx_uv_receiver *r) {
+    int rc;
     if (r == NULL)
-        return UV_EINVAL;
+        return failed(NULL, UV_EINVAL, "invalid argument: receiver is NULL");
     if (!r->active)
         return 0;
     r->active = 0;
     uv_idle_stop(&r->idle);
-    return uv_poll_stop(&r->poll);
+    rc = uv_poll_stop(&r->poll);
+    if (rc != 0) {
+        char why[200];
+        snprintf(why, sizeof why, "uv_poll_stop: %s", uv_strerror(rc));
+        return failed(r, rc, why);
+    }
+    return 0;
 }
 
 static void on_closed(uv_handle_t *h) {

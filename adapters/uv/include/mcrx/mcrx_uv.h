@@ -13,8 +13,11 @@
  *   mcrx_uv_close(r, on_closed);   // like uv_close: freed after the callback
  *
  * Conventions follow libuv: calls return 0 or a negative error (UV_EINVAL,
- * UV_ENOMEM, UV_EALREADY, UV_EIO, ...); start/stop may be called any number of
+ * UV_ENOMEM, UV_EBUSY, UV_EIO, ...); start/stop may be called any number of
  * times, from inside the callback too; close is asynchronous and final.
+ * After a failure mcrx_uv_last_error(r) holds a message starting "MCRX: "
+ * that names the cause; mcrx_uv_last_error(NULL) when the call had no
+ * receiver (a failed init, a NULL receiver).
  * Everything runs on the loop's thread: a receiver is not thread-safe.
  */
 #ifndef MCRX_UV_H
@@ -52,7 +55,8 @@ typedef void (*mcrx_uv_close_cb)(mcrx_uv_receiver *r, void *user);
 
 /* A receiver for one subscription, which it now owns (freed by close). It
  * must have been taken from its context (mcrx_context_take_subscription).
- * Errors: UV_EINVAL, UV_ENOMEM, or libuv's own from uv_poll_init. */
+ * *out is NULL after a failure. Errors: UV_EINVAL, UV_ENOMEM, or libuv's own
+ * from uv_poll_init. */
 MCRX_UV_EXTERN int mcrx_uv_receiver_init_subscription(uv_loop_t *loop, mcrx_uv_receiver **out,
                                                        mcrx_subscription *sub);
 
@@ -63,7 +67,10 @@ MCRX_UV_EXTERN int mcrx_uv_receiver_init_context(uv_loop_t *loop, mcrx_uv_receiv
                                                   mcrx_context *ctx);
 
 /* Starts delivering to cb. flags: 0 or MCRX_UV_METADATA. Calling it again
- * while running replaces the callback. */
+ * while running replaces the callback. Errors: UV_EINVAL (NULL receiver or
+ * callback, unknown flags, closing), UV_EBUSY (datagrams kept from a run
+ * without MCRX_UV_METADATA are still undelivered and this asks for it), or
+ * libuv's own from uv_poll_start. */
 MCRX_UV_EXTERN int mcrx_uv_recv_start(mcrx_uv_receiver *r, unsigned flags, mcrx_uv_recv_cb cb,
                                       void *user);
 
@@ -79,7 +86,8 @@ MCRX_UV_EXTERN void mcrx_uv_close(mcrx_uv_receiver *r, mcrx_uv_close_cb close_cb
 MCRX_UV_EXTERN mcrx_context *mcrx_uv_receiver_context(mcrx_uv_receiver *r);
 MCRX_UV_EXTERN mcrx_subscription *mcrx_uv_receiver_subscription(mcrx_uv_receiver *r);
 
-/* The message of the last failure ("" when none). */
+/* The message of the last failure on r ("" when none); with NULL, that of
+ * the calling thread's last failure that had no receiver to keep it. */
 MCRX_UV_EXTERN const char *mcrx_uv_last_error(const mcrx_uv_receiver *r);
 
 #ifdef __cplusplus
