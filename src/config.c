@@ -88,8 +88,14 @@ mcrx_error mcrx_subscription_config_validate(const mcrx_subscription_config *cfg
     if (cfg->interface.family != MCRX_IP_NONE && cfg->interface.family != g->family)
         return invalid(MCRX_ERROR_INTERFACE_ADDRESS_FAMILY_MISMATCH);
     if (cfg->interface_index != MCRX_NO_INTERFACE_INDEX) {
-        if (cfg->interface_index <= 0 || cfg->interface_index > (int64_t)UINT32_MAX)
+        if (cfg->interface_index <= 0)
             return invalid(MCRX_ERROR_INVALID_INTERFACE_INDEX);
+        if (cfg->interface_index > (int64_t)UINT32_MAX) {
+            mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_INTERFACE_INDEX, 0,
+                          "%lld is above the largest index, %lu",
+                          (long long)cfg->interface_index, (unsigned long)UINT32_MAX);
+            return MCRX_ERROR_INVALID_INTERFACE_INDEX;
+        }
         if (g->family == MCRX_IP_V4)
             return invalid(MCRX_ERROR_INTERFACE_INDEX_REQUIRES_IPV6);
     }

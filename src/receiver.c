@@ -202,6 +202,8 @@ int mcrx_context_stop(mcrx_context *ctx) {
     if (ctx == NULL)
         return mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0, "context is NULL");
     mcrx__mutex_lock(&ctx->lock);
+    /* A success clears the context's error, as every call does. */
+    mcrx__err_clear(&ctx->err);
     f = ctx->attached[MCRX__ATTACH_RECEIVER].data;
     if (f == NULL || !f->alive) {
         mcrx__mutex_unlock(&ctx->lock);

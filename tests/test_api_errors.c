@@ -16,9 +16,7 @@
  *
  * Unit test: sockets on loopback (a join on 127.0.0.1), no traffic.
  *
- * usage: test_api_errors [--known-holes] LIBMCRX_CORE_SO [LIBMCRX_CORE_UV_SO]
- * --known-holes runs only the cases that still break the promise in code
- * another change owns (KNOWN_HOLES below); they fail until it is fixed.
+ * usage: test_api_errors LIBMCRX_CORE_SO [LIBMCRX_CORE_UV_SO]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -422,6 +420,16 @@ static void context_calls_refuse_null_and_unknown_ids(void **state) {
     VOID_CALL(W(mcrx_context_free)(NULL));
     SAME(W(mcrx_context_subscription_count)(NULL), 0);
     SAME(W(mcrx_context_fd)(NULL), MCRX_SOCK_INVALID);
+    {
+        mcrx_sock socks[2];
+        size_t n = 99;
+        FAIL_THREAD(W(mcrx_context_sockets)(NULL, socks, 2, &n), MCRX_ERROR_INVALID_ARGUMENT);
+        FAIL_CTX(f.ctx, mcrx_context_sockets(f.ctx, socks, 2, NULL), MCRX_ERROR_INVALID_ARGUMENT);
+        FAIL_CTX(f.ctx, mcrx_context_sockets(f.ctx, NULL, 2, &n), MCRX_ERROR_INVALID_ARGUMENT);
+        /* cap 0 sizes the list; the fixture's one subscription is not joined */
+        SAME(mcrx_context_sockets(f.ctx, NULL, 0, &n), MCRX_STATUS_OK);
+        assert_int_equal(n, 0);
+    }
     SAME(W(mcrx_context_contains_subscription)(NULL, f.id), 0);
     SAME(W(mcrx_context_contains_subscription)(f.ctx, f.id + 1000), 0);
     SAME(W(mcrx_context_contains_subscription)(f.ctx, 0), 0);
@@ -1111,18 +1119,12 @@ static void every_exported_function_is_walked(void **state) {
                   sizeof excluded / sizeof excluded[0], ncalls);
 }
 
-/* ---- known holes ------------------------------------------------------------------------- */
+/* ---- once holes, now fixed ------------------------------------------------------------ */
 
-/*
- * KNOWN_HOLES: failures that break the promise in files this change may not
- * edit (src/recv.c, src/context.c, src/subscription.c, src/ffi.c, src/config.c,
- * src/platform/, src/jsonl.c). Run with --known-holes (ctest: api_errors_known_holes);
- * each fails until the code is fixed, then moves up into the walk.
- */
 /* config.c, mcrx_subscription_config_validate (and so mcrx_context_add): an
  * interface_index above UINT32_MAX fails with the right kind, but the message
  * says "interface index must be greater than 0", which is not the cause. */
-static void hole_index_too_large_is_reported_as_not_positive(void **state) {
+static void index_too_large_is_named_in_the_message(void **state) {
     mcrx_subscription_config c;
     (void)state;
     c = config("ff0e::1", PORT, NULL);
@@ -1138,7 +1140,7 @@ static void hole_index_too_large_is_reported_as_not_positive(void **state) {
  * kind and message on the context, though mcrx_core_ffi.h promises ""
  * after a success and mcrx.h NONE (so a caller cannot tell whether stop
  * failed). Every other context call clears them first. */
-static void hole_stop_leaves_the_previous_failure_on_the_context(void **state) {
+static void stop_clears_the_previous_failure_on_the_context(void **state) {
     fixture *f = *state;
     assert_int_equal(W(mcrx_context_start)(f->ctx, NULL, NULL, 0), MCRX_STATUS_INVALID_ARGUMENT);
     assert_int_equal(W(mcrx_context_stop)(f->ctx), MCRX_STATUS_OK); /* without start */
@@ -1151,15 +1153,15 @@ static void hole_stop_leaves_the_previous_failure_on_the_context(void **state) {
     assert_string_equal(mcrx_context_last_error(f->ctx), "");
 }
 
-/* A hole's failing assertion must not leak the fixture as well. */
-static int hole_fixture_open(void **state) {
+/* A failing assertion must not leak the fixture as well. */
+static int fixture_setup(void **state) {
     static fixture f;
     fixture_open(&f);
     *state = &f;
     return 0;
 }
 
-static int hole_fixture_close(void **state) {
+static int fixture_teardown(void **state) {
     fixture *f = *state;
     mcrx_context_free(f->ctx);
     return 0;
@@ -1194,22 +1196,15 @@ int main(int argc, char **argv) {
 #ifdef MCRX_API_WALK_UV
         cmocka_unit_test(uv_adapter_refuses_null_and_bad_flags),
 #endif
+        cmocka_unit_test(index_too_large_is_named_in_the_message),
+        cmocka_unit_test_setup_teardown(stop_clears_the_previous_failure_on_the_context,
+                                   fixture_setup, fixture_teardown),
         /* last: it checks what the tests above walked */
         cmocka_unit_test(every_exported_function_is_walked),
     };
-    const struct CMUnitTest holes[] = {
-        cmocka_unit_test_setup_teardown(hole_stop_leaves_the_previous_failure_on_the_context,
-                                        hole_fixture_open, hole_fixture_close),
-        cmocka_unit_test(hole_index_too_large_is_reported_as_not_positive),
-    };
-    int i, known_holes = 0;
-    for (i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--known-holes") == 0)
-            known_holes = 1;
-        else if (nlibs < sizeof libs / sizeof libs[0])
+    int i;
+    for (i = 1; i < argc; i++)
+        if (nlibs < sizeof libs / sizeof libs[0])
             libs[nlibs++] = argv[i];
-    }
-    if (known_holes)
-        return cmocka_run_group_tests_name("api_errors_known_holes", holes, setup, teardown);
     return cmocka_run_group_tests_name("api_errors", walk, setup, teardown);
 }
