@@ -22,7 +22,33 @@
 
 /* ---- errors ----------------------------------------------------------------- */
 
-static int is_config_error(mcrx_error k) {
+/*
+ * One exception class per kind of MCRX_ERROR_MAP, made at import, so a kind
+ * added to the header has its class without an edit here. Each derives from
+ * mcrx_core.McrxError and from the built-in class the Rust package's mapping
+ * raises for it, so `except ValueError` and `except mcrx_core.McrxError` both
+ * work. The kind's name and number are class attributes (kind, code); the
+ * message is str(e) and, for an OSError, also its strerror (as ssl.SSLError
+ * does), with errno the kernel's.
+ */
+static const struct {
+    mcrx_error code;
+    const char *name;
+} error_kinds[] = {
+#define KIND_(name, msg) {MCRX_ERROR_##name, #name},
+    MCRX_ERROR_MAP(KIND_)
+#undef KIND_
+};
+
+static PyObject *error_base;                       /* mcrx_core.McrxError */
+static PyObject *error_classes[MCRX_ERROR_COUNT_]; /* by kind; NONE has none */
+
+/* The Rust package's mapping: configs → ValueError, a missing subscription →
+ * LookupError, the OS → OSError, every other state error → RuntimeError.
+ * INTERFACE_DISCOVERY_FAILED is both an OSError and a RuntimeError: the
+ * crate raises the first when a system call failed and the second when no
+ * interface matched, as io.UnsupportedOperation is both OSError and ValueError. */
+static PyObject *error_builtins(mcrx_error k) {
     switch (k) {
     case MCRX_ERROR_INVALID_DESTINATION_PORT:
     case MCRX_ERROR_INVALID_MULTICAST_GROUP:
@@ -38,30 +64,152 @@ static int is_config_error(mcrx_error k) {
     case MCRX_ERROR_INVALID_ARGUMENT:
     case MCRX_ERROR_INVALID_ADDRESS:
     case MCRX_ERROR_INVALID_INTERFACE:
-        return 1;
+        return PyTuple_Pack(2, error_base, PyExc_ValueError);
+    case MCRX_ERROR_SUBSCRIPTION_NOT_FOUND:
+        return PyTuple_Pack(2, error_base, PyExc_LookupError);
+    case MCRX_ERROR_SOCKET_CREATE_FAILED:
+    case MCRX_ERROR_SOCKET_OPTION_FAILED:
+    case MCRX_ERROR_SOCKET_BIND_FAILED:
+    case MCRX_ERROR_SOCKET_LOCAL_ADDR_FAILED:
+    case MCRX_ERROR_MULTICAST_JOIN_FAILED:
+    case MCRX_ERROR_MULTICAST_LEAVE_FAILED:
+    case MCRX_ERROR_RECEIVE_FAILED:
+    case MCRX_ERROR_IO_FAILED:
+        return PyTuple_Pack(2, error_base, PyExc_OSError);
+    case MCRX_ERROR_INTERFACE_DISCOVERY_FAILED:
+        return PyTuple_Pack(3, error_base, PyExc_OSError, PyExc_RuntimeError);
+    case MCRX_ERROR_OUT_OF_MEMORY:
+        return PyTuple_Pack(2, error_base, PyExc_MemoryError);
     default:
-        return 0;
+        return PyTuple_Pack(2, error_base, PyExc_RuntimeError);
     }
 }
 
-/* The Rust package's mapping: configs → ValueError, a missing subscription →
- * LookupError, the OS → OSError, every other state error → RuntimeError. */
-static PyObject *raise_kind(mcrx_error kind, int os, const char *msg) {
-    if (is_config_error(kind))
-        PyErr_SetString(PyExc_ValueError, msg);
-    else if (kind == MCRX_ERROR_SUBSCRIPTION_NOT_FOUND)
-        PyErr_SetString(PyExc_LookupError, "mcrx_core subscription not found");
-    else if (kind == MCRX_ERROR_OUT_OF_MEMORY)
-        PyErr_NoMemory();
-    else if (os != 0) {
-        PyObject *args = Py_BuildValue("(is)", os, msg);
-        if (args != NULL) {
-            PyErr_SetObject(PyExc_OSError, args);
-            Py_DECREF(args);
+/* OSError's str() is "[Errno N] strerror"; ours is the message alone, which
+ * already names the OS error ("...: Cannot assign requested address (errno 99)"). */
+static PyObject *oserror_str(PyObject *self, PyObject *unused) {
+    PyObject *s = PyObject_GetAttrString(self, "strerror");
+    (void)unused;
+    if (s == NULL || PyUnicode_Check(s))
+        return s;
+    Py_DECREF(s);
+    return ((PyTypeObject *)PyExc_OSError)->tp_str(self);
+}
+static PyMethodDef oserror_str_def = {"__str__", oserror_str, METH_NOARGS, NULL};
+
+/* "SUBSCRIPTION_NOT_FOUND" → "mcrx_core.SubscriptionNotFoundError". */
+static void error_class_name(const char *kind, char *out, size_t size) {
+    size_t n = (size_t)snprintf(out, size, "mcrx_core.");
+    int upper = 1;
+    for (; *kind != '\0' && n + 1 < size; kind++) {
+        if (*kind == '_') {
+            upper = 1;
+            continue;
         }
+        out[n++] = upper ? *kind : (char)(*kind >= 'A' && *kind <= 'Z' ? *kind - 'A' + 'a' : *kind);
+        upper = 0;
+    }
+    out[n] = '\0';
+    snprintf(out + n, size - n, "Error");
+}
+
+/* The class of kind k ("mcrx_core.SubscriptionNotFoundError"), new. */
+static PyObject *error_class_new(mcrx_error k, const char *kind) {
+    char name[128], doc[256];
+    PyObject *bases = error_builtins(k), *dict, *cls = NULL;
+    error_class_name(kind, name, sizeof name);
+    snprintf(doc, sizeof doc, "%s (code %d): %s.", kind, (int)k, mcrx_error_message(k));
+    dict = Py_BuildValue("{sssi}", "kind", kind, "code", (int)k);
+    if (bases != NULL && dict != NULL && PySequence_Contains(bases, PyExc_OSError) == 1) {
+        PyObject *str = PyDescr_NewMethod((PyTypeObject *)PyExc_OSError, &oserror_str_def);
+        if (str == NULL || PyDict_SetItemString(dict, "__str__", str) < 0)
+            Py_CLEAR(dict);
+        Py_XDECREF(str);
+    }
+    if (bases != NULL && dict != NULL && !PyErr_Occurred())
+        cls = PyErr_NewExceptionWithDoc(name, doc, bases, dict);
+    Py_XDECREF(bases);
+    Py_XDECREF(dict);
+    return cls;
+}
+
+/* Makes McrxError and the class of every kind; adds them to m. */
+static int errors_init(PyObject *m) {
+    size_t i;
+    error_base = PyErr_NewExceptionWithDoc(
+        "mcrx_core.McrxError",
+        "A failure the library reported. Each kind has its subclass, which also derives from "
+        "the built-in class the Rust package raises for it (ValueError, LookupError, OSError, "
+        "RuntimeError, MemoryError). kind: the kind's name (\"SUBSCRIPTION_NOT_FOUND\"); code: "
+        "its number (mcrx_error in <mcrx/mcrx.h>); str(e): the message, \"MCRX: ...\".",
+        NULL, NULL);
+    if (error_base == NULL)
+        return -1;
+    Py_INCREF(error_base);
+    if (PyModule_AddObject(m, "McrxError", error_base) < 0) {
+        Py_DECREF(error_base);
+        return -1;
+    }
+    for (i = 0; i < sizeof error_kinds / sizeof error_kinds[0]; i++) {
+        mcrx_error k = error_kinds[i].code;
+        PyObject *cls;
+        if (k == MCRX_ERROR_NONE)
+            continue;
+        cls = error_class_new(k, error_kinds[i].name);
+        if (cls == NULL)
+            return -1;
+        error_classes[k] = cls;
+        Py_INCREF(cls);
+        /* A heap type's tp_name is its bare name: "SubscriptionNotFoundError". */
+        if (PyModule_AddObject(m, ((PyTypeObject *)cls)->tp_name, cls) < 0) {
+            Py_DECREF(cls);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Raises the class of kind with msg (decoded leniently: a message may quote
+ * bytes from outside). An OSError also gets os as errno, when there is one.
+ * A missing subscription keeps the Rust package's text, which programs may
+ * match, with the library's detail ("MCRX: mcrx_core subscription not found:
+ * id 7").
+ */
+static PyObject *raise_kind(mcrx_error kind, int os, const char *msg) {
+    PyObject *cls, *text, *exc;
+    if (kind <= MCRX_ERROR_NONE || kind >= MCRX_ERROR_COUNT_ || error_classes[kind] == NULL) {
+        PyErr_Format(PyExc_SystemError, "mcrx_core: the library failed with no error kind (%d): %s",
+                     (int)kind, msg);
+        return NULL;
+    }
+    cls = error_classes[kind];
+    if (kind == MCRX_ERROR_SUBSCRIPTION_NOT_FOUND) {
+        const char *plain = mcrx_error_message(kind);
+        size_t n = strlen(plain);
+        text = PyUnicode_FromFormat("MCRX: mcrx_core subscription not found%s",
+                                    strncmp(msg, plain, n) == 0 ? msg + n : "");
     } else
-        PyErr_SetString(PyExc_RuntimeError, msg);
+        text = PyUnicode_DecodeUTF8(msg, (Py_ssize_t)strlen(msg), "replace");
+    if (text == NULL)
+        return NULL;
+    if (os != 0 && PyObject_IsSubclass(cls, PyExc_OSError) == 1)
+        exc = PyObject_CallFunction(cls, "iN", os, text);
+    else
+        exc = PyObject_CallFunction(cls, "N", text);
+    if (exc == NULL)
+        return NULL;
+    PyErr_SetObject(cls, exc);
+    Py_DECREF(exc);
     return NULL;
+}
+
+/* The missing subscription id, as the library words it. */
+static PyObject *raise_not_found(uint64_t id) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "%s: id %llu", mcrx_error_message(MCRX_ERROR_SUBSCRIPTION_NOT_FOUND),
+             (unsigned long long)id);
+    return raise_kind(MCRX_ERROR_SUBSCRIPTION_NOT_FOUND, 0, msg);
 }
 
 static PyObject *raise_ctx(const mcrx_context *ctx) {
@@ -428,10 +576,9 @@ static PyObject *receive(rxbuf *b, recv_fn fn, void *h, size_t n, int with_meta,
     PyObject *r;
     *status = 0;
     if (b->busy) {
-        PyErr_SetString(PyExc_RuntimeError,
-                        "mcrx_core: this Context is already receiving (a receive re-entered from "
-                        "a finalizer, a signal handler or another thread)");
-        return NULL;
+        return raise_kind(MCRX_ERROR_BUSY, 0,
+                          "MCRX: busy: this Context is already receiving (a receive re-entered "
+                          "from a finalizer, a signal handler or another thread)");
     }
     b->busy = 1;
     r = receive_copy(b, fn, h, n, with_meta, single, status);
@@ -598,7 +745,7 @@ static PyObject *context_add_subscription(ContextObject *self, PyObject *args, P
         return NULL;
     e = mcrx_subscription_config_parse(&cfg, group, (uint16_t)port, source, iface);
     if (e != MCRX_ERROR_NONE)
-        return raise_kind(e, 0, mcrx_last_error()); /* every parse kind is a ValueError */
+        return raise_kind(e, 0, mcrx_last_error());
     cfg.rcvbuf_bytes = (uint32_t)rcvbuf;
     if (mcrx_context_add(self->ctx, &cfg, &id) != MCRX_STATUS_OK)
         return raise_ctx(self->ctx);
@@ -610,7 +757,7 @@ static PyObject *context_get_subscription(ContextObject *self, PyObject *arg) {
     if (int_arg(arg, "subscription id", 0, UINT64_MAX, &id) != 0)
         return NULL;
     if (!mcrx_context_contains_subscription(self->ctx, id))
-        return raise_kind(MCRX_ERROR_SUBSCRIPTION_NOT_FOUND, 0, "");
+        return raise_not_found(id);
     return sub_wrap(self, id);
 }
 
@@ -858,11 +1005,12 @@ static PyTypeObject ContextType = {
 
 /* ---- Subscription ---------------------------------------------------------------- */
 
-/* The live subscription, or NULL with LookupError once removed. */
+/* The live subscription, or NULL with SubscriptionNotFoundError (a
+ * LookupError) once removed. */
 static mcrx_subscription *sub_get(SubscriptionObject *s) {
     mcrx_subscription *sub = mcrx_context_get_subscription(s->owner->ctx, s->id);
     if (sub == NULL)
-        raise_kind(MCRX_ERROR_SUBSCRIPTION_NOT_FOUND, 0, "");
+        raise_not_found(s->id);
     return sub;
 }
 
@@ -1106,8 +1254,10 @@ PyMODINIT_FUNC PyInit__mcrx_core(void) {
         if (PyType_Ready(types[i]) < 0)
             return NULL;
     m = PyModule_Create(&module);
-    if (m == NULL)
+    if (m == NULL || errors_init(m) < 0) {
+        Py_XDECREF(m);
         return NULL;
+    }
     for (i = 0; i < sizeof types / sizeof types[0]; i++) {
         Py_INCREF(types[i]);
         if (PyModule_AddObject(m, names[i], (PyObject *)types[i]) < 0)
