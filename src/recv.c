@@ -66,6 +66,37 @@ static void swap_slots(mcrx_datagram *a, mcrx_datagram *b) {
     *b = t;
 }
 
+/* A backend that owns its memory (MCRX__CAP_VIEWS) lends views valid until
+ * its next receive call: copy them into the caller's slots here, with the
+ * same truncation rule as a copying backend. */
+static mcrx_error copy_views(mcrx__endpoint *ep, mcrx_datagram *dgs, mcrx__rxinfo *info,
+                             size_t n, size_t *got, mcrx__err *err) {
+    mcrx__rxview views[MCRX__RX_CHUNK];
+    size_t i;
+    if (ep->be->recv_views(ep, views, n, got, err) != 0)
+        return err->code;
+    for (i = 0; i < *got; i++) {
+        mcrx_datagram *dg = &dgs[i];
+        size_t len = views[i].len < dg->cap ? views[i].len : dg->cap;
+        if (len > 0)
+            memcpy(dg->buf, views[i].data, len);
+        dg->len = len;
+        dg->wire_len = views[i].wire_len;
+        dg->flags = views[i].flags | (views[i].wire_len > len ? MCRX_DATAGRAM_TRUNCATED : 0);
+        dg->source = views[i].source;
+        dg->source_port = views[i].source_port;
+        info[i] = views[i].info;
+    }
+    return 0;
+}
+
+static mcrx_error backend_recv(mcrx__endpoint *ep, mcrx_datagram *dgs, mcrx__rxinfo *info,
+                               size_t n, size_t *got, mcrx__err *err) {
+    if (ep->be->recv != NULL)
+        return ep->be->recv(ep, dgs, info, n, got, err);
+    return copy_views(ep, dgs, info, n, got, err);
+}
+
 /*
  * Receives up to n datagrams of sub into dgs, keeping only its own. Stops when
  * the socket is empty, n are filled, or the discard budget is spent.
@@ -80,7 +111,7 @@ int mcrx__sub_recv(mcrx_subscription *sub, mcrx_datagram *dgs, size_t n, size_t 
         if (want > MCRX__RX_CHUNK)
             want = MCRX__RX_CHUNK;
         memset(info, 0, want * sizeof info[0]);
-        if (sub->ep.be->recv(&sub->ep, dgs + filled, info, want, &k, err) != 0) {
+        if (backend_recv(&sub->ep, dgs + filled, info, want, &k, err) != 0) {
             char who[40];
             COUNT(sub->n.errors++);
             *got = filled;

@@ -141,10 +141,12 @@ typedef struct mcrx__backend {
                         struct mcrx__err *err);
     /* Receives up to n (<= MCRX__RX_CHUNK) datagrams without blocking into
      * dgs (caller's buffers: len, wire_len, flags, source, source_port) and
-     * info. Truncation sets MCRX_DATAGRAM_TRUNCATED, never silent. */
+     * info. Truncation sets MCRX_DATAGRAM_TRUNCATED, never silent. NULL
+     * for a MCRX__CAP_VIEWS backend: the core copies from its views. */
     mcrx_error (*recv)(mcrx__endpoint *ep, mcrx_datagram *dgs, mcrx__rxinfo *info, size_t n,
                        size_t *got, struct mcrx__err *err);
-    /* MCRX__CAP_VIEWS only: up to n views into the backend's memory. */
+    /* MCRX__CAP_VIEWS only: up to n (<= MCRX__RX_CHUNK) views into the
+     * backend's memory, valid until the endpoint's next receive call. */
     mcrx_error (*recv_views)(mcrx__endpoint *ep, mcrx__rxview *views, size_t n, size_t *got,
                              struct mcrx__err *err);
     /* The handle a poller watches for this endpoint's readiness. */
