@@ -16,7 +16,7 @@ sources = [os.path.relpath(os.path.join(here, "mcrx_core", "_mcrx_core.c"), here
 sources += [os.path.relpath(os.path.join(src, f), here)
             for f in ("config.c", "context.c", "error.c", "ffi.c", "jsonl.c", "metrics.c", "recv.c",
                       "subscription.c")]
-sources += [os.path.relpath(os.path.join(src, "platform", f), here) for f in ("linux.c", "linux_proc.c")]
+sources += [os.path.relpath(os.path.join(src, "platform", f), here) for f in ("linux.c", "linux_fs.c", "linux_proc.c")]
 
 setup(
     ext_modules=[

@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include <mcrx/jsonl.h>
 #include <mcrx/mcrx.h>
 
 /* ---- helpers ------------------------------------------------------------------------ */
