@@ -111,3 +111,18 @@ const char *mcrx_last_error(void) {
 mcrx_error mcrx_last_error_code(void) {
     return tls_err.code;
 }
+
+mcrx_error mcrx_last_error_set(mcrx_error kind, const char *detail) {
+    if ((int)kind < 0 || kind >= MCRX_ERROR_COUNT_) {
+        mcrx__err_set(&tls_err, MCRX_ERROR_INVALID_ARGUMENT, 0, "error kind %d does not exist",
+                      (int)kind);
+        return MCRX_ERROR_INVALID_ARGUMENT;
+    }
+    if (kind == MCRX_ERROR_NONE)
+        mcrx__err_clear(&tls_err);
+    else if (detail != NULL)
+        mcrx__err_set(&tls_err, kind, 0, "%s", detail);
+    else
+        mcrx__err_set(&tls_err, kind, 0, NULL);
+    return kind;
+}

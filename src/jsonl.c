@@ -2,21 +2,19 @@
  * The "heimdall-jsonl-v1" metrics files of the Rust crate: the same header,
  * the same row keys in the same order, numbers printed as serde_json prints
  * them, so one set of tools reads files from either implementation.
+ *
+ * This file writes them. Reading whole files (mcrx_jsonl_validate_file) and
+ * merging flags live in the companion library mcrx-core-jsonl (jsonl/),
+ * built on jansson; the core keeps no dependency. File system calls are the
+ * platform's (src/platform/fs.h).
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "internal.h"
+#include "platform/fs.h"
 
 /* ---- a growable string ------------------------------------------------------------ */
 
@@ -194,7 +192,17 @@ static void sb_f64(sbuf *b, double v) {
     sb_add(b, out, (size_t)o);
 }
 
-/* ---- a small JSON reader (RFC 8259, strict): enough to check headers and rows ---------- */
+/* ---- reading, only what the writer itself needs --------------------------------------
+ *
+ * Why a reader is here at all: the header carries flags_json in canonical form
+ * (compact, keys sorted at every level, strings escaped as serde_json escapes
+ * them, numbers as written), which takes parsing the caller's text; and
+ * appending to an existing file means checking that its first line is a
+ * header equal to ours, which takes parsing that line. Both with the same
+ * strictness as mcrx-core-jsonl's reader (<mcrx/metrics.h> says which), so
+ * that whatever the writer writes, the validator accepts, and the other way
+ * round. Nothing else reads JSON in the core: no rows, no whole files.
+ */
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -426,7 +434,7 @@ static int jnumber(jparse *j, double *value) {
     return 0;
 }
 
-/* One key/value pair of an object, the value re-serialised. */
+/* One key/value pair of an object, the value in canonical form. */
 typedef struct jmember {
     sbuf key, value;
 } jmember;
@@ -437,18 +445,10 @@ typedef struct jobj {
     size_t n, cap;
 } jobj;
 
-/* Called with each key, j at its value (whitespace skipped): may look at the
- * value through a copy of j, and fails the parse by returning non-zero. */
-typedef int (*jkey_fn)(void *ctx, const sbuf *key, jparse *j);
-
 static int key_cmp(const sbuf *a, const sbuf *b) {
     size_t n = a->len < b->len ? a->len : b->len;
     int c = n ? memcmp(a->p, b->p, n) : 0;
     return c ? c : (a->len > b->len) - (a->len < b->len);
-}
-
-static int key_is(const sbuf *k, const char *s) {
-    return k->len == strlen(s) && (k->len == 0 || memcmp(k->p, s, k->len) == 0);
 }
 
 static int cmp_member(const void *a, const void *b) {
@@ -465,12 +465,6 @@ static void jobj_free(jobj *o) {
     memset(o, 0, sizeof *o);
 }
 
-static void sb_member(sbuf *b, const jmember *x) {
-    sb_json_string(b, x->key.p, x->key.len);
-    sb_str(b, ":");
-    sb_add(b, x->value.p, x->value.len);
-}
-
 /* Compact, keys sorted: as serde_json's default map writes it. */
 static void jobj_write(sbuf *b, const jobj *o) {
     size_t i;
@@ -478,7 +472,9 @@ static void jobj_write(sbuf *b, const jobj *o) {
     for (i = 0; i < o->n; i++) {
         if (i)
             sb_str(b, ",");
-        sb_member(b, &o->m[i]);
+        sb_json_string(b, o->m[i].key.p, o->m[i].key.len);
+        sb_str(b, ":");
+        sb_add(b, o->m[i].value.p, o->m[i].value.len);
     }
     sb_str(b, "}");
 }
@@ -498,8 +494,8 @@ static int jnest(jparse *j, int depth) {
 }
 
 /* Parses an object into o (sorted; a repeated key is refused, as the files
- * must mean one thing to every reader). Each key is passed to on_key. */
-static int jobject_parse(jparse *j, jobj *o, int depth, jkey_fn on_key, void *ctx) {
+ * must mean one thing to every reader). */
+static int jobject_parse(jparse *j, jobj *o, int depth) {
     size_t i;
     memset(o, 0, sizeof *o);
     if (jnest(j, depth) != 0)
@@ -514,7 +510,6 @@ static int jobject_parse(jparse *j, jobj *o, int depth, jkey_fn on_key, void *ct
     }
     for (;;) {
         jmember *x;
-        const char *before;
         if (o->n == o->cap) {
             size_t cap = o->cap ? o->cap * 2 : 8;
             jmember *g = realloc(o->m, cap * sizeof *o->m);
@@ -533,11 +528,6 @@ static int jobject_parse(jparse *j, jobj *o, int depth, jkey_fn on_key, void *ct
         if (j->s >= j->end || *j->s != ':')
             return jfail(j, "expected ':'");
         j->s++;
-        jws(j);
-        before = j->s;
-        if (on_key != NULL && on_key(ctx, &x->key, j) != 0)
-            return -1;
-        j->s = before;
         if (jvalue(j, &x->value, depth + 1) != 0)
             return -1;
         if (x->key.oom || x->value.oom)
@@ -560,52 +550,36 @@ static int jobject_parse(jparse *j, jobj *o, int depth, jkey_fn on_key, void *ct
     return 0;
 }
 
-/* Parses an object; canon (if not NULL) gets its canonical form. */
-static int jobject(jparse *j, sbuf *canon, int depth, jkey_fn on_key, void *ctx) {
-    jobj o;
-    int rc = jobject_parse(j, &o, depth, on_key, ctx);
-    if (rc == 0 && canon != NULL)
-        jobj_write(canon, &o);
-    jobj_free(&o);
-    return rc;
-}
-
 static int jarray(jparse *j, sbuf *canon, int depth) {
-    int first = 1;
     if (jnest(j, depth) != 0)
         return -1;
     j->s++; /* '[' */
-    if (canon)
-        sb_str(canon, "[");
+    sb_str(canon, "[");
     jws(j);
     if (j->s < j->end && *j->s == ']') {
         j->s++;
-        if (canon)
-            sb_str(canon, "]");
+        sb_str(canon, "]");
         return 0;
     }
     for (;;) {
-        if (!first && canon)
-            sb_str(canon, ",");
-        first = 0;
         if (jvalue(j, canon, depth + 1) != 0)
             return -1;
         jws(j);
         if (j->s < j->end && *j->s == ',') {
             j->s++;
+            sb_str(canon, ",");
             continue;
         }
         if (j->s < j->end && *j->s == ']') {
             j->s++;
-            if (canon)
-                sb_str(canon, "]");
+            sb_str(canon, "]");
             return 0;
         }
         return jfail(j, "expected ',' or ']'");
     }
 }
 
-/* Any value; canon (if not NULL) gets its canonical form. */
+/* Any value, appended to canon in canonical form. */
 static int jvalue(jparse *j, sbuf *canon, int depth) {
     static const char *const words[] = {"true", "false", "null"};
     const char *start;
@@ -613,8 +587,14 @@ static int jvalue(jparse *j, sbuf *canon, int depth) {
     jws(j);
     if (j->s >= j->end)
         return jfail(j, "expected a value");
-    if (*j->s == '{')
-        return jobject(j, canon, depth, NULL, NULL);
+    if (*j->s == '{') {
+        jobj o;
+        int rc = jobject_parse(j, &o, depth);
+        if (rc == 0)
+            jobj_write(canon, &o);
+        jobj_free(&o);
+        return rc;
+    }
     if (*j->s == '[')
         return jarray(j, canon, depth);
     if (*j->s == '"') {
@@ -622,7 +602,7 @@ static int jvalue(jparse *j, sbuf *canon, int depth) {
         int rc = jstring(j, &tmp);
         if (rc == 0 && tmp.oom)
             rc = jfail_oom(j);
-        if (rc == 0 && canon)
+        if (rc == 0)
             sb_json_string(canon, tmp.p ? tmp.p : "", tmp.len);
         free(tmp.p);
         return rc;
@@ -631,8 +611,7 @@ static int jvalue(jparse *j, sbuf *canon, int depth) {
         size_t n = strlen(words[k]);
         if ((size_t)(j->end - j->s) >= n && memcmp(j->s, words[k], n) == 0) {
             j->s += n;
-            if (canon)
-                sb_str(canon, words[k]);
+            sb_str(canon, words[k]);
             return 0;
         }
     }
@@ -643,20 +622,18 @@ static int jvalue(jparse *j, sbuf *canon, int depth) {
         return -1;
     /* Numbers keep their text: serde_json would print most of them back
      * the same, and the text is already valid JSON. */
-    if (canon)
-        sb_add(canon, start, (size_t)(j->s - start));
+    sb_add(canon, start, (size_t)(j->s - start));
     return 0;
 }
 
 /* A whole text that must be one object and nothing else but whitespace. */
-static int jdocument(jparse *j, const char *text, size_t len, jobj *o, jkey_fn on_key,
-                     void *ctx) {
+static int jdocument(jparse *j, const char *text, size_t len, jobj *o) {
     j->s = text;
     j->end = text + len;
     j->err = NULL;
     j->oom = 0;
     jws(j);
-    if (jobject_parse(j, o, 0, on_key, ctx) != 0)
+    if (jobject_parse(j, o, 0) != 0)
         return -1;
     jws(j);
     if (j->s != j->end)
@@ -664,11 +641,59 @@ static int jdocument(jparse *j, const char *text, size_t len, jobj *o, jkey_fn o
     return 0;
 }
 
+/* The canonical value of key in o, or NULL. */
+static const sbuf *jobj_get(const jobj *o, const char *key) {
+    sbuf k;
+    size_t lo = 0, hi = o->n;
+    k.p = (char *)key;
+    k.len = strlen(key);
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = key_cmp(&k, &o->m[mid].key);
+        if (c == 0)
+            return &o->m[mid].value;
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
+
+static int same_text(const sbuf *v, const sbuf *want) {
+    return v != NULL && !want->oom && key_cmp(v, want) == 0;
+}
+
+/* ---- errors ----------------------------------------------------------------------------- */
+
+/* Longest path the writer takes. */
+#define PATH_ROOM 4096
+
+static mcrx_error arg_fail(const char *why) {
+    mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0, "%s", why);
+    return MCRX_ERROR_INVALID_ARGUMENT;
+}
+
+static mcrx_error oom_fail(const char *what) {
+    mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_OUT_OF_MEMORY, 0, "%s", what);
+    return MCRX_ERROR_OUT_OF_MEMORY;
+}
+
+/* The existing header is refused: memory, or the reason. */
+static mcrx_error header_fail(const char *path, const char *why, int oom) {
+    if (oom) {
+        mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_OUT_OF_MEMORY, 0, "%s line 1", path);
+        return MCRX_ERROR_OUT_OF_MEMORY;
+    }
+    mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0, "%s line 1: %s", path, why);
+    return MCRX_ERROR_INVALID_ARGUMENT;
+}
+
 /* ---- the header ------------------------------------------------------------------------ */
 
+/* What the writer puts in a header, each in canonical form. */
 typedef struct header {
     sbuf schema, artifact, node, producer, flags;
-    int has_created, created_finite, flags_is_object;
 } header;
 
 static void header_free(header *h) {
@@ -679,123 +704,52 @@ static void header_free(header *h) {
     free(h->flags.p);
 }
 
-static int sub_fail(jparse *j, const jparse *sub) {
-    j->oom |= sub->oom;
-    return jfail(j, sub->err ? sub->err : "bad header value");
-}
-
-static int header_key(void *ctx, const sbuf *key, jparse *j) {
-    header *h = ctx;
-    jparse sub = *j;
-    sbuf *target = key_is(key, "schema")          ? &h->schema
-                   : key_is(key, "artifact_type") ? &h->artifact
-                   : key_is(key, "node_id")       ? &h->node
-                   : key_is(key, "producer")      ? &h->producer
-                                                  : NULL;
-    sub.err = NULL;
-    if (target != NULL) {
-        if (sub.s >= sub.end || *sub.s != '"')
-            return jfail(j, "header strings must be strings");
-        sb_add(target, "", 0); /* "" still gets a buffer */
-        return jstring(&sub, target) == 0 ? 0 : sub_fail(j, &sub);
-    }
-    if (key_is(key, "created_at")) {
-        double v = 0;
-        h->has_created = sub.s < sub.end && (*sub.s == '-' || jdigit(&sub));
-        if (h->has_created && jnumber(&sub, &v) != 0)
-            return sub_fail(j, &sub);
-        h->created_finite = h->has_created && isfinite(v);
-        return 0;
-    }
-    if (key_is(key, "flags")) {
-        h->flags_is_object = sub.s < sub.end && *sub.s == '{';
-        if (h->flags_is_object)
-            return jobject(&sub, &h->flags, 1, NULL, NULL) == 0 ? 0 : sub_fail(j, &sub);
-    }
-    return 0;
-}
-
-/* Parses and checks a header line; message in *why on failure, *oom set when
- * the failure was memory. */
-static int header_parse(const char *line, size_t len, header *h, const char **why, int *oom) {
+/*
+ * Checks an existing file's header line against ours: a valid header first
+ * (the rules mcrx_jsonl_validate_file applies to line 1), then equal in
+ * everything but created_at. Comparing canonical forms compares what the
+ * texts mean: two strings are equal exactly when their escaped forms are.
+ */
+static mcrx_error header_check(const char *path, const char *line, size_t n, const header *ours) {
+    static const char *const strings[] = {"schema", "artifact_type", "node_id", "producer"};
+    const sbuf *v[4], *created, *flags;
+    const char *why = NULL;
     jparse j;
     jobj o;
-    int rc;
-    memset(h, 0, sizeof *h);
-    rc = jdocument(&j, line, len, &o, header_key, h);
-    jobj_free(&o);
-    *oom = j.oom;
-    if (rc != 0) {
-        *why = j.err;
-        return -1;
-    }
-    if (h->schema.oom || h->artifact.oom || h->node.oom || h->producer.oom || h->flags.oom) {
-        *oom = 1;
-        *why = "out of memory";
-    } else if (h->schema.p == NULL || !key_is(&h->schema, MCRX_JSONL_SCHEMA))
-        *why = "schema is not " MCRX_JSONL_SCHEMA;
-    else if (h->artifact.len == 0 || h->node.len == 0 || h->producer.len == 0)
-        *why = "artifact_type, node_id and producer must be non-empty strings";
-    else if (!h->created_finite)
-        *why = "created_at must be a finite number";
-    else if (!h->flags_is_object)
-        *why = "flags must be an object";
-    else
-        return 0;
-    return -1;
-}
-
-static int row_key(void *ctx, const sbuf *key, jparse *j) {
-    static const char *const forbidden[] = {"schema", "artifact_type", "node_id", "producer",
-                                            "flags"};
     size_t i;
-    (void)ctx;
-    for (i = 0; i < 5; i++)
-        if (key_is(key, forbidden[i]))
-            return jfail(j, "a sample row carries a header key");
-    return 0;
-}
-
-static int row_check(const char *line, size_t len, const char **why, int *oom) {
-    jparse j;
-    jobj o;
-    int rc = jdocument(&j, line, len, &o, row_key, NULL);
+    mcrx_error rc = MCRX_ERROR_NONE;
+    if (jdocument(&j, line, n, &o) != 0) {
+        rc = header_fail(path, j.err ? j.err : "bad header", j.oom);
+        jobj_free(&o);
+        return rc;
+    }
+    for (i = 0; i < 4; i++) {
+        v[i] = jobj_get(&o, strings[i]);
+        if (v[i] != NULL && v[i]->p[0] != '"')
+            why = "header strings must be strings";
+    }
+    created = jobj_get(&o, "created_at");
+    flags = jobj_get(&o, "flags");
+    if (why != NULL)
+        ;
+    else if (!same_text(v[0], &ours->schema))
+        why = "schema is not " MCRX_JSONL_SCHEMA;
+    else if (v[1] == NULL || v[2] == NULL || v[3] == NULL || v[1]->len == 2 || v[2]->len == 2 ||
+             v[3]->len == 2) /* "" */
+        why = "artifact_type, node_id and producer must be non-empty strings";
+    /* A number was range-checked when read: it is finite. */
+    else if (created == NULL || !(created->p[0] == '-' || (created->p[0] >= '0' &&
+                                                           created->p[0] <= '9')))
+        why = "created_at must be a finite number";
+    else if (flags == NULL || flags->p[0] != '{')
+        why = "flags must be an object";
+    else if (!same_text(v[1], &ours->artifact) || !same_text(v[2], &ours->node) ||
+             !same_text(v[3], &ours->producer) || !same_text(flags, &ours->flags))
+        why = "the existing header differs (artifact_type, node_id, producer or flags)";
+    if (why != NULL)
+        rc = header_fail(path, why, 0);
     jobj_free(&o);
-    *oom = j.oom;
-    if (rc != 0)
-        *why = j.err;
     return rc;
-}
-
-/* ---- files ------------------------------------------------------------------------------ */
-
-/* Longest path the writer takes: its directories are made from a copy. */
-#define PATH_ROOM 4096
-
-static char *slurp(int fd, size_t *len) {
-    sbuf b = {0};
-    char chunk[65536];
-    ssize_t r;
-    if (lseek(fd, 0, SEEK_SET) < 0)
-        return NULL;
-    while ((r = read(fd, chunk, sizeof chunk)) != 0) {
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            free(b.p);
-            return NULL;
-        }
-        sb_add(&b, chunk, (size_t)r);
-    }
-    if (b.p == NULL)
-        sb_add(&b, "", 0);
-    if (b.oom) {
-        free(b.p);
-        errno = ENOMEM;
-        return NULL;
-    }
-    *len = b.len;
-    return b.p;
 }
 
 /* First non-empty line: [*start, *start + *n). 0 if there is none. */
@@ -817,77 +771,7 @@ static int first_line(const char *text, size_t len, const char **start, size_t *
     return 0;
 }
 
-static mcrx_error io_fail(const char *what, const char *path) {
-    int e = errno;
-    mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_IO_FAILED, e, "%s %s: %s", what, path, strerror(e));
-    return MCRX_ERROR_IO_FAILED;
-}
-
-static mcrx_error arg_fail(const char *why) {
-    mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0, "%s", why);
-    return MCRX_ERROR_INVALID_ARGUMENT;
-}
-
-static mcrx_error oom_fail(const char *what) {
-    mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_OUT_OF_MEMORY, 0, "%s", what);
-    return MCRX_ERROR_OUT_OF_MEMORY;
-}
-
-/* A line that failed to parse: memory, or the reason and where. */
-static mcrx_error invalid(const char *path, size_t line, const char *why, int oom) {
-    if (oom) {
-        mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_OUT_OF_MEMORY, 0, "%s line %zu", path, line);
-        return MCRX_ERROR_OUT_OF_MEMORY;
-    }
-    mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0, "%s line %zu: %s", path, line,
-                  why);
-    return MCRX_ERROR_INVALID_ARGUMENT;
-}
-
-mcrx_error mcrx_jsonl_validate_file(const char *path) {
-    int fd, header_seen = 0;
-    size_t len, line = 0;
-    char *text;
-    const char *p, *end;
-    mcrx_error rc = MCRX_ERROR_NONE;
-    if (path == NULL)
-        return arg_fail("path is NULL");
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return io_fail("cannot open", path);
-    text = slurp(fd, &len);
-    close(fd);
-    if (text == NULL)
-        return io_fail("cannot read", path);
-    for (p = text, end = text + len; p < end && rc == MCRX_ERROR_NONE;) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t n = (size_t)((nl ? nl : end) - p);
-        const char *why = NULL;
-        const char *q = p;
-        int oom = 0;
-        line++;
-        while (q < p + n && (*q == ' ' || *q == '\t' || *q == '\r'))
-            q++;
-        if (q < p + n) {
-            if (!header_seen) {
-                header h;
-                if (header_parse(p, n, &h, &why, &oom) != 0)
-                    rc = invalid(path, line, why ? why : "bad header", oom);
-                header_free(&h);
-                header_seen = 1;
-            } else if (row_check(p, n, &why, &oom) != 0) {
-                rc = invalid(path, line, why ? why : "bad row", oom);
-            }
-        }
-        p = nl ? nl + 1 : end;
-    }
-    if (rc == MCRX_ERROR_NONE && !header_seen)
-        rc = invalid(path, 1, "no header", 0);
-    free(text);
-    if (rc == MCRX_ERROR_NONE)
-        mcrx__err_clear(mcrx__tls_err());
-    return rc;
-}
+/* ---- the writer ------------------------------------------------------------------------- */
 
 /* Copies n bytes of s into buf (len > 0), cut to fit at a UTF-8 boundary. */
 static void copy_text(char *buf, size_t len, const char *s, size_t n) {
@@ -936,59 +820,37 @@ void mcrx_jsonl_infer_node_id(const char *path, char *buf, size_t len) {
 }
 
 struct McrxJsonlWriter {
-    int fd;
-    char path[PATH_ROOM];
+    mcrx__file *file;
 };
 
-static int mkdirs(const char *path) {
-    char tmp[PATH_ROOM];
-    char *p;
-    snprintf(tmp, sizeof tmp, "%s", path);
-    p = strrchr(tmp, '/');
-    if (p == NULL || p == tmp)
-        return 0;
-    *p = '\0';
-    for (p = tmp + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    }
-    return mkdir(tmp, 0777) != 0 && errno != EEXIST ? -1 : 0;
-}
-
-static mcrx_error write_all(mcrx_jsonl_writer *w, const char *s, size_t n) {
-    while (n > 0) {
-        ssize_t r = write(w->fd, s, n);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return io_fail("cannot write", w->path);
-        }
-        s += r;
-        n -= (size_t)r;
-    }
-    return MCRX_ERROR_NONE;
-}
-
-static int same_text(const sbuf *b, const char *s) {
-    return b->p != NULL && key_is(b, s);
+/* flags_json, checked and in canonical form, into *flags. */
+static mcrx_error flags_canonical(const char *flags_json, sbuf *flags) {
+    jparse j;
+    jobj o;
+    int bad = jdocument(&j, flags_json, strlen(flags_json), &o);
+    if (bad == 0)
+        jobj_write(flags, &o);
+    jobj_free(&o);
+    if (bad == 0 && !flags->oom)
+        return MCRX_ERROR_NONE;
+    if (j.oom || flags->oom)
+        return oom_fail("flags");
+    mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
+                  "flags must be a JSON object: %s", j.err);
+    return MCRX_ERROR_INVALID_ARGUMENT;
 }
 
 mcrx_error mcrx_jsonl_writer_open(const char *path, const char *artifact_type,
                                   const char *node_id, const char *producer,
                                   const char *flags_json, mcrx_jsonl_writer **out) {
     mcrx_jsonl_writer *w;
-    sbuf flags = {0}, hdr = {0};
-    jparse j;
-    jobj fo;
-    char *text;
+    header h;
+    sbuf hdr = {0};
+    char *text = NULL;
     size_t len, n;
     const char *line;
-    int bad;
-    mcrx_error rc = MCRX_ERROR_NONE;
+    mcrx__err *err = mcrx__tls_err();
+    mcrx_error rc;
 
     if (out != NULL)
         *out = NULL;
@@ -1002,96 +864,63 @@ mcrx_error mcrx_jsonl_writer_open(const char *path, const char *artifact_type,
     if (!utf8_valid(artifact_type, strlen(artifact_type)) ||
         !utf8_valid(node_id, strlen(node_id)) || !utf8_valid(producer, strlen(producer)))
         return arg_fail("artifact_type, node_id and producer must be UTF-8 text");
-    if (flags_json == NULL)
-        flags_json = "{}";
-    bad = jdocument(&j, flags_json, strlen(flags_json), &fo, NULL, NULL);
-    if (bad == 0)
-        jobj_write(&flags, &fo);
-    jobj_free(&fo);
-    if (bad != 0 || flags.oom) {
-        free(flags.p);
-        if (j.oom || flags.oom)
-            return oom_fail("flags");
-        mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
-                      "flags must be a JSON object: %s", j.err);
-        return MCRX_ERROR_INVALID_ARGUMENT;
+    memset(&h, 0, sizeof h);
+    rc = flags_canonical(flags_json != NULL ? flags_json : "{}", &h.flags);
+    if (rc != MCRX_ERROR_NONE) {
+        header_free(&h);
+        return rc;
     }
+    sb_json_string(&h.schema, MCRX_JSONL_SCHEMA, strlen(MCRX_JSONL_SCHEMA));
+    sb_json_string(&h.artifact, artifact_type, strlen(artifact_type));
+    sb_json_string(&h.node, node_id, strlen(node_id));
+    sb_json_string(&h.producer, producer, strlen(producer));
     w = calloc(1, sizeof *w);
     if (w == NULL) {
-        free(flags.p);
+        header_free(&h);
         return oom_fail("writer");
     }
-    snprintf(w->path, sizeof w->path, "%s", path);
-    if (mkdirs(path) != 0) {
-        rc = io_fail("cannot create the directories of", path);
-        goto fail;
-    }
-    w->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
-    if (w->fd < 0) {
-        rc = io_fail("cannot open", path);
-        goto fail;
-    }
-    if (flock(w->fd, LOCK_EX | LOCK_NB) != 0) {
-        if (errno == EWOULDBLOCK) {
-            mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_BUSY, EWOULDBLOCK,
-                          "%s is locked by another writer", path);
-            rc = MCRX_ERROR_BUSY;
-        } else {
-            rc = io_fail("cannot lock", path);
-        }
-        goto fail_fd;
-    }
-    text = slurp(w->fd, &len);
-    if (text == NULL) {
-        rc = io_fail("cannot read", path);
-        goto fail_fd;
-    }
-    if (first_line(text, len, &line, &n)) {
-        header h;
-        const char *why = NULL;
-        int oom = 0;
-        if (header_parse(line, n, &h, &why, &oom) != 0)
-            rc = invalid(path, 1, why ? why : "bad header", oom);
-        else if (!same_text(&h.artifact, artifact_type) || !same_text(&h.node, node_id) ||
-                 !same_text(&h.producer, producer) || !same_text(&h.flags, flags.p))
-            rc = invalid(path, 1,
-                         "the existing header differs (artifact_type, node_id, producer or flags)",
-                         0);
-        else if (text[len - 1] != '\n')
+    rc = mcrx__fs_make_parents(path, err);
+    if (rc == MCRX_ERROR_NONE)
+        rc = mcrx__fs_open_locked(path, &w->file, err);
+    if (rc == MCRX_ERROR_NONE)
+        rc = mcrx__fs_read_all(w->file, &text, &len, err);
+    if (rc != MCRX_ERROR_NONE) {
+        /* nothing more to do */
+    } else if (first_line(text, len, &line, &n)) {
+        rc = header_check(path, line, n, &h);
+        if (rc == MCRX_ERROR_NONE && text[len - 1] != '\n')
             /* An unfinished last line: our rows start on a line of their own. */
-            rc = write_all(w, "\n", 1);
-        header_free(&h);
+            rc = mcrx__fs_append(w->file, "\n", 1, err);
     } else {
         /* A new file: the header, fields in the Rust crate's order. */
         sb_str(&hdr, "{\"schema\":");
-        sb_json_string(&hdr, MCRX_JSONL_SCHEMA, strlen(MCRX_JSONL_SCHEMA));
+        sb_add(&hdr, h.schema.p, h.schema.len);
         sb_str(&hdr, ",\"artifact_type\":");
-        sb_json_string(&hdr, artifact_type, strlen(artifact_type));
+        sb_add(&hdr, h.artifact.p, h.artifact.len);
         sb_str(&hdr, ",\"node_id\":");
-        sb_json_string(&hdr, node_id, strlen(node_id));
+        sb_add(&hdr, h.node.p, h.node.len);
         sb_str(&hdr, ",\"producer\":");
-        sb_json_string(&hdr, producer, strlen(producer));
+        sb_add(&hdr, h.producer.p, h.producer.len);
         sb_str(&hdr, ",\"created_at\":");
         sb_f64(&hdr, (double)mcrx__wall_ns() / 1e9);
         sb_str(&hdr, ",\"flags\":");
-        sb_str(&hdr, flags.p);
+        sb_add(&hdr, h.flags.p, h.flags.len);
         sb_str(&hdr, "}\n");
-        rc = hdr.oom ? oom_fail("header") : write_all(w, hdr.p, hdr.len);
+        rc = hdr.oom || h.schema.oom || h.artifact.oom || h.node.oom || h.producer.oom
+                 ? oom_fail("header")
+                 : mcrx__fs_append(w->file, hdr.p, hdr.len, err);
     }
     free(text);
     free(hdr.p);
-    if (rc != MCRX_ERROR_NONE)
-        goto fail_fd;
-    free(flags.p);
-    mcrx__err_clear(mcrx__tls_err());
+    header_free(&h);
+    if (rc != MCRX_ERROR_NONE) {
+        mcrx__fs_close(w->file);
+        free(w);
+        return rc;
+    }
+    mcrx__err_clear(err);
     *out = w;
     return MCRX_ERROR_NONE;
-fail_fd:
-    close(w->fd);
-fail:
-    free(flags.p);
-    free(w);
-    return rc;
 }
 
 static void kv_u64(sbuf *b, const char *k, uint64_t v) {
@@ -1111,7 +940,7 @@ static void kv_f64(sbuf *b, const char *k, double v) {
 static mcrx_error write_row(mcrx_jsonl_writer *w, sbuf *row) {
     mcrx_error rc;
     sb_str(row, "}\n");
-    rc = row->oom ? oom_fail("row") : write_all(w, row->p, row->len);
+    rc = row->oom ? oom_fail("row") : mcrx__fs_append(w->file, row->p, row->len, mcrx__tls_err());
     free(row->p);
     if (rc == MCRX_ERROR_NONE)
         mcrx__err_clear(mcrx__tls_err());
@@ -1172,69 +1001,9 @@ mcrx_error mcrx_jsonl_write_hardware(mcrx_jsonl_writer *w, const mcrx_hardware_d
     kv_u64(&b, "ctx_switches_involuntary", d->ctx_switches_involuntary);
     return write_row(w, &b);
 }
-
 void mcrx_jsonl_writer_close(mcrx_jsonl_writer *w) {
     if (w == NULL)
         return;
-    close(w->fd); /* releases the lock */
+    mcrx__fs_close(w->file); /* releases the lock */
     free(w);
-}
-
-/* One flags argument of merge: a whole JSON object. */
-static mcrx_error merge_arg(const char *name, const char *text, jobj *o) {
-    jparse j;
-    if (jdocument(&j, text, strlen(text), o, NULL, NULL) == 0)
-        return MCRX_ERROR_NONE;
-    if (j.oom)
-        return oom_fail(name);
-    mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
-                  "flags must be JSON objects: %s: %s", name, j.err);
-    return MCRX_ERROR_INVALID_ARGUMENT;
-}
-
-mcrx_error mcrx_jsonl_merge_flags(const char *base, const char *extra, char *out, size_t len) {
-    jobj a = {0}, b = {0};
-    sbuf m = {0};
-    size_t i = 0, k = 0;
-    mcrx_error rc;
-    if (out != NULL && len > 0)
-        out[0] = '\0'; /* a caller that ignores the status still reads text */
-    if (base == NULL || extra == NULL || out == NULL)
-        return arg_fail("base, extra and out are required");
-    rc = merge_arg("base", base, &a);
-    if (rc == MCRX_ERROR_NONE)
-        rc = merge_arg("extra", extra, &b);
-    if (rc == MCRX_ERROR_NONE) {
-        /* Both are sorted with unique keys: one merge pass, base winning ties. */
-        sb_str(&m, "{");
-        while (i < a.n || k < b.n) {
-            const jmember *x;
-            int c = i == a.n ? 1 : k == b.n ? -1 : key_cmp(&a.m[i].key, &b.m[k].key);
-            if (c <= 0) {
-                x = &a.m[i++];
-                k += c == 0;
-            } else {
-                x = &b.m[k++];
-            }
-            if (m.len > 1)
-                sb_str(&m, ",");
-            sb_member(&m, x);
-        }
-        sb_str(&m, "}");
-        if (m.oom)
-            rc = oom_fail("merged flags");
-        else if (m.len + 1 > len) {
-            mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
-                          "out has %zu bytes, the merged flags need %zu", len, m.len + 1);
-            rc = MCRX_ERROR_INVALID_ARGUMENT;
-        }
-        else
-            memcpy(out, m.p, m.len + 1);
-    }
-    jobj_free(&a);
-    jobj_free(&b);
-    free(m.p);
-    if (rc == MCRX_ERROR_NONE)
-        mcrx__err_clear(mcrx__tls_err());
-    return rc;
 }

@@ -36,6 +36,17 @@ if pkg-config --exists libuv; then
   echo "ok: mcrx-core-uv builds with pkg-config"
 fi
 
+# The JSONL reader's own .pc file: a program that validates a file links with it alone.
+if pkg-config --exists jansson; then
+  pkg-config --exists mcrx-core-jsonl
+  test -f "$work/prefix/include/mcrx/jsonl.h"
+  printf '#include <mcrx/jsonl.h>\nint main(int c, char **v) { return c > 1 && mcrx_jsonl_validate_file(v[1]) != MCRX_ERROR_NONE; }\n' >"$work/validate.c"
+  "$cc" -std=c11 -Wall -Wextra -Werror $extra -o "$work/validate" "$work/validate.c" \
+    $(pkg-config --cflags --libs mcrx-core-jsonl)
+  "$work/validate"
+  echo "ok: mcrx-core-jsonl builds with pkg-config"
+fi
+
 cmake -S "$src/tests/compat" -B "$work/consumer" -DCMAKE_PREFIX_PATH="$work/prefix" \
   -DCMAKE_C_FLAGS="$extra" -DCMAKE_EXE_LINKER_FLAGS="$extra" >/dev/null
 cmake --build "$work/consumer" >/dev/null

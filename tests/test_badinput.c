@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include <mcrx/jsonl.h>
 #include <mcrx/mcrx.h>
 
 /* ---- helpers ------------------------------------------------------------------------ */
@@ -720,6 +721,24 @@ static void numbers_do_not_depend_on_lc_numeric(void **state) {
     }
 }
 
+/* ---- the thread's slot, written by companion libraries ------------------------------------ */
+
+static void companion_libraries_report_through_the_thread_slot(void **state) {
+    (void)state;
+    clear_thread_error();
+    assert_int_equal(mcrx_last_error_set(MCRX_ERROR_IO_FAILED, "cannot open x"),
+                     MCRX_ERROR_IO_FAILED);
+    assert_int_equal(mcrx_last_error_code(), MCRX_ERROR_IO_FAILED);
+    assert_string_equal(mcrx_last_error(), "MCRX: file input/output failed: cannot open x");
+    assert_int_equal(mcrx_last_error_set(MCRX_ERROR_BUSY, NULL), MCRX_ERROR_BUSY);
+    assert_string_equal(mcrx_last_error(), "MCRX: busy");
+    assert_int_equal(mcrx_last_error_set(MCRX_ERROR_NONE, "ignored"), MCRX_ERROR_NONE);
+    assert_int_equal(mcrx_last_error_code(), MCRX_ERROR_NONE);
+    assert_string_equal(mcrx_last_error(), "");
+    EXPECT_NULL_THREAD(mcrx_last_error_set((mcrx_error)MCRX_ERROR_COUNT_, "x"));
+    EXPECT_NULL_THREAD(mcrx_last_error_set((mcrx_error)-1, NULL));
+}
+
 static int setup(void **state) {
     (void)state;
     return mkdtemp(tmpdir) != NULL ? 0 : -1;
@@ -745,6 +764,7 @@ int main(void) {
         cmocka_unit_test(strings_and_keys_must_be_unambiguous_text),
         cmocka_unit_test(the_writer_never_writes_invalid_json),
         cmocka_unit_test(numbers_do_not_depend_on_lc_numeric),
+        cmocka_unit_test(companion_libraries_report_through_the_thread_slot),
     };
     return cmocka_run_group_tests_name("badinput", tests, setup, teardown);
 }

@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include <mcrx/jsonl.h>
+
 #include "harness.h"
 
 static int64_t wall_ns(void) {

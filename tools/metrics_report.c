@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include "tool_common.h"
 
+#include <mcrx/jsonl.h>
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>

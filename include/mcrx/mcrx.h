@@ -149,6 +149,16 @@ MCRX_EXTERN const char *mcrx_error_message(int kind);
 MCRX_EXTERN const char *mcrx_error_name(int kind);
 /* Kind of the last failure on this thread without a handle (see mcrx_last_error). */
 MCRX_EXTERN mcrx_error mcrx_last_error_code(void);
+/*
+ * Records a failure in the calling thread's slot, as the library's own
+ * functions without a handle do: afterwards mcrx_last_error_code() is kind
+ * and mcrx_last_error() is mcrx_error_message(kind), then ": " and detail when
+ * detail is not NULL (cut to fit). MCRX_ERROR_NONE clears the slot. For
+ * companion libraries (mcrx-core-jsonl) whose functions report through the
+ * same slot, so that a program has one place to look. Returns kind; a kind
+ * outside mcrx_error records and returns INVALID_ARGUMENT.
+ */
+MCRX_EXTERN mcrx_error mcrx_last_error_set(mcrx_error kind, const char *detail);
 
 /* ------------------------------------------------------------------------ */
 /* Addresses                                                                 */

@@ -1,7 +1,8 @@
 /*
  * mcrx-core metrics: counters per subscription and per context, snapshots,
  * deltas with per-second rates, samplers, the process's own hardware figures,
- * and the "heimdall-jsonl-v1" JSONL files the Rust crate writes.
+ * and the writer of the "heimdall-jsonl-v1" JSONL files the Rust crate writes
+ * (their reader is the companion library mcrx-core-jsonl, <mcrx/jsonl.h>).
  *
  * Counting is a few integer increments per receive call; a snapshot costs one
  * system call per subscription (the kernel's drop counter) and nothing else.
@@ -184,11 +185,14 @@ MCRX_EXTERN int mcrx_hardware_sampler_sample(mcrx_hardware_sampler *s,
 #define MCRX_JSONL_HARDWARE_ARTIFACT "process-hardware"
 
 /*
- * What the reader accepts, wherever it reads JSON (files, flags_json, merge):
- * RFC 8259 exactly, as serde_json reads it. Numbers follow its grammar (no
- * NaN, Infinity, hex, leading '+' or zeros) and must fit a double; strings
- * are UTF-8 with paired surrogates; an object may not repeat a key; nothing
- * but whitespace may follow the value on its line. Arrays and objects nest at
+ * What JSON is read as, wherever it is read: here the writer's flags_json and
+ * an existing file's header; in the companion library mcrx-core-jsonl
+ * (<mcrx/jsonl.h>: mcrx_jsonl_validate_file, mcrx_jsonl_merge_flags) whole
+ * files and merged flags, by the same rules. RFC 8259 exactly, as serde_json
+ * reads it. Numbers follow its grammar (no NaN, Infinity, hex, leading '+'
+ * or zeros) and must fit a double; strings are UTF-8 with paired surrogates;
+ * an object may not repeat a key; nothing but whitespace may follow the
+ * value on its line. Arrays and objects nest at
  * most MCRX_JSONL_MAX_DEPTH levels (the outermost object is level 1), which
  * bounds the reader's stack whatever the input. Anything else:
  * INVALID_ARGUMENT, with the reason in mcrx_last_error().
@@ -223,21 +227,6 @@ MCRX_EXTERN mcrx_error mcrx_jsonl_write_hardware(mcrx_jsonl_writer *w,
                                                  const mcrx_hardware_delta *delta);
 /* Closes the file and releases its lock. NULL is a no-op. */
 MCRX_EXTERN void mcrx_jsonl_writer_close(mcrx_jsonl_writer *w);
-
-/*
- * Checks a whole file: a valid header first (schema, three non-empty strings,
- * finite created_at, flags an object), and rows that are objects without
- * header keys, all read as described above. Errors: INVALID_ARGUMENT (the
- * reason and line in mcrx_last_error()), IO_FAILED, OUT_OF_MEMORY.
- */
-MCRX_EXTERN mcrx_error mcrx_jsonl_validate_file(const char *path);
-
-/* Merges two JSON objects into out (compact, keys sorted): keys of base win
- * over keys of extra. Errors: INVALID_ARGUMENT (not objects, or out too
- * small: the message says how many bytes it needs), OUT_OF_MEMORY. After a
- * failure out holds "" (when len > 0). */
-MCRX_EXTERN mcrx_error mcrx_jsonl_merge_flags(const char *base, const char *extra, char *out,
-                                              size_t len);
 
 /* "<parent dir name>", else the file stem, else "unknown", cut to fit len
  * at a character boundary. path may be NULL (read as ""). Writes into buf;

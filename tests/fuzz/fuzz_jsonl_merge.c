@@ -3,6 +3,8 @@
  * output buffer of the size the last byte picks. What it accepts, it writes
  * in canonical form: merging that again changes nothing.
  */
+#include <mcrx/jsonl.h>
+
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include <mcrx/jsonl.h>
+
 #include "fuzz.h"
 
 static void put_file(const char *path, const uint8_t *data, size_t size) {

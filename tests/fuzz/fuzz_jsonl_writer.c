@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include <mcrx/jsonl.h>
+
 #include "fuzz.h"
 
 /* The value after "key": in the file's second line, as the text it is. */
