@@ -79,6 +79,7 @@ struct McrxSubscription {
     mcrx_ip last_source;
     int64_t last_ns;
     mcrx__err err;
+    mcrx__err deferred;        /* a failure for the next mcrx_subscription_recv* call */
 };
 
 /* Something attached to a context by a layer above it (the C ABI's poll

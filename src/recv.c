@@ -185,8 +185,20 @@ int mcrx_subscription_recv_batch(mcrx_subscription *sub, mcrx_datagram *dgs, siz
     if (sub->state != MCRX_STATE_JOINED)
         return mcrx__err_set(err, MCRX_ERROR_SUBSCRIPTION_NOT_JOINED, 0, "id %llu",
                              (unsigned long long)sub->id);
+    if (sub->deferred.code != MCRX_ERROR_NONE) {
+        rc = mcrx__err_copy(err, &sub->deferred);
+        mcrx__err_clear(&sub->deferred);
+        return rc;
+    }
     mcrx__err_clear(err);
     rc = mcrx__sub_recv(sub, dgs, n, received_out, err);
+    if (rc != 0 && *received_out > 0) {
+        /* As the context does: deliver what we have (a caller drops slots
+         * on an error status), report the failure on the next call. */
+        mcrx__err_copy(&sub->deferred, err);
+        mcrx__err_clear(err);
+        return 0;
+    }
     if (rc == 0 && *received_out == 0)
         COUNT(sub->n.would_block++);
     return rc;
@@ -377,5 +389,9 @@ int mcrx_subscription_wait(mcrx_subscription *sub, int timeout_ms, int *ready_ou
                              "subscription and ready_out are required");
     *ready_out = 0;
     mcrx__err_clear(&sub->err);
+    if (sub->deferred.code != MCRX_ERROR_NONE) {
+        *ready_out = 1; /* the held failure is what the next receive reports */
+        return 0;
+    }
     return mcrx__status_of(mcrx__wait_handle(sub->watch.handle, timeout_ms, ready_out, &sub->err));
 }

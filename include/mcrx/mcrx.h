@@ -505,7 +505,9 @@ MCRX_EXTERN int mcrx_subscription_recv(mcrx_subscription *sub, mcrx_datagram *dg
 /* As mcrx_context_wait, for this subscription's socket. */
 MCRX_EXTERN int mcrx_subscription_wait(mcrx_subscription *sub, int timeout_ms, int *ready_out);
 
-/* Up to n datagrams from this subscription in as few system calls as possible. */
+/* Up to n datagrams from this subscription in as few system calls as possible.
+ * As mcrx_context_recv_batch, an error after some slots were filled is
+ * returned by the next call (and mcrx_subscription_wait reports it ready). */
 MCRX_EXTERN int mcrx_subscription_recv_batch(mcrx_subscription *sub, mcrx_datagram *dgs,
                                              size_t n, size_t *received_out);
 
