@@ -44,6 +44,11 @@ enum {
 
 /* Most datagrams one call discards before it returns (bounded work). */
 #define MCRX__DISCARD_BUDGET 256
+/* Datagrams a subscription takes in one turn before the others get theirs. */
+#define MCRX__TURN MCRX__RX_CHUNK
+/* Readiness queries per context receive call: bounds the work of a call
+ * under a flood of datagrams the filter discards. */
+#define MCRX__MAX_REFILLS 4
 
 /* Counters of one subscription, summed into the context's lifetime totals
  * when it leaves the context. */

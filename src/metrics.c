@@ -32,9 +32,12 @@ static void fill_sub(mcrx_subscription *sub, mcrx_subscription_metrics *out) {
     out->discarded_other_source = sub->n.discarded[MCRX__DISCARD_OTHER_SOURCE];
     out->discarded_other_interface = sub->n.discarded[MCRX__DISCARD_OTHER_INTERFACE];
     out->discarded_no_pktinfo = sub->n.discarded[MCRX__DISCARD_NO_PKTINFO];
-    out->kernel_drops = mcrx__plat_drops(sub->ep.sock);
-    if (mcrx__plat_rcvbuf(sub->ep.sock, &rcvbuf, &ignored) == 0)
-        out->rcvbuf_bytes = rcvbuf;
+    /* Socket figures where there is an IP socket to ask. */
+    if (sub->ep.be->caps & MCRX__CAP_IP_SOCKET) {
+        out->kernel_drops = mcrx__plat_drops(sub->ep.sock);
+        if (mcrx__plat_rcvbuf(sub->ep.sock, &rcvbuf, &ignored) == 0)
+            out->rcvbuf_bytes = rcvbuf;
+    }
     if (sub->last_ns != 0) {
         out->has_last = 1;
         out->last_payload_len = sub->last_len;
@@ -80,7 +83,8 @@ int mcrx_context_metrics_get(mcrx_context *ctx, mcrx_context_metrics *out) {
         mcrx_subscription *sub = ctx->subs[i];
         mcrx__counters_add(&total, &sub->n);
         out->joined_subscriptions += sub->state == MCRX_STATE_JOINED;
-        out->total_kernel_drops += mcrx__plat_drops(sub->ep.sock);
+        if (sub->ep.be->caps & MCRX__CAP_IP_SOCKET)
+            out->total_kernel_drops += mcrx__plat_drops(sub->ep.sock);
     }
     out->subscriptions_added = ctx->added;
     out->subscriptions_removed = ctx->removed;

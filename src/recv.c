@@ -260,11 +260,8 @@ static int refill(mcrx_context *ctx, mcrx__err *err) {
     return r;
 }
 
-/* Turns a subscription takes before the others get theirs: one chunk. */
-#define TURN MCRX__RX_CHUNK
-/* Readiness queries per call: bounds the work of a call under a flood of
- * datagrams the filter discards. */
-#define MAX_REFILLS 4
+#define TURN MCRX__TURN
+#define MAX_REFILLS MCRX__MAX_REFILLS
 
 int mcrx__ctx_recv_locked(mcrx_context *ctx, mcrx_datagram *dgs, size_t n, size_t *got,
                           mcrx_subscription **from, mcrx__err *err) {

@@ -72,8 +72,12 @@ int mcrx_subscription_local_addr(mcrx_subscription *sub, mcrx_ip *ip_out, uint16
     if (sub == NULL || ip_out == NULL)
         return mcrx__err_set(sub ? &sub->err : mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
                              "subscription and ip_out are required");
-    if (mcrx__plat_local_addr(sub->ep.sock, &ip, &port, &sub->err) != 0)
+    if (!(sub->ep.be->caps & MCRX__CAP_IP_SOCKET)) {
+        ip = sub->ep.local_ip; /* no IP socket to ask: what the backend bound */
+        port = sub->ep.local_port;
+    } else if (mcrx__plat_local_addr(sub->ep.sock, &ip, &port, &sub->err) != 0) {
         return mcrx__status_of(sub->err.code);
+    }
     *ip_out = ip;
     if (port_out != NULL)
         *port_out = port;
@@ -86,6 +90,10 @@ int mcrx_subscription_rcvbuf(mcrx_subscription *sub, size_t *bytes_out) {
         return mcrx__err_set(sub ? &sub->err : mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
                              "subscription and bytes_out are required");
     mcrx__err_clear(&sub->err);
+    if (!(sub->ep.be->caps & MCRX__CAP_IP_SOCKET))
+        return mcrx__err_set(&sub->err, MCRX_ERROR_NOT_SUPPORTED, 0,
+                             "the %s receive path has no socket receive buffer",
+                             sub->ep.be->name);
     return mcrx__status_of(mcrx__plat_rcvbuf(sub->ep.sock, bytes_out, &sub->err));
 }
 

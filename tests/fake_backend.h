@@ -20,6 +20,9 @@
 #include "internal.h"
 
 extern const mcrx__backend fake_backend;
+/* The same, lending views of its memory (MCRX__CAP_VIEWS, recv NULL), as a
+ * ring of provided buffers would; each view is valid until the next call. */
+extern const mcrx__backend fake_views_backend;
 
 /* What open() puts in the endpoint; fake_open_defaults() sets isolated 1,
  * ifindex 0, cmsgs 1. Used by every open until changed. */

@@ -23,7 +23,7 @@
 #include "internal.h"
 
 /* recv.c's private bound on readiness queries per context call. */
-#define EXPECTED_MAX_REFILLS 4
+#define EXPECTED_MAX_REFILLS MCRX__MAX_REFILLS
 
 /* ---- helpers ------------------------------------------------------------------ */
 
@@ -552,6 +552,62 @@ static void truncation_keeps_cap_bytes_and_reports_the_wire_length(void **state)
     assert_int_equal(metrics_of(a).truncated, 1);
     assert_int_equal(metrics_of(a).bytes_received, 32); /* bytes handed out */
     free(buf);
+    mcrx_context_free(ctx);
+}
+
+/* A backend that owns its memory (a ring) lends views; the core copies them
+ * into the caller's slots with the same truncation rule, filters them the
+ * same way, and takes the next batch only after copying this one. */
+static void views_backend_is_copied_into_the_slots_filtered_and_truncated(void **state) {
+    mcrx_context *ctx;
+    mcrx_subscription *a, *b;
+    mcrx_datagram dgs[70];
+    mcrx_metadata metas[70];
+    unsigned char *arena = malloc(70 * 8);
+    fake_dgram d;
+    size_t got = 0, i;
+    char text[16];
+    (void)state;
+    assert_non_null(arena);
+    fake_open_defaults();
+    ctx = mcrx__context_new_with(&fake_views_backend, 0);
+    assert_non_null(ctx);
+    a = add_sub(ctx, "239.1.1.1", NULL, NULL, 1);
+    b = add_sub(ctx, "239.1.1.2", NULL, NULL, 1);
+    for (i = 0; i < 66; i++) {
+        snprintf(text, sizeof text, "a%zu", i);
+        push_own(a, text);
+    }
+    push_to(a, "foreign", NULL, "239.9.9.9", MCRX_META_DESTINATION, 0); /* other group */
+    memset(&d, 0, sizeof d);
+    d.source = ip("10.0.0.1");
+    d.info.dst = b->cfg.group;
+    d.info.valid = MCRX_META_DESTINATION;
+    d.wire_len = 20; /* larger than a slot of 8 */
+    fake_push(b, &d);
+    mcrx_datagrams_init(dgs, 70, arena, 8, metas);
+    assert_int_equal(mcrx_context_recv_batch(ctx, dgs, 70, &got), 0);
+    /* One turn of a (64), b's one, then the rest of a. */
+    assert_int_equal(got, 67);
+    for (i = 0; i < 64; i++) {
+        snprintf(text, sizeof text, "a%zu", i);
+        assert_int_equal(dgs[i].subscription_id, a->id);
+        assert_int_equal(dgs[i].len, strlen(text));
+        assert_memory_equal(dgs[i].buf, text, dgs[i].len);
+        assert_true(metas[i].valid & MCRX_META_DESTINATION);
+    }
+    assert_int_equal(dgs[64].subscription_id, b->id);
+    assert_int_equal(dgs[64].len, 8);
+    assert_int_equal(dgs[64].wire_len, 20);
+    assert_true(dgs[64].flags & MCRX_DATAGRAM_TRUNCATED);
+    for (i = 0; i < 8; i++)
+        assert_int_equal(((unsigned char *)dgs[64].buf)[i], i);
+    assert_memory_equal(dgs[65].buf, "a64", 3);
+    assert_memory_equal(dgs[66].buf, "a65", 3);
+    assert_int_equal(metrics_of(a).discarded_other_group, 1);
+    assert_int_equal(metrics_of(b).truncated, 1);
+    assert_int_equal(fake_queued(a) + fake_queued(b), 0);
+    free(arena);
     mcrx_context_free(ctx);
 }
 
@@ -1148,6 +1204,7 @@ int main(void) {
         cmocka_unit_test(context_call_stops_after_max_refills_under_a_flood),
         cmocka_unit_test(truncation_keeps_cap_bytes_and_reports_the_wire_length),
         cmocka_unit_test(zero_capacity_slot_gets_no_bytes_and_the_truncated_flag),
+        cmocka_unit_test(views_backend_is_copied_into_the_slots_filtered_and_truncated),
         cmocka_unit_test(receive_failure_is_RECEIVE_FAILED_naming_the_subscription),
         cmocka_unit_test(failure_after_datagrams_delivers_them_now_and_the_error_next_call),
         cmocka_unit_test(subscription_batch_failure_after_a_full_chunk_delivers_the_chunk_first),

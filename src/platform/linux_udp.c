@@ -781,7 +781,7 @@ static mcrx_sock udp_wait_handle(const mcrx__endpoint *ep) {
 
 const mcrx__backend mcrx__udp_backend = {
     "udp",
-    MCRX__CAP_BATCH | MCRX__CAP_CALLER_SOCKET | MCRX__CAP_RXINFO,
+    MCRX__CAP_BATCH | MCRX__CAP_CALLER_SOCKET | MCRX__CAP_RXINFO | MCRX__CAP_IP_SOCKET,
     udp_open,
     udp_adopt,
     udp_apply,

@@ -87,12 +87,18 @@ enum {
     MCRX__CAP_BATCH = 1u << 0,         /* one call receives many datagrams */
     MCRX__CAP_CALLER_SOCKET = 1u << 1, /* adopt() takes a caller's socket */
     MCRX__CAP_VIEWS = 1u << 2,         /* recv_views(): the backend owns the memory */
-    MCRX__CAP_RXINFO = 1u << 3         /* reports destination and ingress interface */
+    MCRX__CAP_RXINFO = 1u << 3,        /* reports destination and ingress interface */
+    /* ep->sock is an IP socket the socket functions below may query (its
+     * bound address, receive buffer, drops); without it the core answers
+     * from the endpoint's fields. */
+    MCRX__CAP_IP_SOCKET = 1u << 4
 };
 
 /*
  * One subscription's receive endpoint. The backend fills it in open/adopt;
- * the core reads the public fields and never the backend's state.
+ * the core reads the public fields and never the backend's state. ep->be is
+ * set before open, so a backend may embed its mcrx__backend at the start of
+ * a larger struct of its own settings and find them there.
  */
 typedef struct mcrx__endpoint {
     const struct mcrx__backend *be;
@@ -141,12 +147,15 @@ typedef struct mcrx__backend {
                         struct mcrx__err *err);
     /* Receives up to n (<= MCRX__RX_CHUNK) datagrams without blocking into
      * dgs (caller's buffers: len, wire_len, flags, source, source_port) and
-     * info. Truncation sets MCRX_DATAGRAM_TRUNCATED, never silent. NULL
-     * for a MCRX__CAP_VIEWS backend: the core copies from its views. */
+     * info. Truncation sets MCRX_DATAGRAM_TRUNCATED, never silent. On a
+     * failure *got is 0: a failure met after some datagrams is kept for
+     * the next call, which the datagrams precede. NULL for a
+     * MCRX__CAP_VIEWS backend: the core copies from its views. */
     mcrx_error (*recv)(mcrx__endpoint *ep, mcrx_datagram *dgs, mcrx__rxinfo *info, size_t n,
                        size_t *got, struct mcrx__err *err);
     /* MCRX__CAP_VIEWS only: up to n (<= MCRX__RX_CHUNK) views into the
-     * backend's memory, valid until the endpoint's next receive call. */
+     * backend's memory, valid until the endpoint's next receive call. The
+     * same rule for failures as recv. */
     mcrx_error (*recv_views)(mcrx__endpoint *ep, mcrx__rxview *views, size_t n, size_t *got,
                              struct mcrx__err *err);
     /* The handle a poller watches for this endpoint's readiness. */
