@@ -2,7 +2,7 @@
  * the receive path checks. Depends only on the address leaf. */
 #include <string.h>
 
-#include "filter.h"
+#include "internal.h"
 
 void mcrx__filter_none(mcrx__filter *f, const mcrx_ip *group) {
     f->group = *group;
@@ -50,4 +50,56 @@ int mcrx__filter_equal(const mcrx__filter *a, const mcrx__filter *b) {
         if (!mcrx__filter_has(b, &a->sources[i]))
             return 0;
     return 1;
+}
+
+/* Calls op for each source of a that b does not list; on failure undoes the
+ * ones done with undo. */
+static mcrx_error each_missing(const mcrx__filter *a, const mcrx__filter *b, mcrx__member_op op,
+                               mcrx__member_op undo, mcrx__member_fn call, void *sock,
+                               mcrx__err *err) {
+    size_t i, j;
+    for (i = 0; i < a->nsources; i++) {
+        if (mcrx__filter_has(b, &a->sources[i]))
+            continue;
+        if (call(sock, &a->group, &a->sources[i], op, err) != 0) {
+            mcrx__err ignored;
+            for (j = 0; j < i; j++)
+                if (!mcrx__filter_has(b, &a->sources[j]))
+                    call(sock, &a->group, &a->sources[j], undo, &ignored);
+            return err->code;
+        }
+    }
+    return 0;
+}
+
+mcrx_error mcrx__filter_apply(const mcrx__filter *from, const mcrx__filter *to,
+                              mcrx__member_fn call, void *sock, mcrx__err *err) {
+    mcrx__filter none;
+    mcrx__filter_none(&none, &from->group);
+    if (mcrx__filter_equal(from, to))
+        return 0;
+    if (from->mode != to->mode && !mcrx__filter_is_none(from) && !mcrx__filter_is_none(to)) {
+        mcrx_error rc = mcrx__filter_apply(from, &none, call, sock, err);
+        return rc != 0 ? rc : mcrx__filter_apply(&none, to, call, sock, err);
+    }
+    if (to->mode == MCRX__EXCLUDE) {
+        if (mcrx__filter_is_none(from)) {
+            if (call(sock, &to->group, NULL, MCRX__OP_ADD_GROUP, err) != 0)
+                return err->code;
+            if (each_missing(to, &none, MCRX__OP_BLOCK, MCRX__OP_UNBLOCK, call, sock, err) != 0) {
+                mcrx__err ignored;
+                call(sock, &to->group, NULL, MCRX__OP_DROP_GROUP, &ignored);
+                return err->code;
+            }
+            return 0;
+        }
+        if (each_missing(to, from, MCRX__OP_BLOCK, MCRX__OP_UNBLOCK, call, sock, err) != 0)
+            return err->code;
+        return each_missing(from, to, MCRX__OP_UNBLOCK, MCRX__OP_BLOCK, call, sock, err);
+    }
+    if (from->mode == MCRX__EXCLUDE) /* to is INCLUDE{}: leave */
+        return call(sock, &from->group, NULL, MCRX__OP_DROP_GROUP, err);
+    if (each_missing(to, from, MCRX__OP_ADD_SOURCE, MCRX__OP_DROP_SOURCE, call, sock, err) != 0)
+        return err->code;
+    return each_missing(from, to, MCRX__OP_DROP_SOURCE, MCRX__OP_ADD_SOURCE, call, sock, err);
 }

@@ -37,4 +37,33 @@ int mcrx__filter_is_none(const mcrx__filter *f);
 /* 1 if a and b are the same state. */
 int mcrx__filter_equal(const mcrx__filter *a, const mcrx__filter *b);
 
+/* The membership calls every platform has (RFC 3678's basic and
+ * source-specific APIs), one source at a time. */
+typedef enum {
+    MCRX__OP_ADD_GROUP,   /* join: EXCLUDE{} */
+    MCRX__OP_DROP_GROUP,  /* leave an EXCLUDE-mode membership */
+    MCRX__OP_ADD_SOURCE,  /* INCLUDE mode: add a source (the first one joins) */
+    MCRX__OP_DROP_SOURCE, /* INCLUDE mode: drop a source (the last one leaves) */
+    MCRX__OP_BLOCK,       /* EXCLUDE mode: block a source */
+    MCRX__OP_UNBLOCK      /* EXCLUDE mode: unblock a source */
+} mcrx__member_op;
+
+struct mcrx__err;
+
+/* One membership call on a platform's socket; source is NULL for the group
+ * calls. Returns 0 or the kind, the record filled. */
+typedef mcrx_error (*mcrx__member_fn)(void *sock, const mcrx_ip *group, const mcrx_ip *source,
+                                      mcrx__member_op op, struct mcrx__err *err);
+
+/*
+ * Moves one socket's membership of a group on one interface from state
+ * `from` to state `to` with the calls above: the difference, computed here
+ * once for every platform. A change of mode goes through "no membership";
+ * sources are added before others are dropped, so the group is never left
+ * in between. On failure the calls already made are undone (best effort) and
+ * the failure's kind is returned.
+ */
+mcrx_error mcrx__filter_apply(const mcrx__filter *from, const mcrx__filter *to,
+                              mcrx__member_fn call, void *sock, struct mcrx__err *err);
+
 #endif

@@ -221,7 +221,7 @@ mcrx_error mcrx_hardware_metrics_capture(mcrx_hardware_metrics *out) {
     }
     memset(out, 0, sizeof *out);
     out->captured_at_ns = mcrx__wall_ns();
-    e = mcrx__plat_hardware(out);
+    e = mcrx__plat_hardware(out, mcrx__tls_err());
     if (e == MCRX_ERROR_NONE)
         mcrx__err_clear(mcrx__tls_err());
     return e;

@@ -46,7 +46,7 @@ static uint64_t status_field(const char *status, const char *key) {
     return p != NULL ? strtoull(p + strlen(key), NULL, 10) : 0;
 }
 
-mcrx_error mcrx__plat_hardware(mcrx_hardware_metrics *out) {
+mcrx_error mcrx__plat_hardware(mcrx_hardware_metrics *out, mcrx__err *err) {
     char stat[4096], status[8192];
     const char *p;
     unsigned long long v[24];
@@ -61,14 +61,12 @@ mcrx_error mcrx__plat_hardware(mcrx_hardware_metrics *out) {
         tick = 100;
     if (read_file("/proc/self/stat", stat, sizeof stat) != 0 ||
         read_file("/proc/self/status", status, sizeof status) != 0) {
-        mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_IO_FAILED, 0, "cannot read /proc/self");
-        return MCRX_ERROR_IO_FAILED;
+        return mcrx__fail(err, MCRX_ERROR_IO_FAILED, 0, "cannot read /proc/self");
     }
     /* The command name may hold spaces and parentheses: count from the last ')'. */
     p = strrchr(stat, ')');
     if (p == NULL) {
-        mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_IO_FAILED, 0, "unexpected /proc/self/stat");
-        return MCRX_ERROR_IO_FAILED;
+        return mcrx__fail(err, MCRX_ERROR_IO_FAILED, 0, "unexpected /proc/self/stat");
     }
     p++;
     for (i = 0; i < 24; i++) {

@@ -379,9 +379,6 @@ static void udp_close(mcrx__endpoint *ep, int keep_sock) {
 
 /* ---- memberships ------------------------------------------------------------ */
 
-/* The socket options of one membership change. */
-typedef enum { ADD_GROUP, DROP_GROUP, ADD_SOURCE, DROP_SOURCE, BLOCK, UNBLOCK } mop;
-
 static const char *const v4_names[] = {"IP_ADD_MEMBERSHIP", "IP_DROP_MEMBERSHIP",
                                        "IP_ADD_SOURCE_MEMBERSHIP", "IP_DROP_SOURCE_MEMBERSHIP",
                                        "IP_BLOCK_SOURCE", "IP_UNBLOCK_SOURCE"};
@@ -394,21 +391,23 @@ static const char *const v6_names[] = {"IPV6_JOIN_GROUP", "IPV6_LEAVE_GROUP",
  * address (as configured, so an address no interface has fails here, naming
  * IP_ADD_MEMBERSHIP); IPv6 by index, through the RFC 3678 calls for sources.
  */
-static mcrx_error member_call(mcrx__endpoint *ep, const mcrx_ip *group, const mcrx_ip *source,
-                              mop op, mcrx__err *err) {
+static mcrx_error member_call(void *arg, const mcrx_ip *group, const mcrx_ip *source,
+                              mcrx__member_op op, mcrx__err *err) {
     static const int v4_opts[] = {IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP,
                                   IP_ADD_SOURCE_MEMBERSHIP, IP_DROP_SOURCE_MEMBERSHIP,
                                   IP_BLOCK_SOURCE, IP_UNBLOCK_SOURCE};
     static const int v6_opts[] = {IPV6_ADD_MEMBERSHIP, IPV6_DROP_MEMBERSHIP,
                                   MCAST_JOIN_SOURCE_GROUP, MCAST_LEAVE_SOURCE_GROUP,
                                   MCAST_BLOCK_SOURCE, MCAST_UNBLOCK_SOURCE};
+    mcrx__endpoint *ep = arg;
     int fd = (int)ep->sock, family = group->family, rc;
-    int joining = op == ADD_GROUP || op == ADD_SOURCE || op == BLOCK;
-    int ssm = op == ADD_SOURCE || op == DROP_SOURCE;
+    int group_op = op == MCRX__OP_ADD_GROUP || op == MCRX__OP_DROP_GROUP;
+    int joining = op == MCRX__OP_ADD_GROUP || op == MCRX__OP_ADD_SOURCE || op == MCRX__OP_BLOCK;
+    int ssm = op == MCRX__OP_ADD_SOURCE || op == MCRX__OP_DROP_SOURCE;
     const char *what = family == MCRX_IP_V4 ? v4_names[op] : v6_names[op];
     mcrx_error kind = joining ? MCRX_ERROR_MULTICAST_JOIN_FAILED : MCRX_ERROR_MULTICAST_LEAVE_FAILED;
 
-    if (family == MCRX_IP_V4 && (op == ADD_GROUP || op == DROP_GROUP)) {
+    if (family == MCRX_IP_V4 && group_op) {
         struct ip_mreq m;
         memset(&m, 0, sizeof m);
         memcpy(&m.imr_multiaddr, group->bytes, 4);
@@ -423,7 +422,7 @@ static mcrx_error member_call(mcrx__endpoint *ep, const mcrx_ip *group, const mc
         if (ep->ifaddr.family == MCRX_IP_V4)
             memcpy(&m.imr_interface, ep->ifaddr.bytes, 4);
         rc = setsockopt(fd, IPPROTO_IP, v4_opts[op], &m, sizeof m);
-    } else if (op == ADD_GROUP || op == DROP_GROUP) {
+    } else if (group_op) {
         struct ipv6_mreq m;
         memset(&m, 0, sizeof m);
         memcpy(&m.ipv6mr_multiaddr, group->bytes, 16);
@@ -442,7 +441,7 @@ static mcrx_error member_call(mcrx__endpoint *ep, const mcrx_ip *group, const mc
     if (rc == 0)
         return 0;
     /* A kernel built without source filtering refuses the option itself. */
-    if ((errno == ENOPROTOOPT || errno == EOPNOTSUPP) && op != ADD_GROUP && op != DROP_GROUP)
+    if ((errno == ENOPROTOOPT || errno == EOPNOTSUPP) && !group_op)
         kind = MCRX_ERROR_SOURCE_SPECIFIC_MULTICAST_UNSUPPORTED;
     return os_fail(err, kind, errno, what, family, ssm, joining);
 }
@@ -519,68 +518,11 @@ static mcrx_error unpin_interface(mcrx__endpoint *ep, mcrx__err *err) {
     return 0;
 }
 
-/* Calls op for each source of a that b does not list; on failure undoes
- * the ones done with undo. */
-static mcrx_error each_missing(mcrx__endpoint *ep, const mcrx__filter *a, const mcrx__filter *b,
-                               mop op, mop undo, mcrx__err *err) {
-    size_t i, j;
-    for (i = 0; i < a->nsources; i++) {
-        if (mcrx__filter_has(b, &a->sources[i]))
-            continue;
-        if (member_call(ep, &a->group, &a->sources[i], op, err) != 0) {
-            mcrx__err ignored;
-            for (j = 0; j < i; j++)
-                if (!mcrx__filter_has(b, &a->sources[j]))
-                    member_call(ep, &a->group, &a->sources[j], undo, &ignored);
-            return err->code;
-        }
-    }
-    return 0;
-}
-
-/* Moves the socket's kernel state from one filter to the other (Linux keeps
- * one filter per socket, group and interface). */
-static mcrx_error apply_filter(mcrx__endpoint *ep, const mcrx__filter *from,
-                               const mcrx__filter *to, mcrx__err *err) {
-    mcrx__filter none;
-    mcrx__filter_none(&none, &from->group);
-    if (mcrx__filter_equal(from, to))
-        return 0;
-    if (from->mode != to->mode && !mcrx__filter_is_none(from) && !mcrx__filter_is_none(to)) {
-        /* A mode change: through "no membership", the one state both ends
-         * reach with the calls below. */
-        mcrx_error rc = apply_filter(ep, from, &none, err);
-        return rc != 0 ? rc : apply_filter(ep, &none, to, err);
-    }
-    if (to->mode == MCRX__EXCLUDE) {
-        if (mcrx__filter_is_none(from)) {
-            if (member_call(ep, &to->group, NULL, ADD_GROUP, err) != 0)
-                return err->code;
-            if (each_missing(ep, to, &none, BLOCK, UNBLOCK, err) != 0) {
-                mcrx__err ignored;
-                member_call(ep, &to->group, NULL, DROP_GROUP, &ignored);
-                return err->code;
-            }
-            return 0;
-        }
-        if (each_missing(ep, to, from, BLOCK, UNBLOCK, err) != 0)
-            return err->code;
-        return each_missing(ep, from, to, UNBLOCK, BLOCK, err);
-    }
-    if (from->mode == MCRX__EXCLUDE) /* to is INCLUDE{}: leave */
-        return member_call(ep, &from->group, NULL, DROP_GROUP, err);
-    /* INCLUDE to INCLUDE: add the new sources first, so the group is never
-     * left in between. */
-    if (each_missing(ep, to, from, ADD_SOURCE, DROP_SOURCE, err) != 0)
-        return err->code;
-    return each_missing(ep, from, to, DROP_SOURCE, ADD_SOURCE, err);
-}
-
 static mcrx_error udp_apply(mcrx__endpoint *ep, const mcrx__filter *from, const mcrx__filter *to,
                             mcrx__err *err) {
     int joining = mcrx__filter_is_none(from) && !mcrx__filter_is_none(to);
     int leaving = !mcrx__filter_is_none(from) && mcrx__filter_is_none(to);
-    mcrx_error rc = apply_filter(ep, from, to, err);
+    mcrx_error rc = mcrx__filter_apply(from, to, member_call, ep, err);
     if (rc != 0)
         return rc;
     if (to->group.family != MCRX_IP_V6)
@@ -591,7 +533,7 @@ static mcrx_error udp_apply(mcrx__endpoint *ep, const mcrx__filter *from, const 
         rc = pin_interface(ep, &to->group, err);
         if (rc != 0) {
             mcrx__err ignored;
-            apply_filter(ep, to, from, &ignored);
+            mcrx__filter_apply(to, from, member_call, ep, &ignored);
         }
     } else if (leaving) {
         rc = unpin_interface(ep, err);

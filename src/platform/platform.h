@@ -229,8 +229,9 @@ mcrx_error mcrx__plat_local_addr(mcrx_sock sock, mcrx_ip *ip, uint16_t *port,
                                  struct mcrx__err *err);
 /* The kernel's count of datagrams dropped on sock (0 where unknown). */
 uint64_t mcrx__plat_drops(mcrx_sock sock);
-/* /proc-style figures of this process; MCRX_ERROR_NOT_SUPPORTED elsewhere. */
-mcrx_error mcrx__plat_hardware(mcrx_hardware_metrics *out);
+/* /proc-style figures of this process; MCRX_ERROR_NOT_SUPPORTED where the
+ * OS has none. */
+mcrx_error mcrx__plat_hardware(mcrx_hardware_metrics *out, struct mcrx__err *err);
 /* Wall clock, Unix nanoseconds. */
 int64_t mcrx__wall_ns(void);
 /* The OS's text for its error number os (errno here, WSA codes on
