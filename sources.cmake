@@ -26,3 +26,12 @@ set(MCRX_LINUX_SOURCES
   src/platform/poller_epoll.c
   src/platform/poller_list.c
 )
+
+# Windows (Winsock 2, WSARecvMsg, WSAPoll): cross-built with mingw-w64.
+set(MCRX_WINDOWS_SOURCES
+  src/platform/poller_list.c
+  src/platform/win_fs.c
+  src/platform/win_proc.c
+  src/platform/win_udp.c
+  src/platform/win_wakeup.c
+)

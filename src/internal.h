@@ -21,10 +21,7 @@ void mcrx__err_clear(mcrx__err *e);
 /* Records a failure; returns the C ABI status for it. fmt (may be NULL) adds
  * detail after the kind's message. */
 int mcrx__err_set(mcrx__err *e, mcrx_error code, int os, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
+    MCRX__PRINTF_LIKE(4, 5);
 /* Puts prefix (the handle the failure concerns) in front of e's detail. */
 void mcrx__err_prefix(mcrx__err *e, const char *prefix);
 /* Copies src into dst and returns its status. */
@@ -141,10 +138,7 @@ int mcrx__ctx_recv_locked(mcrx_context *ctx, mcrx_datagram *dgs, size_t n, size_
 /* Records a failure and returns its kind: the platform contract's
  * convention. */
 mcrx_error mcrx__fail(mcrx__err *e, mcrx_error code, int os, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
+    MCRX__PRINTF_LIKE(4, 5);
 
 /* Address leaf internals (addr.c). */
 uint32_t mcrx__ifname_index(const char *name);

@@ -57,6 +57,16 @@
 
 struct mcrx__err;
 
+/* printf-style argument checking for the toolchain: mingw-w64 checks its
+ * own C99 printf (__USE_MINGW_ANSI_STDIO) as gnu_printf. */
+#if defined(__MINGW32__)
+#define MCRX__PRINTF_LIKE(fmt, args) __attribute__((format(gnu_printf, fmt, args)))
+#elif defined(__GNUC__)
+#define MCRX__PRINTF_LIKE(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define MCRX__PRINTF_LIKE(fmt, args)
+#endif
+
 /* ---- per-datagram receive facts ------------------------------------------------ */
 
 /* What the OS reports beside a datagram's payload. */

@@ -1,13 +1,32 @@
 /*
- * The socket-list poller: poll(2) over the members, for platforms without
- * one pollable handle per set (WSAPoll has the same shape). There is no
- * handle for mcrx_context_fd; event loops watch the sockets that
- * mcrx_context_sockets lists. Each wait costs one pass over the members.
+ * The socket-list poller: poll(2) over the members, or WSAPoll on Windows,
+ * for platforms without one pollable handle per set. There is no handle for
+ * mcrx_context_fd; event loops watch the sockets that mcrx_context_sockets
+ * lists. Each wait costs one pass over the members.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(_WIN32)
+#include "sysnet.h"
+typedef WSAPOLLFD pollfd_t;
+#define poll_fds(f, n, t) WSAPoll((f), (ULONG)(n), (t))
+#define poll_error() WSAGetLastError()
+#define POLL_INTERRUPTED(e) 0
+#define POLL_READ POLLRDNORM
+/* WSAPoll refuses an empty set: a wait on nothing only sleeps. */
+#define sleep_ms(t) Sleep((t) < 0 ? INFINITE : (DWORD)(t))
+#else
+#include <poll.h>
+#include <unistd.h>
+typedef struct pollfd pollfd_t;
+#define poll_fds(f, n, t) poll((f), (nfds_t)(n), (t))
+#define poll_error() errno
+#define POLL_INTERRUPTED(e) ((e) == EINTR)
+#define POLL_READ POLLIN
+#define sleep_ms(t) ((void)poll(NULL, 0, (t)))
+#endif
 
 #include "../internal.h"
 
@@ -59,9 +78,9 @@ static void lp_del(mcrx__poller *p, mcrx__watch *w) {
 static mcrx_error lp_wait(mcrx__poller *p, mcrx__watch *extra, mcrx__watch **ready, int max,
                           int timeout_ms, int *n, mcrx__err *err) {
     list_poller *l = (list_poller *)p;
-    struct pollfd stack_fds[STACK_MEMBERS + 1];
+    pollfd_t stack_fds[STACK_MEMBERS + 1];
     mcrx__watch *stack_who[STACK_MEMBERS + 1];
-    struct pollfd *fds = stack_fds;
+    pollfd_t *fds = stack_fds;
     mcrx__watch **who = stack_who;
     size_t count, i;
     int r;
@@ -85,19 +104,23 @@ static mcrx_error lp_wait(mcrx__poller *p, mcrx__watch *extra, mcrx__watch **rea
     if (extra != NULL)
         who[count - 1] = extra;
     for (i = 0; i < count; i++) {
-        fds[i].fd = (int)who[i]->handle;
-        fds[i].events = POLLIN;
-        fds[i].revents = 0;
+        memset(&fds[i], 0, sizeof fds[i]);
+        fds[i].fd = who[i]->handle;
+        fds[i].events = POLL_READ;
     }
-    r = poll(fds, (nfds_t)count, timeout_ms);
-    if (r < 0 && errno != EINTR) {
+    if (count == 0) {
+        sleep_ms(timeout_ms);
+        return 0;
+    }
+    r = poll_fds(fds, count, timeout_ms);
+    if (r < 0 && !POLL_INTERRUPTED(poll_error())) {
         char text[128];
-        int os = errno;
+        int os = poll_error();
         if (fds != stack_fds) {
             free(fds);
             free(who);
         }
-        return mcrx__fail(err, MCRX_ERROR_RECEIVE_FAILED, os, "poll: %s (errno %d)",
+        return mcrx__fail(err, MCRX_ERROR_RECEIVE_FAILED, os, "poll: %s (error %d)",
                           mcrx__os_error_text(os, text, sizeof text), os);
     }
     /* POLLERR/POLLNVAL count as ready: the receive call reports the error. */

@@ -1,0 +1,89 @@
+/* Windows: Winsock start-up, clocks, interface addresses, and the figures
+ * Windows does not have (drops, /proc). */
+#include "win_common.h"
+
+#include <iphlpapi.h>
+#include <string.h>
+
+static INIT_ONCE started = INIT_ONCE_STATIC_INIT;
+static int start_error;
+
+static BOOL CALLBACK start(PINIT_ONCE once, PVOID arg, PVOID *ctx) {
+    WSADATA d;
+    (void)once;
+    (void)arg;
+    (void)ctx;
+    start_error = WSAStartup(MAKEWORD(2, 2), &d);
+    return TRUE;
+}
+
+mcrx_error mcrx__win_startup(mcrx__err *err) {
+    InitOnceExecuteOnce(&started, start, NULL, NULL);
+    if (start_error != 0)
+        return mcrx__win_fail(err, MCRX_ERROR_SOCKET_CREATE_FAILED, start_error,
+                              "WSAStartup (Winsock 2.2)", 0);
+    return 0;
+}
+
+int64_t mcrx__wall_ns(void) {
+    FILETIME ft;
+    ULARGE_INTEGER t;
+    GetSystemTimePreciseAsFileTime(&ft);
+    t.LowPart = ft.dwLowDateTime;
+    t.HighPart = ft.dwHighDateTime;
+    /* 100 ns ticks since 1601 to ns since 1970. */
+    return ((int64_t)t.QuadPart - 116444736000000000LL) * 100;
+}
+
+uint64_t mcrx__plat_drops(mcrx_sock sock) {
+    (void)sock; /* Winsock keeps no per-socket drop count */
+    return 0;
+}
+
+mcrx_error mcrx__plat_hardware(mcrx_hardware_metrics *out, mcrx__err *err) {
+    (void)out;
+    return mcrx__fail(err, MCRX_ERROR_NOT_SUPPORTED, 0,
+                      "the process figures come from Linux's /proc; Windows has none of them "
+                      "here");
+}
+
+mcrx_error mcrx__win_index_of_address(const mcrx_ip *addr, uint32_t *index) {
+    ULONG size = 16384, rc;
+    IP_ADAPTER_ADDRESSES *list = NULL, *a;
+    int af = addr->family == MCRX_IP_V6 ? AF_INET6 : AF_INET;
+    *index = 0;
+    do {
+        free(list);
+        list = malloc(size);
+        if (list == NULL)
+            return MCRX_ERROR_OUT_OF_MEMORY;
+        rc = GetAdaptersAddresses((ULONG)af, GAA_FLAG_SKIP_ANYCAST | GAA_FLAG_SKIP_DNS_SERVER,
+                                  NULL, list, &size);
+    } while (rc == ERROR_BUFFER_OVERFLOW);
+    if (rc != NO_ERROR) {
+        free(list);
+        return MCRX_ERROR_INTERFACE_DISCOVERY_FAILED;
+    }
+    for (a = list; a != NULL && *index == 0; a = a->Next) {
+        IP_ADAPTER_UNICAST_ADDRESS *u;
+        for (u = a->FirstUnicastAddress; u != NULL; u = u->Next) {
+            mcrx_ip ip;
+            if (mcrx_ip_from_sockaddr(u->Address.lpSockaddr, &ip, NULL) == MCRX_ERROR_NONE &&
+                mcrx_ip_equal(&ip, addr)) {
+                *index = af == AF_INET6 ? a->Ipv6IfIndex : a->IfIndex;
+                break;
+            }
+        }
+    }
+    free(list);
+    return 0;
+}
+
+/* Windows has no pollable set of sockets: its best poller is the socket
+ * list (WSAPoll). Contexts are where programs start, so Winsock starts here
+ * too. */
+mcrx_error mcrx__poller_open(mcrx__poller **p, mcrx__err *err) {
+    if (mcrx__win_startup(err) != 0)
+        return err->code;
+    return mcrx__poller_list_open(p, err);
+}
