@@ -7,7 +7,7 @@ dir=$1 tsend=$2
 work=$(mktemp -d)
 trap 'jobs -p | xargs -r kill 2>/dev/null; rm -rf "$work"' EXIT
 passed=0 failed=0 port=37000
-for ex in poll_loop epoll_loop thread_callback uv_loop; do
+for ex in wait_loop poll_loop epoll_loop thread_callback uv_loop; do
   prog=$dir/example_$ex
   [ -x "$prog" ] || { echo "FAIL: $ex not built"; failed=$((failed + 1)); continue; }
   for mode in asm ssm; do

@@ -10,21 +10,17 @@
  * TTL / hop limit 1 unless --ttl says otherwise; loopback on.
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <errno.h>
-#include <ifaddrs.h>
-#include <net/if.h>
-#include <netinet/in.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <mcrx/mcrx.h>
 
+#include "compat.h"
 #include "tool_common.h"
 
 static const char *name = "mcrx_send";
@@ -58,25 +54,10 @@ static void on_signal(int sig) {
     stop = 1;
 }
 
-/* Index of the interface that holds an IPv6 address, 0 if none. */
-static unsigned v6_index_of(const mcrx_ip *ip) {
-    struct ifaddrs *list, *it;
-    unsigned idx = 0;
-    if (getifaddrs(&list) != 0)
-        return 0;
-    for (it = list; it != NULL && idx == 0; it = it->ifa_next) {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)(void *)it->ifa_addr;
-        if (in6 != NULL && in6->sin6_family == AF_INET6 &&
-            memcmp(&in6->sin6_addr, ip->bytes, 16) == 0)
-            idx = if_nametoindex(it->ifa_name);
-    }
-    freeifaddrs(list);
-    return idx;
-}
-
 int main(int argc, char **argv) {
     const char *pos[6];
-    int npos = 0, i, fd, one = 1;
+    int npos = 0, i, one = 1;
+    mcrx_sock fd;
     unsigned long port, interval = 0, count = 0, ttl = 1;
     mcrx_ip group, iface;
     int64_t index = MCRX_NO_INTERFACE_INDEX;
@@ -84,7 +65,6 @@ int main(int argc, char **argv) {
     size_t dlen;
     char dtext[MCRX_IP_STRLEN + 16];
     unsigned long sent = 0;
-    struct sigaction sa;
 
     for (i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -95,7 +75,7 @@ int main(int argc, char **argv) {
             unsigned long *slot = argv[i][2] == 'c' ? &count : &ttl;
             if (i + 1 >= argc)
                 return fail_usage("missing value after %s", argv[i]);
-            if (mcrx_tool_parse_ulong(argv[i + 1], slot == &ttl ? 0 : 1, slot == &ttl ? 255 : 1UL << 62,
+            if (mcrx_tool_parse_ulong(argv[i + 1], slot == &ttl ? 0 : 1, slot == &ttl ? 255 : LONG_MAX,
                                       slot) != 0)
                 return fail_usage("invalid value '%s'", argv[i + 1]);
             i++;
@@ -125,7 +105,7 @@ int main(int argc, char **argv) {
             return fail_usage("interface %s is not of the group's address family", pos[4]);
         if (group.family == MCRX_IP_V6 && iface.family == MCRX_IP_V6 &&
             index == MCRX_NO_INTERFACE_INDEX) {
-            unsigned idx = v6_index_of(&iface);
+            unsigned idx = mcrx_tool_v6_index_of(&iface);
             if (idx == 0)
                 return fail_usage("no local interface has address %s", pos[4]);
             index = idx;
@@ -134,9 +114,11 @@ int main(int argc, char **argv) {
     if (count == 0)
         count = interval == 0 ? 1 : 0; /* 0: until interrupted */
 
-    fd = socket(group.family == MCRX_IP_V6 ? AF_INET6 : AF_INET, SOCK_DGRAM, 0);
-    if (fd < 0) {
-        fprintf(stderr, "%s: socket: %s\n", name, strerror(errno));
+    if (mcrx_tool_net_init(name) != 0)
+        return 1;
+    fd = (mcrx_sock)socket(group.family == MCRX_IP_V6 ? AF_INET6 : AF_INET, SOCK_DGRAM, 0);
+    if (fd == MCRX_SOCK_INVALID) {
+        fprintf(stderr, "%s: socket: %s\n", name, mcrx_tool_net_error());
         return 1;
     }
     memset(&src, 0, sizeof src);
@@ -147,35 +129,38 @@ int main(int argc, char **argv) {
             bind_ip.scope_id = (uint32_t)index; /* needed for link-local sources */
         slen = mcrx_ip_to_sockaddr(&bind_ip, 0, &src, sizeof src);
         if (bind(fd, (struct sockaddr *)&src, (socklen_t)slen) != 0) {
-            fprintf(stderr, "%s: bind to %s: %s\n", name, pos[4], strerror(errno));
+            fprintf(stderr, "%s: bind to %s: %s\n", name, pos[4], mcrx_tool_net_error());
             return 1;
         }
     }
     if (group.family == MCRX_IP_V4) {
         int t = (int)ttl;
-        unsigned char loop = 1;
+        int loop = 1;
         if (iface.family == MCRX_IP_V4) {
             struct in_addr a;
             memcpy(&a, iface.bytes, 4);
-            if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &a, sizeof a) != 0) {
-                fprintf(stderr, "%s: IP_MULTICAST_IF %s: %s\n", name, pos[4], strerror(errno));
+            if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, (const void *)&a, sizeof a) != 0) {
+                fprintf(stderr, "%s: IP_MULTICAST_IF %s: %s\n", name, pos[4],
+                        mcrx_tool_net_error());
                 return 1;
             }
         }
-        setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &t, sizeof t);
-        setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, sizeof loop);
+        setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, (const void *)&t, sizeof t);
+        setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, (const void *)&loop, sizeof loop);
     } else {
         int hops = (int)ttl;
         if (index != MCRX_NO_INTERFACE_INDEX) {
             unsigned idx = (unsigned)index;
-            if (setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &idx, sizeof idx) != 0) {
-                fprintf(stderr, "%s: IPV6_MULTICAST_IF %u: %s\n", name, idx, strerror(errno));
+            if (setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, (const void *)&idx, sizeof idx) !=
+                0) {
+                fprintf(stderr, "%s: IPV6_MULTICAST_IF %u: %s\n", name, idx,
+                        mcrx_tool_net_error());
                 return 1;
             }
             group.scope_id = idx; /* link- and interface-scope groups need it */
         }
-        setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof hops);
-        setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &one, sizeof one);
+        setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, (const void *)&hops, sizeof hops);
+        setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, (const void *)&one, sizeof one);
     }
     dlen = mcrx_ip_to_sockaddr(&group, (uint16_t)port, &dst, sizeof dst);
     {
@@ -187,10 +172,7 @@ int main(int argc, char **argv) {
                  port);
     }
 
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    mcrx_tool_on_stop(on_signal, 0);
 
     printf("mcrx-send ready\n  group: %s\n  dst_port: %lu\n  interface: %s\n  interval_ms: %lu\n"
            "  ttl: %lu\n\n",
@@ -199,17 +181,15 @@ int main(int argc, char **argv) {
     while (!stop && (count == 0 || sent < count)) {
         ssize_t n = sendto(fd, pos[2], strlen(pos[2]), 0, (struct sockaddr *)&dst, (socklen_t)dlen);
         if (n < 0) {
-            fprintf(stderr, "%s: sendto %s: %s\n", name, dtext, strerror(errno));
+            fprintf(stderr, "%s: sendto %s: %s\n", name, dtext, mcrx_tool_net_error());
             return 1;
         }
         printf("sent %zd bytes to %s\n", n, dtext);
         fflush(stdout);
         sent++;
-        if (interval > 0 && (count == 0 || sent < count)) {
-            struct timespec ts = {(time_t)(interval / 1000), (long)(interval % 1000) * 1000000L};
-            nanosleep(&ts, NULL);
-        }
+        if (interval > 0 && (count == 0 || sent < count))
+            mcrx_tool_sleep((double)interval / 1000.0);
     }
-    close(fd);
+    mcrx_tool_sock_close(fd);
     return 0;
 }

@@ -3,7 +3,9 @@
 #define _GNU_SOURCE
 #include "tool_common.h"
 
+#ifdef MCRX_TOOL_HAVE_JSONL
 #include <mcrx/jsonl.h>
+#endif
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,29 @@ static void hardware_path(const char *net, char *buf, size_t len) {
         snprintf(buf, len, "%s_hardware", net);
     else
         snprintf(buf, len, "%.*s_hardware%s", (int)(dot - net), net, dot);
+}
+
+/* The built-in flags with MCRX_METRICS_FLAGS_JSON merged in. Merging needs
+ * mcrx-core-jsonl (jansson), which a build without it (Windows) lacks: there
+ * the variable must be unset. */
+static int merge_flags(const char *name, const char *builtin, const char *user, char *out,
+                       size_t len) {
+#ifdef MCRX_TOOL_HAVE_JSONL
+    if (mcrx_jsonl_merge_flags(builtin, user ? user : "{}", out, len) != MCRX_ERROR_NONE) {
+        fprintf(stderr, "%s: MCRX_METRICS_FLAGS_JSON must be a JSON object: %s\n", name,
+                mcrx_last_error());
+        return 1;
+    }
+    return 0;
+#else
+    if (user != NULL && *user != '\0') {
+        fprintf(stderr, "%s: MCRX_METRICS_FLAGS_JSON needs mcrx-core-jsonl (jansson), which this "
+                "build lacks: unset it\n", name);
+        return 1;
+    }
+    snprintf(out, len, "%s", builtin);
+    return 0;
+#endif
 }
 
 int mcrx_tool_metrics_init(mcrx_tool_metrics *m, const mcrx_tool_options *o,
@@ -59,12 +84,8 @@ int mcrx_tool_metrics_init(mcrx_tool_metrics *m, const mcrx_tool_options *o,
                  o->group, o->port, iface, ssm ? "ssm" : "asm", ssm ? "source-specific" : "any",
                  src);
     }
-    if (mcrx_jsonl_merge_flags(builtin, user_flags ? user_flags : "{}", flags, sizeof flags) !=
-        MCRX_ERROR_NONE) {
-        fprintf(stderr, "%s: MCRX_METRICS_FLAGS_JSON must be a JSON object: %s\n", o->name,
-                mcrx_last_error());
+    if (merge_flags(o->name, builtin, user_flags, flags, sizeof flags) != 0)
         return 1;
-    }
     if (node == NULL || *node == '\0') {
         mcrx_jsonl_infer_node_id(file, node_buf, sizeof node_buf);
         node = node_buf;

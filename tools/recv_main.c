@@ -10,7 +10,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <poll.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +19,7 @@
 
 #include <mcrx/mcrx.h>
 
+#include "compat.h"
 #include "tool_common.h"
 
 static void usage(FILE *f, const mcrx_tool_options *o) {
@@ -81,7 +82,7 @@ int mcrx_tool_recv_parse(int argc, char **argv, mcrx_tool_options *o) {
                 *slot = v;
             } else if (!strcmp(a, "--count")) {
                 unsigned long n;
-                if (mcrx_tool_parse_ulong(v, 1, 1UL << 62, &n) != 0)
+                if (mcrx_tool_parse_ulong(v, 1, LONG_MAX, &n) != 0)
                     return arg_error(o, "invalid --count '%s' (a positive whole number)", v);
                 o->count = (long)n;
             } else if (mcrx_tool_parse_seconds(v, &o->timeout) != 0) {
@@ -133,6 +134,7 @@ void mcrx_tool_recv_banner(FILE *f, const mcrx_tool_options *o, const mcrx_subsc
 mcrx_context *mcrx_tool_recv_open(const mcrx_tool_options *o, mcrx_subscription_config *cfg,
                                   uint64_t *id) {
     mcrx_context *ctx;
+    int st;
     mcrx_error e = mcrx_subscription_config_parse(cfg, o->group, (uint16_t)o->port, o->source,
                                                   o->interface);
     if (e == MCRX_ERROR_INVALID_ADDRESS && strstr(mcrx_last_error(), "group") != NULL) {
@@ -157,7 +159,14 @@ mcrx_context *mcrx_tool_recv_open(const mcrx_tool_options *o, mcrx_subscription_
         fprintf(stderr, "%s: %s\n", o->name, mcrx_last_error());
         return NULL;
     }
-    if (mcrx_context_add(ctx, cfg, id) != MCRX_STATUS_OK) {
+    st = mcrx_context_add(ctx, cfg, id);
+    if (st != MCRX_STATUS_OK && mcrx_context_last_error_code(ctx) == MCRX_ERROR_NOT_SUPPORTED) {
+        /* A platform without them (Windows) leaves the receive time and the
+         * drop count out; their JSON fields are null. */
+        cfg->rx_options &= ~(uint32_t)(MCRX_RX_TIMESTAMP | MCRX_RX_DROPS);
+        st = mcrx_context_add(ctx, cfg, id);
+    }
+    if (st != MCRX_STATUS_OK) {
         fprintf(stderr, "%s: failed to add subscription: %s\n", o->name,
                 mcrx_context_last_error(ctx));
         mcrx_context_free(ctx);
@@ -192,8 +201,6 @@ int mcrx_tool_recv_main(int argc, char **argv, int meta, const char *name) {
     long received = 0;
     double last;
     int rc = 0;
-    sigset_t block, empty;
-    struct sigaction sa;
     mcrx_tool_metrics metrics;
 
     mcrx_tool_recv_options_init(&o, meta, name);
@@ -208,17 +215,9 @@ int mcrx_tool_recv_main(int argc, char **argv, int meta, const char *name) {
     }
     mcrx_tool_metrics_tick(&metrics, ctx, 1); /* the baseline sample */
 
-    /* Signals are blocked except while waiting in ppoll, so none is lost
+    /* Stop requests are held back except while waiting, so none is lost
      * between a check and the wait. */
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    sigprocmask(SIG_BLOCK, &block, NULL);
-    sigemptyset(&empty);
+    mcrx_tool_on_stop(on_signal, 1);
 
     mcrx_tool_recv_banner(o.json ? stderr : stdout, &o, &cfg, id);
     mcrx_datagram_init(&dg, buf, sizeof buf);
@@ -239,8 +238,7 @@ int mcrx_tool_recv_main(int argc, char **argv, int meta, const char *name) {
             continue;
         }
         {
-            struct pollfd p = {.fd = (int)mcrx_context_fd(ctx), .events = POLLIN};
-            struct timespec ts, *tsp = NULL;
+            char why[512];
             double wait = mcrx_tool_metrics_left(&metrics);
             if (o.timeout > 0) {
                 double left = o.timeout - (mcrx_tool_mono() - last);
@@ -252,13 +250,8 @@ int mcrx_tool_recv_main(int argc, char **argv, int meta, const char *name) {
                 if (wait < 0 || left < wait)
                     wait = left;
             }
-            if (wait >= 0) {
-                ts.tv_sec = (time_t)wait;
-                ts.tv_nsec = (long)((wait - (double)ts.tv_sec) * 1e9);
-                tsp = &ts;
-            }
-            if (ppoll(&p, 1, tsp, &empty) < 0 && errno != EINTR) {
-                fprintf(stderr, "%s: receive failed: poll: %s\n", name, strerror(errno));
+            if (mcrx_tool_wait(ctx, wait, why, sizeof why) != 0) {
+                fprintf(stderr, "%s: receive failed: %s\n", name, why);
                 rc = 1;
                 break;
             }

@@ -6,12 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-double mcrx_tool_mono(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int mcrx_tool_parse_ulong(const char *s, unsigned long min, unsigned long max,
                           unsigned long *out) {
     char *end;

@@ -6,7 +6,7 @@
 
 #include <mcrx/mcrx.h>
 
-/* CLOCK_MONOTONIC in seconds. */
+/* A monotonic clock in seconds (compat_*.c). */
 double mcrx_tool_mono(void);
 
 /* Whole number in [min, max]; 0 on success. */
