@@ -20,6 +20,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* <windows.h> and <winsock2.h> bring objbase.h, which defines interface
+ * as a macro for COM; this header names a parameter interface. Set
+ * the macro aside here and give it back at the end, so that the order of
+ * includes does not matter. */
+#ifdef interface
+#pragma push_macro("interface")
+#undef interface
+#define MCRX__FFI_INTERFACE_SET_ASIDE
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -168,6 +178,11 @@ MCRX_EXTERN int mcrx_context_stop(McrxContext *context);
 
 #ifdef __cplusplus
 }
+#endif
+
+#ifdef MCRX__FFI_INTERFACE_SET_ASIDE
+#undef MCRX__FFI_INTERFACE_SET_ASIDE
+#pragma pop_macro("interface")
 #endif
 
 #endif /* MCRX_CORE_FFI_H */

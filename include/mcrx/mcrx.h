@@ -69,6 +69,16 @@
 #ifndef MCRX_MCRX_H
 #define MCRX_MCRX_H
 
+/* <windows.h> and <winsock2.h> bring objbase.h, which defines interface
+ * as a macro for COM; this header names fields and parameters interface.
+ * Set the macro aside here and give it back at the end, so that the order
+ * of includes does not matter. */
+#ifdef interface
+#pragma push_macro("interface")
+#undef interface
+#define MCRX__INTERFACE_SET_ASIDE
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -522,5 +532,10 @@ MCRX_EXTERN mcrx_sock mcrx_subscription_into_sock(mcrx_subscription *sub);
 #endif
 
 #include "metrics.h"
+
+#ifdef MCRX__INTERFACE_SET_ASIDE
+#undef MCRX__INTERFACE_SET_ASIDE
+#pragma pop_macro("interface")
+#endif
 
 #endif /* MCRX_MCRX_H */
