@@ -4,11 +4,14 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 FUZZ_BUILD ?= build-fuzz
+# The Windows tree (mingw-w64); make check's ctest builds it there too.
+WIN_BUILD ?= $(BUILD)-windows
+WIN_CMAKE_FLAGS ?=
 FUZZ_SECONDS ?= 60
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build check check-asan check-tsan install demo bench soak fuzz clean
+.PHONY: all deps build check check-asan check-tsan install demo bench soak fuzz clean windows windows-build
 
 all: build
 
@@ -20,7 +23,9 @@ build: deps
 	cmake --build $(BUILD) -j $(JOBS)
 
 # Every test, twice: a normal build, then under AddressSanitizer and UBSan;
-# then the threaded tests under ThreadSanitizer.
+# then the threaded tests under ThreadSanitizer. The normal build's ctest also
+# builds the Windows tree in $(WIN_BUILD) (test windows-build, with
+# scripts/windows-build.sh) and runs its programs under wine.
 check: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 	$(MAKE) --no-print-directory check-asan
@@ -62,8 +67,23 @@ soak: build
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
+# Windows, cross-built with mingw-w64 (docs/windows.md):
+#   make windows PREFIX=DIR   builds $(WIN_BUILD) and installs the Windows tree
+#                             under DIR: bin/ (mcrx-core.dll, mcrx_recv.exe,
+#                             mcrx_recv_meta.exe, mcrx_send.exe), lib/ (import and
+#                             static libraries, pkg-config, CMake package), include/
+#   make windows-build        only builds $(WIN_BUILD) (programs and DLL in its bin/)
+windows-build: deps
+	bash scripts/windows-build.sh $(WIN_BUILD) $(WIN_CMAKE_FLAGS)
+
+windows: windows-build
+ifeq ($(origin PREFIX),file)
+	@echo "make windows: say where the Windows tree goes: make windows PREFIX=DIR" >&2; exit 1
+endif
+	cmake --install $(WIN_BUILD) --prefix $(PREFIX)
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD) $(WIN_BUILD)
 
 # Receive-capacity benchmark in private namespaces; writes bench/results.md.
 # A second drain, built with counting compiled out, shows what counting costs.
