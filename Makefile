@@ -8,7 +8,7 @@ FUZZ_SECONDS ?= 60
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build check check-asan check-tsan install demo bench soak fuzz clean
+.PHONY: all deps build check check-asan check-tsan install demo bench bench-ab soak fuzz clean
 
 all: build
 
@@ -78,3 +78,16 @@ bench: build
 	@echo >> bench/results.md
 	scripts/netns-run.sh bench/count-cost.sh $(BUILD) $(BUILD)-nocount >> bench/results.md
 	@cat bench/results.md
+
+# The drain of this tree against the one of BENCH_BASE (a commit), run by run
+# interleaved in one sitting: how a change moves the receive paths.
+# make bench-ab BENCH_BASE=<commit> [REPS=7 MODES="sub ctx batch thread"]
+bench-ab: build
+	@test -n "$(BENCH_BASE)" || { echo "usage: make bench-ab BENCH_BASE=<commit>"; exit 2; }
+	rm -rf $(CURDIR)/$(BUILD)-base-src
+	git worktree add -f --detach $(CURDIR)/$(BUILD)-base-src $(BENCH_BASE)
+	cmake -S $(BUILD)-base-src -B $(BUILD)-base -DMCRX_BUILD_TESTS=OFF -DMCRX_BUILD_TOOLS=OFF \
+	  -DMCRX_BUILD_EXAMPLES=OFF -DMCRX_BUILD_UV=OFF $(CMAKE_FLAGS) && \
+	  cmake --build $(BUILD)-base -j $(JOBS) --target mcrx_bench_drain mcrx_bench_flood; \
+	  rc=$$?; git worktree remove --force $(CURDIR)/$(BUILD)-base-src; exit $$rc
+	scripts/netns-run.sh bench/ab.sh $(BUILD)-base $(BUILD)
