@@ -51,7 +51,7 @@ static void usage(FILE *f) {
             "  --duration <s>      send for s seconds (fractions allowed), then exit\n"
             "  --ttl <n>           TTL / hop limit (default 1)\n"
             "  --seq               sequence number and send time in each datagram, and\n"
-            "                      the end marker (sent 3 times, 10 ms apart)\n"
+            "                      the end marker (3 times, each after 10 ms)\n"
             "  --size <bytes>      payload size (--seq: at least 32, default 64); the\n"
             "                      message, if any, follows the header, padded with zeros\n"
             "  --rate <r>          datagrams per second (1000, 1000pps), or payload bits\n"
@@ -389,14 +389,14 @@ int main(int argc, char **argv) {
         int r;
         mcrx_tool_seq_write(payload, MCRX_TOOL_SEQ_HEADER_LEN, sent, mcrx_tool_realtime_ns(), 1, sent);
         for (r = 0; r < 3; r++) {
+            /* 10 ms before each: a receiver's full buffer drains first */
             struct timespec ts = {0, 10000000L};
+            nanosleep(&ts, NULL);
             if (sendto(fd, payload, MCRX_TOOL_SEQ_HEADER_LEN, 0, (struct sockaddr *)&dst,
                        (socklen_t)dlen) < 0) {
                 fprintf(stderr, "%s: sendto %s (end marker): %s\n", name, dtext, strerror(errno));
                 return 1;
             }
-            if (r < 2)
-                nanosleep(&ts, NULL);
         }
     }
     if (load) {
