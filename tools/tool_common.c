@@ -12,6 +12,12 @@ double mcrx_tool_mono(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+int64_t mcrx_tool_realtime_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 int mcrx_tool_parse_ulong(const char *s, unsigned long min, unsigned long max,
                           unsigned long *out) {
     char *end;
