@@ -460,9 +460,12 @@ static mcrx_error udp_recv(mcrx__endpoint *ep, mcrx_datagram *dgs, mcrx__rxinfo 
             trunc = 1;
             len = buf.len;
         }
+        /* A stack may instead succeed with MSG_TRUNC: the same answer. */
+        if (m.dwFlags & MSG_TRUNC)
+            trunc = 1;
         dgs[i].len = len;
         dgs[i].wire_len = trunc ? (size_t)len + 1 : len;
-        dgs[i].flags = trunc || (m.dwFlags & MSG_TRUNC) ? MCRX_DATAGRAM_TRUNCATED : 0;
+        dgs[i].flags = trunc ? MCRX_DATAGRAM_TRUNCATED : 0;
         if (mcrx_ip_from_sockaddr((struct sockaddr *)&src, &dgs[i].source,
                                   &dgs[i].source_port) != MCRX_ERROR_NONE) {
             memset(&dgs[i].source, 0, sizeof dgs[i].source);
