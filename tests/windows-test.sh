@@ -16,7 +16,8 @@
 # namespaces are netns-run.sh's, which deletes them on every path.
 set -u
 
-src=$1 work=$2 tsend=$3
+abs() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+src=$(abs "$1") work=$(abs "$2") tsend=$(abs "$3")
 shift 3
 wine=${MCRX_WINE:-/usr/lib/wine/wine64}
 wineserver=${MCRX_WINESERVER:-/usr/lib/wine/wineserver}
@@ -42,7 +43,8 @@ stop_wine() {
 # ---- inside the receiver's namespace ---------------------------------------------
 if [ "${1:-}" = "--inner" ]; then
   shift
-  trap 'stop_wine' EXIT
+  fifos=$(mktemp -d)
+  trap 'stop_wine; rm -rf "$fifos"' EXIT
   trap 'exit 130' INT TERM
   # A server started outside the namespace would create our sockets there.
   stop_wine
@@ -54,10 +56,20 @@ if [ "${1:-}" = "--inner" ]; then
   for p in $programs; do
     [ -n "$only" ] && [ "$p" != "$only" ] && continue
     echo "== $p"
-    coproc PROG { cd "$work/build/bin" && exec "$wine" "$p.exe" "$@" 2>&1; }
-    pid=$PROG_PID out=${PROG[0]} in=${PROG[1]}
-    # A silent program is stuck: 30 s without a line ends it.
-    while IFS= read -r -t 30 line <&"$out"; do
+    # The program's stdin and stdout through two FIFOs: its requests in,
+    # "ok" out.
+    rm -f "$fifos/in" "$fifos/out"
+    mkfifo "$fifos/in" "$fifos/out"
+    (cd "$work/build/bin" && exec "$wine" "$p.exe" "$@" <"$fifos/in" >"$fifos/out" 2>&1) &
+    pid=$!
+    exec {in}>"$fifos/in" {out}<"$fifos/out"
+    timed_out=0
+    while :; do
+      # A silent program is stuck: 30 s without a line ends it.
+      IFS= read -r -t 30 line <&"$out"
+      r=$?
+      if [ "$r" -gt 128 ]; then timed_out=1; break; fi
+      [ "$r" != 0 ] && [ -z "$line" ] && break # end of its output
       line=${line%$'\r'}
       case $line in
       @@tsend\ *)
@@ -71,7 +83,8 @@ if [ "${1:-}" = "--inner" ]; then
       *) echo "$line" ;;
       esac
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    exec {in}>&- {out}<&-
+    if [ "$timed_out" = 1 ]; then
       echo "windows-test: $p printed nothing for 30 s: ended" >&2
       kill "$pid" 2>/dev/null
       stop_wine
