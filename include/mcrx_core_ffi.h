@@ -20,6 +20,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Windows' objbase.h (brought in by <windows.h> without WIN32_LEAN_AND_MEAN)
+ * defines "interface" as a keyword; this header uses it as a name. */
+#if defined(_WIN32) && defined(interface)
+#pragma push_macro("interface")
+#undef interface
+#define MCRX_FFI_INTERFACE_SAVED_
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -168,6 +176,11 @@ MCRX_EXTERN int mcrx_context_stop(McrxContext *context);
 
 #ifdef __cplusplus
 }
+#endif
+
+#if defined(MCRX_FFI_INTERFACE_SAVED_)
+#pragma pop_macro("interface")
+#undef MCRX_FFI_INTERFACE_SAVED_
 #endif
 
 #endif /* MCRX_CORE_FFI_H */

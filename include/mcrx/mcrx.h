@@ -74,6 +74,14 @@
 
 #include "../mcrx_core_ffi.h"
 
+/* Windows' objbase.h (brought in by <windows.h> without WIN32_LEAN_AND_MEAN)
+ * defines "interface" as a keyword; this header uses it as a name. */
+#if defined(_WIN32) && defined(interface)
+#pragma push_macro("interface")
+#undef interface
+#define MCRX_INTERFACE_MACRO_SAVED_
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -278,7 +286,9 @@ MCRX_EXTERN int mcrx_subscription_config_is_ssm(const mcrx_subscription_config *
 /* Datagrams                                                                 */
 
 /* The datagram was larger than cap: buf holds the first cap bytes and
- * wire_len the full size. Never silent: check this flag. */
+ * wire_len the full size. Never silent: check this flag. Windows never
+ * reports the full size of a datagram it cut: there wire_len is cap + 1,
+ * meaning only "larger than the slot". */
 #define MCRX_DATAGRAM_TRUNCATED 0x1u
 
 /* Valid-bits of mcrx_metadata's optional fields. */
@@ -317,7 +327,7 @@ typedef struct McrxDatagram {
     size_t cap;                 /* in: room in buf */
     mcrx_metadata *meta;        /* in: NULL, or where to put metadata */
     size_t len;                 /* out: bytes stored in buf (<= cap) */
-    size_t wire_len;            /* out: the datagram's real size */
+    size_t wire_len;            /* out: the datagram's real size (see TRUNCATED) */
     uint32_t flags;             /* out: MCRX_DATAGRAM_* */
     uint16_t source_port;       /* out */
     uint16_t dst_port;          /* out: the subscription's port */
@@ -519,6 +529,11 @@ MCRX_EXTERN mcrx_sock mcrx_subscription_into_sock(mcrx_subscription *sub);
 
 #ifdef __cplusplus
 }
+#endif
+
+#if defined(MCRX_INTERFACE_MACRO_SAVED_)
+#pragma pop_macro("interface")
+#undef MCRX_INTERFACE_MACRO_SAVED_
 #endif
 
 #include "metrics.h"

@@ -25,6 +25,13 @@ mcrx_error mcrx__win_startup(mcrx__err *err) {
     return 0;
 }
 
+int64_t mcrx__mono_ns(void) {
+    LARGE_INTEGER c, f;
+    QueryPerformanceCounter(&c);
+    QueryPerformanceFrequency(&f);
+    return (int64_t)((double)c.QuadPart * 1e9 / (double)f.QuadPart);
+}
+
 int64_t mcrx__wall_ns(void) {
     FILETIME ft;
     ULARGE_INTEGER t;
@@ -71,114 +78,11 @@ mcrx_error mcrx__win_index_of_address(const mcrx_ip *addr, uint32_t *index) {
     return 0;
 }
 
-/*
- * Windows has no pollable set of sockets: its best poller is the socket
- * list (WSAPoll), wrapped so that a change of members reaches a wait in
- * progress. A list wait polls the members it saw when it began: without
- * this, a subscription joined while the background receiver (or a
- * mcrx_context_wait) slept with no timeout was never watched, and its
- * datagrams stayed queued until something else woke the wait. Here add and
- * del signal a loopback wake-up that is itself a member; the wait drains it
- * and polls again with the new members for the time left.
- */
-typedef struct win_poller {
-    mcrx__poller base;
-    mcrx__poller *list;
-    mcrx__watch changed; /* a member of list */
-} win_poller;
-
-/* Largest readiness report handed up at once (the core asks for 64). */
-#define WIN_READY_MAX 64
-
-static mcrx_error wp_add(mcrx__poller *p, mcrx__watch *w, mcrx__err *err) {
-    win_poller *wp = (win_poller *)p;
-    mcrx_error rc = wp->list->ops->add(wp->list, w, err);
-    if (rc == 0)
-        mcrx__wakeup_signal(wp->changed.handle);
-    return rc;
-}
-
-static void wp_del(mcrx__poller *p, mcrx__watch *w) {
-    win_poller *wp = (win_poller *)p;
-    wp->list->ops->del(wp->list, w);
-    /* A wait must not go on polling a socket that is about to close. */
-    mcrx__wakeup_signal(wp->changed.handle);
-}
-
-static mcrx_error wp_wait(mcrx__poller *p, mcrx__watch *extra, mcrx__watch **ready, int max,
-                          int timeout_ms, int *n, mcrx__err *err) {
-    win_poller *wp = (win_poller *)p;
-    mcrx__watch *got[WIN_READY_MAX + 1];
-    ULONGLONG end = GetTickCount64() + (ULONGLONG)(timeout_ms > 0 ? timeout_ms : 0);
-    int left = timeout_ms;
-    if (max > WIN_READY_MAX)
-        max = WIN_READY_MAX; /* level-triggered: the rest is reported next time */
-    for (;;) {
-        int k = 0, i, changed = 0;
-        mcrx_error rc = wp->list->ops->wait(wp->list, extra, got, max + 1, left, &k, err);
-        *n = 0;
-        if (rc != 0)
-            return rc;
-        for (i = 0; i < k; i++) {
-            if (got[i] == &wp->changed)
-                changed = 1;
-            else if (*n < max)
-                ready[(*n)++] = got[i];
-        }
-        if (!changed || *n > 0)
-            return 0;
-        mcrx__wakeup_drain(wp->changed.handle);
-        if (timeout_ms == 0)
-            return 0;
-        if (timeout_ms > 0) {
-            ULONGLONG now = GetTickCount64();
-            if (now >= end)
-                return 0;
-            left = (int)(end - now);
-        }
-    }
-}
-
-static mcrx_sock wp_fd(const mcrx__poller *p) {
-    (void)p;
-    return MCRX_SOCK_INVALID;
-}
-
-static void wp_close(mcrx__poller *p) {
-    win_poller *wp = (win_poller *)p;
-    wp->list->ops->del(wp->list, &wp->changed);
-    wp->list->ops->close(wp->list);
-    mcrx__wakeup_close(wp->changed.handle);
-    free(wp);
-}
-
-static const mcrx__poller_ops win_poller_ops = {"list", wp_add, wp_del, wp_wait, wp_fd,
-                                                 wp_close};
-
-/* Contexts are where programs start, so Winsock starts here too. */
+/* Windows has no pollable set of sockets: its best poller is the socket
+ * list (WSAPoll). Contexts are where programs start, so Winsock starts here
+ * too. */
 mcrx_error mcrx__poller_open(mcrx__poller **p, mcrx__err *err) {
-    win_poller *wp;
-    mcrx_error rc;
     if (mcrx__win_startup(err) != 0)
         return err->code;
-    wp = calloc(1, sizeof *wp);
-    if (wp == NULL)
-        return mcrx__fail(err, MCRX_ERROR_OUT_OF_MEMORY, 0, "poller");
-    wp->changed.kind = MCRX__WATCH_WAKEUP;
-    wp->changed.handle = MCRX_SOCK_INVALID;
-    rc = mcrx__wakeup_open(&wp->changed.handle, err);
-    if (rc == 0)
-        rc = mcrx__poller_list_open(&wp->list, err);
-    if (rc == 0)
-        rc = wp->list->ops->add(wp->list, &wp->changed, err);
-    if (rc != 0) {
-        if (wp->list != NULL)
-            wp->list->ops->close(wp->list);
-        mcrx__wakeup_close(wp->changed.handle);
-        free(wp);
-        return rc;
-    }
-    wp->base.ops = &win_poller_ops;
-    *p = &wp->base;
-    return 0;
+    return mcrx__poller_list_open(p, err);
 }
