@@ -11,7 +11,7 @@ FUZZ_SECONDS ?= 60
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build check check-asan check-tsan install demo bench soak fuzz clean windows windows-build
+.PHONY: all deps build check check-asan check-tsan install demo bench bench-ab soak fuzz clean windows windows-build
 
 all: build
 
@@ -22,10 +22,11 @@ build: deps
 	cmake -S . -B $(BUILD) -DMCRX_WERROR=ON -DMCRX_REQUIRE_UV=ON $(CMAKE_FLAGS)
 	cmake --build $(BUILD) -j $(JOBS)
 
-# Every test, twice: a normal build, then under AddressSanitizer and UBSan;
-# then the threaded tests under ThreadSanitizer. The normal build's ctest also
-# builds the Windows tree in $(WIN_BUILD) (test windows-build, with
-# scripts/windows-build.sh) and runs its programs under wine.
+# Every test, twice: a normal build, then under AddressSanitizer and UBSan
+# (all but the Windows tests, label windows: mingw-built programs under wine,
+# with no sanitizer); then the threaded tests under ThreadSanitizer. Only the
+# normal build's ctest builds the Windows tree in $(WIN_BUILD) (test
+# windows-build, scripts/windows-build.sh) and runs its programs under wine.
 check: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 	$(MAKE) --no-print-directory check-asan
@@ -34,7 +35,7 @@ check: build
 check-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DMCRX_WERROR=ON -DMCRX_REQUIRE_UV=ON -DMCRX_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_FLAGS)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
-	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
+	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) -LE windows
 
 # The tests labelled "threads" (several threads on one context) under
 # ThreadSanitizer; any race report fails them.
@@ -98,3 +99,16 @@ bench: build
 	@echo >> bench/results.md
 	scripts/netns-run.sh bench/count-cost.sh $(BUILD) $(BUILD)-nocount >> bench/results.md
 	@cat bench/results.md
+
+# The drain of this tree against the one of BENCH_BASE (a commit), run by run
+# interleaved in one sitting: how a change moves the receive paths.
+# make bench-ab BENCH_BASE=<commit> [REPS=7 MODES="sub ctx batch thread"]
+bench-ab: build
+	@test -n "$(BENCH_BASE)" || { echo "usage: make bench-ab BENCH_BASE=<commit>"; exit 2; }
+	rm -rf $(CURDIR)/$(BUILD)-base-src
+	git worktree add -f --detach $(CURDIR)/$(BUILD)-base-src $(BENCH_BASE)
+	cmake -S $(BUILD)-base-src -B $(BUILD)-base -DMCRX_BUILD_TESTS=OFF -DMCRX_BUILD_TOOLS=OFF \
+	  -DMCRX_BUILD_EXAMPLES=OFF -DMCRX_BUILD_UV=OFF $(CMAKE_FLAGS) && \
+	  cmake --build $(BUILD)-base -j $(JOBS) --target mcrx_bench_drain mcrx_bench_flood; \
+	  rc=$$?; git worktree remove --force $(CURDIR)/$(BUILD)-base-src; exit $$rc
+	scripts/netns-run.sh bench/ab.sh $(BUILD)-base $(BUILD)

@@ -17,6 +17,14 @@ export PKG_CONFIG_PATH="$libdir/pkgconfig"
 export LD_LIBRARY_PATH="$libdir"
 test -f "$work/prefix/include/mcrx_core_ffi.h"
 test -f "$work/prefix/include/mcrx/mcrx.h"
+# The tools' man pages (man mcrx_recv after make install) and completion.
+if [ -d "$build/tools" ]; then
+  for m in mcrx_recv mcrx_recv_meta mcrx_send mcrx_doctor; do
+    test -f "$work/prefix/share/man/man1/$m.1"
+    test -f "$work/prefix/share/bash-completion/completions/$m"
+  done
+  echo "ok: man pages and completion installed"
+fi
 pkg-config --exists mcrx-core
 [ "$(pkg-config --modversion mcrx-core)" = "0.1.0" ]
 

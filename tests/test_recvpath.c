@@ -897,6 +897,35 @@ static void socket_list_context_waits_and_receives_fairly(void **state) {
     mcrx_context_free(ctx);
 }
 
+/* The background receiver sleeping in a socket-list wait with no timeout
+ * must see a subscription joined meanwhile: a list wait polls the members it
+ * saw when it began, so a join has to end it. */
+static volatile int late_join_delivered;
+
+static void count_packet(const McrxPacketView *v, void *user) {
+    (void)v;
+    (void)user;
+    __atomic_add_fetch(&late_join_delivered, 1, __ATOMIC_SEQ_CST);
+}
+
+static void socket_list_wait_sees_a_subscription_joined_while_it_sleeps(void **state) {
+    mcrx_context *ctx = fake_context(1);
+    mcrx_subscription *a = add_sub(ctx, "239.1.1.1", NULL, NULL, 0);
+    struct timespec pause = {0, 100 * 1000000};
+    int i;
+    (void)state;
+    late_join_delivered = 0;
+    push_own(a, "late"); /* queued before the join; the receiver is not watching it */
+    assert_int_equal(mcrx_context_start(ctx, count_packet, NULL, 0), MCRX_STATUS_OK);
+    nanosleep(&pause, NULL); /* the receiver is now asleep with nothing to watch */
+    assert_int_equal(mcrx_context_join_subscription(ctx, a->id), 0);
+    for (i = 0; i < 200 && __atomic_load_n(&late_join_delivered, __ATOMIC_SEQ_CST) == 0; i++)
+        nanosleep(&(struct timespec){0, 10 * 1000000}, NULL);
+    assert_int_equal(mcrx_context_stop(ctx), MCRX_STATUS_OK);
+    assert_int_equal(late_join_delivered, 1);
+    mcrx_context_free(ctx);
+}
+
 /* ---- control messages -------------------------------------------------------------------- */
 
 /* Where crafted buffers are put together (aligned as the kernel's are). */
@@ -1214,6 +1243,7 @@ int main(void) {
         cmocka_unit_test(socket_list_context_has_no_single_fd_and_says_NOT_SUPPORTED),
         cmocka_unit_test(socket_list_context_lists_joined_handles_in_id_order),
         cmocka_unit_test(socket_list_context_waits_and_receives_fairly),
+        cmocka_unit_test(socket_list_wait_sees_a_subscription_joined_while_it_sleeps),
         cmocka_unit_test(cmsgs_ipv4_pktinfo_gives_destination_and_ingress),
         cmocka_unit_test(cmsgs_ipv6_pktinfo_gives_destination_and_ingress),
         cmocka_unit_test(cmsgs_timestamp_drops_ttl_and_hoplimit_in_one_chain),

@@ -20,6 +20,9 @@
 #include <sys/socket.h>
 #endif
 
+#include <stddef.h>
+#include <stdio.h>
+
 #include <mcrx/mcrx.h>
 
 /* Sockets usable by the tool itself (Winsock's WSAStartup; nothing on POSIX).
@@ -27,6 +30,9 @@
 int mcrx_tool_net_init(const char *name);
 /* The OS's text for the last failed socket call (errno, WSAGetLastError). */
 const char *mcrx_tool_net_error(void);
+/* 1 when the last failed send only found the send queue full (ENOBUFS,
+ * EAGAIN; WSAENOBUFS, WSAEWOULDBLOCK): the datagram may be sent again. */
+int mcrx_tool_net_busy(void);
 void mcrx_tool_sock_close(mcrx_sock s);
 /* Index of the interface that holds an IPv6 address, 0 if none. */
 unsigned mcrx_tool_v6_index_of(const mcrx_ip *ip);
@@ -47,5 +53,18 @@ int mcrx_tool_wait(mcrx_context *ctx, double seconds, char *why, size_t len);
 
 /* Sleeps for seconds; a stop request ends it early. */
 void mcrx_tool_sleep(double seconds);
+/* Sleeps until the monotonic time t (mcrx_tool_mono); a stop request ends it
+ * early. */
+void mcrx_tool_sleep_until(double t);
+/* Sleeps for seconds (a short pause), stop request or not. */
+void mcrx_tool_pause(double seconds);
+
+/* The name of interface index in buf, "" when it has none. */
+#define MCRX_TOOL_IFNAME_LEN 260
+void mcrx_tool_ifname(unsigned index, char *buf, size_t len);
+
+/* --rcvbuf: what the OS granted for asked bytes (have, as getsockopt reads
+ * it), on f; on stderr, when it granted less, the limit and how to raise it. */
+void mcrx_tool_rcvbuf_report(FILE *f, const char *name, unsigned long asked, size_t have);
 
 #endif

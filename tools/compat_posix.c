@@ -1,4 +1,5 @@
-/* The tools' OS layer on POSIX (compat.h): signals, ppoll, getifaddrs. */
+/* The tools' OS layer on POSIX (compat.h): signals, ppoll, getifaddrs,
+ * clock_nanosleep, /proc. */
 #define _GNU_SOURCE
 #include "compat.h"
 #include "tool_common.h"
@@ -19,6 +20,10 @@ int mcrx_tool_net_init(const char *name) {
 
 const char *mcrx_tool_net_error(void) {
     return strerror(errno);
+}
+
+int mcrx_tool_net_busy(void) {
+    return errno == ENOBUFS || errno == EAGAIN || errno == EWOULDBLOCK;
 }
 
 void mcrx_tool_sock_close(mcrx_sock s) {
@@ -89,4 +94,64 @@ double mcrx_tool_mono(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int64_t mcrx_tool_realtime_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void mcrx_tool_sleep_until(double t) {
+    struct timespec ts;
+    if (t <= mcrx_tool_mono())
+        return;
+    ts.tv_sec = (time_t)t;
+    ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+    if (ts.tv_nsec >= 1000000000L)
+        ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+    /* A stop signal interrupts it (EINTR); the caller looks at its flag. */
+    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+}
+
+void mcrx_tool_pause(double seconds) {
+    struct timespec ts;
+    if (seconds <= 0)
+        return;
+    ts.tv_sec = (time_t)seconds;
+    ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+void mcrx_tool_ifname(unsigned index, char *buf, size_t len) {
+    char name[IF_NAMESIZE + 1];
+    if (len == 0)
+        return;
+    buf[0] = '\0';
+    if (if_indextoname(index, name) != NULL)
+        snprintf(buf, len, "%s", name);
+}
+
+/* Linux keeps twice the request for its bookkeeping, so less than that
+ * means a clamp (net.core.rmem_max). */
+void mcrx_tool_rcvbuf_report(FILE *f, const char *name, unsigned long asked, size_t have) {
+    fprintf(f, "rcvbuf: asked %lu bytes, the kernel has %zu (Linux counts twice the request)\n",
+            asked, have);
+    if (have < 2 * (size_t)asked) {
+        FILE *mx = fopen("/proc/sys/net/core/rmem_max", "r");
+        unsigned long rmem = 0;
+        if (mx != NULL) {
+            if (fscanf(mx, "%lu", &rmem) != 1)
+                rmem = 0;
+            fclose(mx);
+        }
+        fprintf(stderr,
+                "%s: --rcvbuf %lu was clamped by the kernel to %zu bytes (net.core.rmem_max = %lu); "
+                "raise it: sysctl -w net.core.rmem_max=%lu\n",
+                name, asked, have, rmem, asked);
+    } else if (have > 2 * (size_t)asked + 4096) {
+        fprintf(f, "rcvbuf: the kernel raised it to its minimum\n");
+    }
+    fflush(f);
 }

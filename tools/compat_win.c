@@ -38,6 +38,11 @@ const char *mcrx_tool_net_error(void) {
     return text;
 }
 
+int mcrx_tool_net_busy(void) {
+    int code = WSAGetLastError();
+    return code == WSAENOBUFS || code == WSAEWOULDBLOCK;
+}
+
 void mcrx_tool_sock_close(mcrx_sock s) {
     closesocket((SOCKET)s);
 }
@@ -135,4 +140,41 @@ double mcrx_tool_mono(void) {
         QueryPerformanceFrequency(&freq);
     QueryPerformanceCounter(&now);
     return (double)now.QuadPart / (double)freq.QuadPart;
+}
+
+int64_t mcrx_tool_realtime_ns(void) {
+    FILETIME ft;
+    ULARGE_INTEGER t;
+    GetSystemTimePreciseAsFileTime(&ft);
+    t.LowPart = ft.dwLowDateTime;
+    t.HighPart = ft.dwHighDateTime;
+    /* 100 ns units since 1601-01-01 */
+    return ((int64_t)t.QuadPart - 116444736000000000LL) * 100;
+}
+
+void mcrx_tool_sleep_until(double t) {
+    mcrx_tool_sleep(t - mcrx_tool_mono());
+}
+
+void mcrx_tool_pause(double seconds) {
+    if (seconds > 0)
+        Sleep((DWORD)(seconds * 1000 + 0.5));
+}
+
+void mcrx_tool_ifname(unsigned index, char *buf, size_t len) {
+    char name[IF_NAMESIZE + 1];
+    if (len == 0)
+        return;
+    buf[0] = '\0';
+    if (if_indextoname(index, name) != NULL)
+        snprintf(buf, len, "%s", name);
+}
+
+/* Windows keeps what was asked for: less means the stack refused part. */
+void mcrx_tool_rcvbuf_report(FILE *f, const char *name, unsigned long asked, size_t have) {
+    fprintf(f, "rcvbuf: asked %lu bytes, Windows has %zu\n", asked, have);
+    if (have < (size_t)asked)
+        fprintf(stderr, "%s: --rcvbuf %lu was reduced by Windows to %zu bytes\n", name, asked,
+                have);
+    fflush(f);
 }

@@ -4,9 +4,11 @@
  *
  *   <prog> <group> <dst_port> [source] [interface]
  *          [--source S] [--interface I] [--count N] [--timeout S] [--json]
+ *          [--stats[=SECONDS]] [--rcvbuf BYTES] [--pcap FILE]
  *
- * Exit status: 0 after a signal or --count datagrams, 1 on bad arguments or
- * a library error, 2 after --timeout seconds without a datagram.
+ * Exit status: 0 after a signal, --count datagrams or (--stats) the end
+ * marker, 1 on bad arguments or a library or file error, 2 after --timeout
+ * seconds without a datagram (with --stats: when none arrived at all).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,6 +22,7 @@
 #include <mcrx/mcrx.h>
 
 #include "compat.h"
+#include "recv_stats.h"
 #include "tool_common.h"
 
 static void usage(FILE *f, const mcrx_tool_options *o) {
@@ -36,10 +39,22 @@ static void usage(FILE *f, const mcrx_tool_options *o) {
             "  --count <n>         exit 0 after n datagrams\n"
             "  --timeout <s>       exit 2 after s seconds without a datagram\n"
             "  --json              one JSON object per datagram on stdout (banner on stderr)\n"
+            "%s"
             "  --help              this text\n"
             "\n"
-            "Stops cleanly (leave, close, exit 0) on SIGINT or SIGTERM.\n",
-            o->name, o->name, o->meta ? ", with its receive metadata" : "");
+            "Stops cleanly (leave, close, exit 0) on SIGINT or SIGTERM.\n"
+            "Exit status: 0 done, 1 bad arguments or an error, 2 --timeout without data.\n",
+            o->name, o->name, o->meta ? ", with its receive metadata" : "",
+            !o->allow_extras ? "" :
+            "  --stats[=SECONDS]   statistics per (source, group) stream instead of one line\n"
+            "                      per datagram: received, rate, loss from sequence gaps,\n"
+            "                      duplicates, reordering, RFC 3550 jitter, one-way delay,\n"
+            "                      kernel drops; a line every SECONDS (default 1, 0 = none)\n"
+            "                      and a summary at the sender's end marker, --count,\n"
+            "                      --timeout or a signal. Reads mcrx_send --seq and iperf 2\n"
+            "                      datagrams. With --json: JSON lines (docs/tools.md)\n"
+            "  --rcvbuf <bytes>    socket receive buffer to ask for (says when clamped)\n"
+            "  --pcap <file>       write what arrives as a pcap file (tshark, Wireshark)\n");
 }
 
 static int arg_error(const mcrx_tool_options *o, const char *fmt, const char *arg) {
@@ -64,6 +79,30 @@ int mcrx_tool_recv_parse(int argc, char **argv, mcrx_tool_options *o) {
         }
         if (!strcmp(a, "--json")) {
             o->json = 1;
+            continue;
+        }
+        if (o->allow_extras && (!strcmp(a, "--stats") || !strncmp(a, "--stats=", 8))) {
+            o->stats = 1;
+            o->stats_every = 1;
+            if (a[7] == '=') {
+                char *end;
+                o->stats_every = strtod(a + 8, &end);
+                if (a[8] == '\0' || *end != '\0' || !(o->stats_every >= 0) || o->stats_every > 1e6)
+                    return arg_error(o, "invalid --stats interval '%s' (seconds, 0 = summary only)",
+                                     a + 8);
+            }
+            continue;
+        }
+        if (o->allow_extras && (!strcmp(a, "--rcvbuf") || !strcmp(a, "--pcap"))) {
+            if (i + 1 >= argc)
+                return arg_error(o, "missing value after %s", a);
+            if (a[2] == 'p') {
+                o->pcap = argv[++i];
+                continue;
+            }
+            if (mcrx_tool_parse_ulong(argv[i + 1], 1, 0x7fffffffUL, &o->rcvbuf) != 0)
+                return arg_error(o, "invalid --rcvbuf '%s' (bytes, 1 to 2147483647)", argv[i + 1]);
+            i++;
             continue;
         }
         if (!strncmp(a, "--", 2)) {
@@ -124,7 +163,12 @@ void mcrx_tool_recv_banner(FILE *f, const mcrx_tool_options *o, const mcrx_subsc
     fprintf(f, "  dst_port: %lu\n", o->port);
     fprintf(f, "  source: %s\n", o->source ? o->source : "any");
     fprintf(f, "  interface: %s\n", iface);
-    fprintf(f, "  sub_id: %llu\n\n", (unsigned long long)id);
+    fprintf(f, "  sub_id: %llu\n", (unsigned long long)id);
+    if (o->stats)
+        fprintf(f, "  stats: %s\n", o->stats_every > 0 ? "intervals and summary" : "summary");
+    if (o->pcap != NULL)
+        fprintf(f, "  pcap: %s\n", o->pcap);
+    fputc('\n', f);
     fprintf(f, "%s\n", o->waiting);
     fflush(f);
 }
@@ -152,7 +196,8 @@ mcrx_context *mcrx_tool_recv_open(const mcrx_tool_options *o, mcrx_subscription_
     /* Every report the output shows: timestamps, TTL and the drop count are
      * in the JSON rows of both receivers. */
     cfg->rx_options |= MCRX_RX_TIMESTAMP | MCRX_RX_TTL | MCRX_RX_DROPS;
-    if (o->meta)
+    cfg->rcvbuf_bytes = (uint32_t)o->rcvbuf;
+    if (o->meta || o->stats)
         cfg->rx_options |= MCRX_RX_PKTINFO;
     ctx = mcrx_context_new();
     if (ctx == NULL) {
@@ -190,6 +235,17 @@ void mcrx_tool_recv_options_init(mcrx_tool_options *o, int meta, const char *nam
     o->waiting = meta ? "waiting for packets with rich metadata ..." : "waiting for packets ...";
 }
 
+/* The OS's answer to --rcvbuf (compat_*.c says what it means). */
+static void report_rcvbuf(FILE *f, const mcrx_tool_options *o, mcrx_context *ctx, uint64_t id) {
+    size_t have = 0;
+    mcrx_subscription *sub = mcrx_context_get_subscription(ctx, id);
+    if (sub == NULL || mcrx_subscription_rcvbuf(sub, &have) != MCRX_STATUS_OK) {
+        fprintf(stderr, "%s: could not read the receive buffer size back\n", o->name);
+        return;
+    }
+    mcrx_tool_rcvbuf_report(f, o->name, o->rcvbuf, have);
+}
+
 int mcrx_tool_recv_main(int argc, char **argv, int meta, const char *name) {
     mcrx_tool_options o;
     mcrx_context *ctx;
@@ -199,31 +255,50 @@ int mcrx_tool_recv_main(int argc, char **argv, int meta, const char *name) {
     mcrx_datagram dg;
     mcrx_metadata md;
     long received = 0;
-    double last;
-    int rc = 0;
+    double last, join_mono;
+    int64_t join_ns;
+    int rc = 0, ended = 0;
     mcrx_tool_metrics metrics;
+    mcrx_tool_stats stats;
+    mcrx_tool_pcap pcap;
+    FILE *info;
 
     mcrx_tool_recv_options_init(&o, meta, name);
+    o.allow_extras = 1;
     if (mcrx_tool_recv_parse(argc, argv, &o) != 0)
         return 1;
-    ctx = mcrx_tool_recv_open(&o, &cfg, &id);
-    if (ctx == NULL)
+    info = o.json ? stderr : stdout;
+    memset(&pcap, 0, sizeof pcap);
+    if (o.pcap != NULL && mcrx_tool_pcap_open(&pcap, o.pcap) != 0) {
+        fprintf(stderr, "%s: cannot write --pcap %s: %s\n", name, o.pcap, strerror(errno));
         return 1;
-    if (mcrx_tool_metrics_init(&metrics, &o, &cfg, o.json ? stderr : stdout) != 0) {
+    }
+    join_ns = mcrx_tool_realtime_ns();
+    join_mono = mcrx_tool_mono();
+    ctx = mcrx_tool_recv_open(&o, &cfg, &id);
+    if (ctx == NULL) {
+        mcrx_tool_pcap_close(&pcap);
+        return 1;
+    }
+    if (mcrx_tool_metrics_init(&metrics, &o, &cfg, info) != 0) {
         mcrx_context_free(ctx);
+        mcrx_tool_pcap_close(&pcap);
         return 1;
     }
     mcrx_tool_metrics_tick(&metrics, ctx, 1); /* the baseline sample */
+    mcrx_tool_stats_init(&stats, stdout, o.json, o.stats ? o.stats_every : 0, join_ns, join_mono);
 
     /* Stop requests are held back except while waiting, so none is lost
      * between a check and the wait. */
     mcrx_tool_on_stop(on_signal, 1);
 
-    mcrx_tool_recv_banner(o.json ? stderr : stdout, &o, &cfg, id);
+    mcrx_tool_recv_banner(info, &o, &cfg, id);
+    if (o.rcvbuf)
+        report_rcvbuf(info, &o, ctx, id);
     mcrx_datagram_init(&dg, buf, sizeof buf);
     dg.meta = &md;
     last = mcrx_tool_mono();
-    while (!stop_signal && (o.count < 0 || received < o.count)) {
+    while (!stop_signal && !ended && (o.count < 0 || received < o.count)) {
         size_t got = 0;
         if (mcrx_context_recv(ctx, &dg, &got) != MCRX_STATUS_OK) {
             fprintf(stderr, "%s: receive failed: %s\n", name, mcrx_context_last_error(ctx));
@@ -231,20 +306,41 @@ int mcrx_tool_recv_main(int argc, char **argv, int meta, const char *name) {
             break;
         }
         mcrx_tool_metrics_tick(&metrics, ctx, 0);
+        if (o.stats)
+            mcrx_tool_stats_tick(&stats, mcrx_tool_mono());
         if (got == 1) {
-            mcrx_tool_print(stdout, &dg, &o);
-            received++;
+            if (o.pcap != NULL && mcrx_tool_pcap_write(&pcap, &dg) != 0) {
+                fprintf(stderr, "%s: writing --pcap %s: %s\n", name, o.pcap, strerror(errno));
+                rc = 1;
+                break;
+            }
+            if (o.stats) {
+                uint64_t before = stats.data_datagrams;
+                ended = mcrx_tool_stats_add(&stats, &dg);
+                received += (long)(stats.data_datagrams - before);
+            } else {
+                mcrx_tool_print(stdout, &dg, &o);
+                received++;
+            }
             last = mcrx_tool_mono();
             continue;
         }
         {
             char why[512];
+            double now = mcrx_tool_mono();
             double wait = mcrx_tool_metrics_left(&metrics);
+            if (o.stats) {
+                double sl = mcrx_tool_stats_left(&stats, now);
+                if (sl >= 0 && (wait < 0 || sl < wait))
+                    wait = sl;
+            }
             if (o.timeout > 0) {
-                double left = o.timeout - (mcrx_tool_mono() - last);
+                double left = o.timeout - (now - last);
                 if (left <= 0) {
-                    fprintf(stderr, "%s: no datagram for %g s, giving up\n", name, o.timeout);
-                    rc = 2;
+                    if (!o.stats || received == 0) {
+                        fprintf(stderr, "%s: no datagram for %g s, giving up\n", name, o.timeout);
+                        rc = 2;
+                    }
                     break;
                 }
                 if (wait < 0 || left < wait)
@@ -257,6 +353,10 @@ int mcrx_tool_recv_main(int argc, char **argv, int meta, const char *name) {
             }
         }
     }
+    if (o.stats) {
+        mcrx_tool_stats_finish(&stats);
+        mcrx_tool_stats_free(&stats);
+    }
     if (mcrx_context_leave_subscription(ctx, id) != MCRX_STATUS_OK && rc == 0) {
         fprintf(stderr, "%s: failed to leave subscription: %s\n", name,
                 mcrx_context_last_error(ctx));
@@ -264,6 +364,14 @@ int mcrx_tool_recv_main(int argc, char **argv, int meta, const char *name) {
     }
     mcrx_tool_metrics_close(&metrics);
     mcrx_context_free(ctx);
+    if (o.pcap != NULL) {
+        if (mcrx_tool_pcap_close(&pcap) != 0 && rc == 0) {
+            fprintf(stderr, "%s: writing --pcap %s: %s\n", name, o.pcap, strerror(errno));
+            rc = 1;
+        }
+        if (!o.json)
+            fprintf(stderr, "%s: wrote %llu datagrams to %s\n", name, pcap.written, o.pcap);
+    }
     if (stop_signal && !o.json)
         fprintf(stderr, "%s: shutting down after %ld datagrams\n", name, received);
     return rc;

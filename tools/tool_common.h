@@ -2,12 +2,15 @@
 #ifndef MCRX_TOOL_COMMON_H
 #define MCRX_TOOL_COMMON_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include <mcrx/mcrx.h>
 
 /* A monotonic clock in seconds (compat_*.c). */
 double mcrx_tool_mono(void);
+/* CLOCK_REALTIME in ns since the Unix epoch. */
+int64_t mcrx_tool_realtime_ns(void);
 
 /* Whole number in [min, max]; 0 on success. */
 int mcrx_tool_parse_ulong(const char *s, unsigned long min, unsigned long max,
@@ -32,6 +35,12 @@ typedef struct mcrx_tool_options {
     double timeout; /* <= 0 = none */
     int json;
     int meta;
+    /* mcrx_recv / mcrx_recv_meta only (allow_extras set): */
+    int allow_extras;
+    int stats;            /* --stats[=SECONDS] */
+    double stats_every;   /* seconds between interval lines; 0 = summary only */
+    unsigned long rcvbuf; /* --rcvbuf BYTES, 0 = kernel default */
+    const char *pcap;     /* --pcap FILE */
     const char *name;       /* for messages: "mcrx_recv" */
     const char *ready_name; /* banner: "mcrx-recv" */
     const char *waiting;    /* "waiting for packets ..." */

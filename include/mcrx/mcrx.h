@@ -288,7 +288,9 @@ MCRX_EXTERN int mcrx_subscription_config_is_ssm(const mcrx_subscription_config *
 /* Datagrams                                                                 */
 
 /* The datagram was larger than cap: buf holds the first cap bytes and
- * wire_len the full size. Never silent: check this flag. */
+ * wire_len the full size. Never silent: check this flag. Windows never
+ * reports the full size of a datagram it cut: there wire_len is cap + 1,
+ * meaning only "larger than the slot". */
 #define MCRX_DATAGRAM_TRUNCATED 0x1u
 
 /* Valid-bits of mcrx_metadata's optional fields. */
@@ -327,7 +329,7 @@ typedef struct McrxDatagram {
     size_t cap;                 /* in: room in buf */
     mcrx_metadata *meta;        /* in: NULL, or where to put metadata */
     size_t len;                 /* out: bytes stored in buf (<= cap) */
-    size_t wire_len;            /* out: the datagram's real size */
+    size_t wire_len;            /* out: the datagram's real size (see TRUNCATED) */
     uint32_t flags;             /* out: MCRX_DATAGRAM_* */
     uint16_t source_port;       /* out */
     uint16_t dst_port;          /* out: the subscription's port */

@@ -20,6 +20,12 @@ int64_t mcrx__wall_ns(void) {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+int64_t mcrx__mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 uint64_t mcrx__plat_drops(mcrx_sock sock) {
     uint32_t mem[SK_MEMINFO_VARS];
     socklen_t len = sizeof mem;

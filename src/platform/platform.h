@@ -244,6 +244,8 @@ uint64_t mcrx__plat_drops(mcrx_sock sock);
 mcrx_error mcrx__plat_hardware(mcrx_hardware_metrics *out, struct mcrx__err *err);
 /* Wall clock, Unix nanoseconds. */
 int64_t mcrx__wall_ns(void);
+/* A monotonic clock, nanoseconds from an arbitrary start: for deadlines. */
+int64_t mcrx__mono_ns(void);
 /* The OS's text for its error number os (errno here, WSA codes on
  * Windows), written into buf; returns buf. */
 const char *mcrx__os_error_text(int os, char *buf, size_t len);

@@ -3,6 +3,12 @@
  * for platforms without one pollable handle per set. There is no handle for
  * mcrx_context_fd; event loops watch the sockets that mcrx_context_sockets
  * lists. Each wait costs one pass over the members.
+ *
+ * A wait polls the members it saw when it began. So that a member added or
+ * removed meanwhile (a subscription joined while the background receiver
+ * sleeps with no timeout) reaches it, add and del signal a wake-up that is
+ * itself a member; the wait drains it and polls again, with the new members,
+ * for the time left.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -35,6 +41,7 @@ typedef struct list_poller {
     mcrx__mutex lock; /* add/del may race with a wait on another thread */
     mcrx__watch **members;
     size_t n, cap;
+    mcrx__watch changed; /* a member: signalled by add and del */
 } list_poller;
 
 /* Waits poll at most this many members from the stack; more take one
@@ -58,6 +65,8 @@ static mcrx_error lp_add(mcrx__poller *p, mcrx__watch *w, mcrx__err *err) {
     if (rc == 0)
         l->members[l->n++] = w;
     mcrx__mutex_unlock(&l->lock);
+    if (rc == 0 && w != &l->changed)
+        mcrx__wakeup_signal(l->changed.handle);
     return rc;
 }
 
@@ -73,11 +82,12 @@ static void lp_del(mcrx__poller *p, mcrx__watch *w) {
         }
     }
     mcrx__mutex_unlock(&l->lock);
+    /* A wait must not go on polling a socket that is about to close. */
+    mcrx__wakeup_signal(l->changed.handle);
 }
 
-static mcrx_error lp_wait(mcrx__poller *p, mcrx__watch *extra, mcrx__watch **ready, int max,
-                          int timeout_ms, int *n, mcrx__err *err) {
-    list_poller *l = (list_poller *)p;
+static mcrx_error wait_once(list_poller *l, mcrx__watch *extra, mcrx__watch **ready, int max,
+                            int timeout_ms, int *n, mcrx__err *err) {
     pollfd_t stack_fds[STACK_MEMBERS + 1];
     mcrx__watch *stack_who[STACK_MEMBERS + 1];
     pollfd_t *fds = stack_fds;
@@ -134,6 +144,43 @@ static mcrx_error lp_wait(mcrx__poller *p, mcrx__watch *extra, mcrx__watch **rea
     return 0;
 }
 
+/* Largest readiness report handed up at once (the core asks for 64). */
+#define READY_MAX 64
+
+static mcrx_error lp_wait(mcrx__poller *p, mcrx__watch *extra, mcrx__watch **ready, int max,
+                          int timeout_ms, int *n, mcrx__err *err) {
+    list_poller *l = (list_poller *)p;
+    mcrx__watch *got[READY_MAX + 1];
+    int64_t end = mcrx__mono_ns() + (int64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000;
+    int left = timeout_ms;
+    if (max > READY_MAX)
+        max = READY_MAX; /* level-triggered: the rest is reported next time */
+    for (;;) {
+        int k = 0, i, changed = 0;
+        mcrx_error rc = wait_once(l, extra, got, max + 1, left, &k, err);
+        *n = 0;
+        if (rc != 0)
+            return rc;
+        for (i = 0; i < k; i++) {
+            if (got[i] == &l->changed)
+                changed = 1;
+            else if (*n < max)
+                ready[(*n)++] = got[i];
+        }
+        if (!changed || *n > 0)
+            return 0;
+        mcrx__wakeup_drain(l->changed.handle);
+        if (timeout_ms == 0)
+            return 0;
+        if (timeout_ms > 0) {
+            int64_t now = mcrx__mono_ns();
+            if (now >= end)
+                return 0;
+            left = (int)((end - now + 999999) / 1000000);
+        }
+    }
+}
+
 static mcrx_sock lp_fd(const mcrx__poller *p) {
     (void)p;
     return MCRX_SOCK_INVALID;
@@ -141,6 +188,7 @@ static mcrx_sock lp_fd(const mcrx__poller *p) {
 
 static void lp_close(mcrx__poller *p) {
     list_poller *l = (list_poller *)p;
+    mcrx__wakeup_close(l->changed.handle);
     mcrx__mutex_destroy(&l->lock);
     free(l->members);
     free(l);
@@ -154,6 +202,13 @@ mcrx_error mcrx__poller_list_open(mcrx__poller **out, mcrx__err *err) {
         return mcrx__fail(err, MCRX_ERROR_OUT_OF_MEMORY, 0, "poller");
     mcrx__mutex_init(&l->lock);
     l->base.ops = &list_ops;
+    l->changed.kind = MCRX__WATCH_WAKEUP;
+    l->changed.handle = MCRX_SOCK_INVALID;
+    if (mcrx__wakeup_open(&l->changed.handle, err) != 0 || lp_add(&l->base, &l->changed, err) != 0) {
+        mcrx_error rc = err->code;
+        lp_close(&l->base);
+        return rc;
+    }
     *out = &l->base;
     return 0;
 }

@@ -25,6 +25,13 @@ mcrx_error mcrx__win_startup(mcrx__err *err) {
     return 0;
 }
 
+int64_t mcrx__mono_ns(void) {
+    LARGE_INTEGER c, f;
+    QueryPerformanceCounter(&c);
+    QueryPerformanceFrequency(&f);
+    return (int64_t)((double)c.QuadPart * 1e9 / (double)f.QuadPart);
+}
+
 int64_t mcrx__wall_ns(void) {
     FILETIME ft;
     ULARGE_INTEGER t;
@@ -47,35 +54,27 @@ mcrx_error mcrx__plat_hardware(mcrx_hardware_metrics *out, mcrx__err *err) {
                       "here");
 }
 
+/* GetUnicastIpAddressTable names each address's interface by index, the
+ * same for both families. (GetAdaptersAddresses' Ipv6IfIndex is 0 wherever
+ * the stack does not fill it in: wine 8 never does, so an IPv6 interface
+ * named by address was "not found" there.) */
 mcrx_error mcrx__win_index_of_address(const mcrx_ip *addr, uint32_t *index) {
-    ULONG size = 16384, rc;
-    IP_ADAPTER_ADDRESSES *list = NULL, *a;
-    int af = addr->family == MCRX_IP_V6 ? AF_INET6 : AF_INET;
+    MIB_UNICASTIPADDRESS_TABLE *t = NULL;
+    ULONG i;
     *index = 0;
-    do {
-        free(list);
-        list = malloc(size);
-        if (list == NULL)
-            return MCRX_ERROR_OUT_OF_MEMORY;
-        rc = GetAdaptersAddresses((ULONG)af, GAA_FLAG_SKIP_ANYCAST | GAA_FLAG_SKIP_DNS_SERVER,
-                                  NULL, list, &size);
-    } while (rc == ERROR_BUFFER_OVERFLOW);
-    if (rc != NO_ERROR) {
-        free(list);
+    if (GetUnicastIpAddressTable(addr->family == MCRX_IP_V6 ? AF_INET6 : AF_INET, &t) !=
+        NO_ERROR)
         return MCRX_ERROR_INTERFACE_DISCOVERY_FAILED;
-    }
-    for (a = list; a != NULL && *index == 0; a = a->Next) {
-        IP_ADAPTER_UNICAST_ADDRESS *u;
-        for (u = a->FirstUnicastAddress; u != NULL; u = u->Next) {
-            mcrx_ip ip;
-            if (mcrx_ip_from_sockaddr(u->Address.lpSockaddr, &ip, NULL) == MCRX_ERROR_NONE &&
-                mcrx_ip_equal(&ip, addr)) {
-                *index = af == AF_INET6 ? a->Ipv6IfIndex : a->IfIndex;
-                break;
-            }
+    for (i = 0; i < t->NumEntries; i++) {
+        mcrx_ip ip;
+        if (mcrx_ip_from_sockaddr((const struct sockaddr *)&t->Table[i].Address, &ip, NULL) ==
+                MCRX_ERROR_NONE &&
+            mcrx_ip_equal(&ip, addr)) {
+            *index = (uint32_t)t->Table[i].InterfaceIndex;
+            break;
         }
     }
-    free(list);
+    FreeMibTable(t);
     return 0;
 }
 

@@ -17,6 +17,26 @@
 
 /* ---- errors ---------------------------------------------------------------- */
 
+/* The names of the Winsock codes a receiver meets, for a system without a
+ * text for them (wine 8 has none for several). */
+static const char *wsa_name(int os) {
+    switch (os) {
+#define WSA_NAME_(c) \
+    case c:         \
+        return #c;
+        WSA_NAME_(WSAEINTR) WSA_NAME_(WSAEBADF) WSA_NAME_(WSAEACCES) WSA_NAME_(WSAEFAULT)
+        WSA_NAME_(WSAEINVAL) WSA_NAME_(WSAEMFILE) WSA_NAME_(WSAEWOULDBLOCK)
+        WSA_NAME_(WSAENOTSOCK) WSA_NAME_(WSAEMSGSIZE) WSA_NAME_(WSAEPROTOTYPE)
+        WSA_NAME_(WSAENOPROTOOPT) WSA_NAME_(WSAEPROTONOSUPPORT) WSA_NAME_(WSAEOPNOTSUPP)
+        WSA_NAME_(WSAEAFNOSUPPORT) WSA_NAME_(WSAEADDRINUSE) WSA_NAME_(WSAEADDRNOTAVAIL)
+        WSA_NAME_(WSAENETDOWN) WSA_NAME_(WSAENETUNREACH) WSA_NAME_(WSAECONNRESET)
+        WSA_NAME_(WSAENOBUFS) WSA_NAME_(WSAEHOSTUNREACH) WSA_NAME_(WSANOTINITIALISED)
+#undef WSA_NAME_
+    default:
+        return NULL;
+    }
+}
+
 const char *mcrx__os_error_text(int os, char *buf, size_t len) {
     DWORD n;
     if (len == 0)
@@ -27,8 +47,13 @@ const char *mcrx__os_error_text(int os, char *buf, size_t len) {
     /* System texts end in ".\r\n": a message of ours goes on after them. */
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == '.'))
         buf[--n] = '\0';
-    if (n == 0)
-        snprintf(buf, len, "Windows error %d", os);
+    if (n == 0) {
+        const char *name = wsa_name(os);
+        if (name != NULL)
+            snprintf(buf, len, "%s", name);
+        else
+            snprintf(buf, len, "Windows error %d", os);
+    }
     return buf;
 }
 
@@ -460,9 +485,12 @@ static mcrx_error udp_recv(mcrx__endpoint *ep, mcrx_datagram *dgs, mcrx__rxinfo 
             trunc = 1;
             len = buf.len;
         }
+        /* A stack may instead succeed with MSG_TRUNC: the same answer. */
+        if (m.dwFlags & MSG_TRUNC)
+            trunc = 1;
         dgs[i].len = len;
         dgs[i].wire_len = trunc ? (size_t)len + 1 : len;
-        dgs[i].flags = trunc || (m.dwFlags & MSG_TRUNC) ? MCRX_DATAGRAM_TRUNCATED : 0;
+        dgs[i].flags = trunc ? MCRX_DATAGRAM_TRUNCATED : 0;
         if (mcrx_ip_from_sockaddr((struct sockaddr *)&src, &dgs[i].source,
                                   &dgs[i].source_port) != MCRX_ERROR_NONE) {
             memset(&dgs[i].source, 0, sizeof dgs[i].source);
