@@ -260,6 +260,7 @@ static void receiver_stopped_inside_its_callback_leaves_the_rest_to_the_next(voi
         nanosleep(&ts, NULL);
     }
     assert_int_equal(seen_count(&s), 1);
+    assert_int_equal(mcrx_context_stop(ctx), MCRX_STATUS_OK); /* joins its thread */
     assert_int_equal(fake_queued(a), 0); /* the batch had taken them */
     s.stop_at = 0;
     assert_int_equal(mcrx_context_start(ctx, on_view, &s, 0), MCRX_STATUS_OK);
