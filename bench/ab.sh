@@ -9,7 +9,7 @@ a=$1 b=$2
 COUNT=${COUNT:-300000}
 SIZE=${SIZE:-64}
 REPS=${REPS:-7}
-MODES=${MODES:-naive recvmmsg sub sub-lean ctx batch thread}
+MODES=${MODES:-naive recvmmsg sub sub-lean ctx batch thread poll}
 S=$MCRX_TEST_SENDER_NS
 work=$(mktemp -d)
 trap 'jobs -p | xargs -r kill 2>/dev/null; rm -rf "$work"' EXIT

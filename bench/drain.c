@@ -11,6 +11,7 @@
  *         ctx       mcrx_context_recv, one datagram per call, fair across K subscriptions
  *         batch     mcrx_context_recv_batch, 64 slots per call
  *         thread    mcrx_context_start: background receiver, callback per datagram
+ *         poll      mcrx_context_poll (the C ABI), 64 per call, callback per datagram
  *         kernel-wild, kernel-group
  *                   K plain sockets on one port, each joined to its own group,
  *                   bound to the wildcard (the Rust crate's layout) or to their
@@ -141,6 +142,13 @@ static volatile long thread_count;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static long thread_target;
+static long poll_count;
+static void on_polled(const McrxPacketView *p, void *user) {
+    (void)p;
+    (void)user;
+    poll_count++;
+}
+
 static void on_packet(const McrxPacketView *p, void *user) {
     (void)p;
     (void)user;
@@ -333,6 +341,15 @@ int main(int argc, char **argv) {
         pthread_mutex_unlock(&mu);
         mcrx_context_stop(ctx);
         received = thread_count;
+    } else if (!strcmp(mode, "poll")) {
+        for (;;) {
+            size_t got = 0;
+            if (mcrx_context_poll(ctx, BATCH, on_polled, NULL, &got))
+                die("poll", mcrx_context_last_error(ctx));
+            if (got == 0 && queued(fd) == 0)
+                break;
+        }
+        received = poll_count;
     } else {
         int batch = !strcmp(base, "batch"), per_sub = !strcmp(base, "sub");
         if (!batch && !per_sub && strcmp(base, "ctx"))

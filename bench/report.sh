@@ -5,7 +5,7 @@ set -euo pipefail
 results=$1
 COUNT=${COUNT:-300000}
 SIZES=${SIZES:-64 1200}
-MODES=${MODES:-naive recvmsg-pktinfo recvmmsg sub sub-lean ctx ctx-lean batch batch-lean thread uv}
+MODES=${MODES:-naive recvmsg-pktinfo recvmmsg sub sub-lean ctx ctx-lean batch batch-lean thread poll uv}
 KS=${KS:-1 100 1000 10000}
 KERNEL_KS=${KERNEL_KS:-1 100 1000}
 PY_MODES=${PY_MODES:-py-recvfrom py-single py-batch py-batch-into}

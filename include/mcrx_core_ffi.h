@@ -170,7 +170,8 @@ MCRX_EXTERN int mcrx_context_start(
 
 /* Stops the background receiver and waits for its thread to end (from inside
  * its own callback: it stops after the callback returns, and this returns at
- * once). No receiver running is not an error. From any thread, concurrently
+ * once; datagrams it had already received and not yet delivered are the next
+ * receiver's first). No receiver running is not an error. From any thread, concurrently
  * with start and stop: several stops at once all return once the receiver has
  * been joined (exactly once); a receiver that a racing start created after this
  * call began is left running. */

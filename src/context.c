@@ -411,6 +411,12 @@ static mcrx_subscription *lookup(mcrx_context *ctx, uint64_t id) {
 }
 
 static void unwatch(mcrx_context *ctx, mcrx_subscription *sub) {
+    size_t i;
+    /* Datagrams a layer above received and has not handed out yet are
+     * dropped with it: none is delivered once it has left. */
+    for (i = 0; i < MCRX__ATTACH_COUNT_; i++)
+        if (ctx->attached[i].forget != NULL)
+            ctx->attached[i].forget(ctx->attached[i].data, sub);
     if (sub->in_poller) {
         ctx->poller->ops->del(ctx->poller, &sub->watch);
         sub->in_poller = 0;

@@ -21,20 +21,33 @@ const char *mcrx_ffi_version(void) {
 }
 
 static void poll_state_free(mcrx_context *ctx, void *data) {
+    poll_state *ps = data;
     (void)ctx;
-    free(data);
+    mcrx__view_close(&ps->store);
+    free(ps);
+}
+
+static void poll_state_forget(void *data, mcrx_subscription *sub) {
+    poll_state *ps = data;
+    mcrx__view_forget(&ps->store, sub);
 }
 
 /* The context's poll state, made on first use (the lock held). */
 static poll_state *attach(mcrx_context *ctx) {
     mcrx__attachment *a = &ctx->attached[MCRX__ATTACH_POLL];
     if (a->data == NULL) {
-        a->data = calloc(1, sizeof(poll_state));
-        if (a->data == NULL) {
+        poll_state *ps = calloc(1, sizeof(poll_state));
+        if (ps == NULL) {
             mcrx__err_set(&ctx->err, MCRX_ERROR_OUT_OF_MEMORY, 0, "receive buffers");
             return NULL;
         }
+        if (mcrx__view_open(&ps->store, &ctx->err) != 0) {
+            free(ps);
+            return NULL;
+        }
+        a->data = ps;
         a->free = poll_state_free;
+        a->forget = poll_state_forget;
     }
     return a->data;
 }
@@ -63,7 +76,6 @@ int mcrx_context_add_subscription(mcrx_context *ctx, const char *group, uint16_t
 int mcrx_context_poll(mcrx_context *ctx, size_t max_packets, McrxPacketCallback callback,
                       void *user_data, size_t *received_out) {
     poll_state *ps = NULL;
-    size_t i;
     int rc = 0;
     if (ctx == NULL || received_out == NULL)
         return mcrx__err_set(ctx ? &ctx->err : mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
@@ -91,15 +103,24 @@ int mcrx_context_poll(mcrx_context *ctx, size_t max_packets, McrxPacketCallback 
     if (rc != 0 || max_packets == 0)
         return rc;
 
-    for (i = 0; i < max_packets; i++) {
-        size_t got = 0;
-        mcrx__mutex_lock(&ctx->lock);
-        rc = mcrx__view_recv(ctx, &ps->store, &got, &ctx->err);
-        mcrx__mutex_unlock(&ctx->lock);
-        if (rc != 0 || got == 0)
-            break;
-        /* The lock is released: the callback may call back into the context. */
-        callback(mcrx__view_make(&ps->store), user_data);
+    /* One fair batch receive under the lock, then a callback per datagram
+     * without it: the callback may call back into the context. A
+     * subscription that leaves meanwhile takes its datagrams with it
+     * (mcrx__view_forget). */
+    while (*received_out < max_packets) {
+        const McrxPacketView *v;
+        if (!mcrx__view_pending(&ps->store)) {
+            size_t got = 0;
+            mcrx__mutex_lock(&ctx->lock);
+            rc = mcrx__view_fill(ctx, &ps->store, max_packets - *received_out, &got, &ctx->err);
+            mcrx__mutex_unlock(&ctx->lock);
+            if (rc != 0 || got == 0)
+                break;
+        }
+        v = mcrx__view_next(&ps->store);
+        if (v == NULL)
+            continue; /* the rest had left */
+        callback(v, user_data);
         (*received_out)++;
     }
     mcrx__mutex_lock(&ctx->lock);

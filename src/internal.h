@@ -90,6 +90,9 @@ struct McrxSubscription {
 typedef struct mcrx__attachment {
     void *data;
     void (*free)(mcrx_context *ctx, void *data);
+    /* sub leaves the context's receiving (leave, remove, take), the lock
+     * held: drop what the attachment holds of it. NULL = nothing held. */
+    void (*forget)(void *data, mcrx_subscription *sub);
 } mcrx__attachment;
 
 enum { MCRX__ATTACH_POLL, MCRX__ATTACH_RECEIVER, MCRX__ATTACH_COUNT_ };
@@ -130,10 +133,10 @@ int mcrx__sub_membership(mcrx_subscription *sub, int join, mcrx__err *err);
 int mcrx__sub_recv(mcrx_subscription *sub, mcrx_datagram *dgs, size_t n, size_t *got,
                    mcrx__err *err);
 void mcrx__ready_forget(mcrx_context *ctx, mcrx_subscription *sub);
-/* Fair receive across ctx, its lock held. *from (may be NULL) is the
- * subscription of the last datagram received. */
+/* Fair receive across ctx, its lock held. who (may be NULL; n entries)
+ * gets the subscription of each datagram received. */
 int mcrx__ctx_recv_locked(mcrx_context *ctx, mcrx_datagram *dgs, size_t n, size_t *got,
-                          mcrx_subscription **from, mcrx__err *err);
+                          mcrx_subscription **who, mcrx__err *err);
 
 /* Records a failure and returns its kind: the platform contract's
  * convention. */

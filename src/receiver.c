@@ -32,6 +32,11 @@ typedef struct receiver {
 
 static void receiver_free(mcrx_context *ctx, void *data);
 
+static void receiver_forget(void *data, mcrx_subscription *sub) {
+    receiver *r = data;
+    mcrx__view_forget(&r->store, sub);
+}
+
 /* The context's receiver, made on first use (the lock held). */
 static receiver *attach(mcrx_context *ctx) {
     mcrx__attachment *a = &ctx->attached[MCRX__ATTACH_RECEIVER];
@@ -43,18 +48,31 @@ static receiver *attach(mcrx_context *ctx) {
         mcrx__err_set(&ctx->err, MCRX_ERROR_OUT_OF_MEMORY, 0, "receive buffers");
         return NULL;
     }
+    if (mcrx__view_open(&r->store, &ctx->err) != 0) {
+        free(r);
+        return NULL;
+    }
     r->wake.kind = MCRX__WATCH_WAKEUP;
     if (mcrx__wakeup_open(&r->wake.handle, &ctx->err) != 0) {
+        mcrx__view_close(&r->store);
         free(r);
         return NULL;
     }
     mcrx__cond_init(&r->changed);
     a->data = r;
     a->free = receiver_free;
+    a->forget = receiver_forget;
     return r;
 }
 
-
+/*
+ * The receiver's loop. Under the lock: look at stop and the callback, and
+ * when the store is handed out, fill it with one fair batch receive. Without
+ * it: a callback per datagram, until the store is empty or its epoch moves
+ * (a stop or a restart, from this callback or another thread), which sends
+ * the loop back to look under the lock. Datagrams still in the store when it
+ * stops are the next receiver's first.
+ */
 static void *worker_main(void *arg) {
     mcrx_context *ctx = arg;
     receiver *f = ctx->attached[MCRX__ATTACH_RECEIVER].data;
@@ -63,15 +81,19 @@ static void *worker_main(void *arg) {
     for (;;) {
         McrxPacketCallback cb;
         void *user;
-        size_t got = 0;
-        int rc;
+        const McrxPacketView *v;
+        int rc = 0;
 
         mcrx__mutex_lock(&ctx->lock);
         if (f->stop) {
             mcrx__mutex_unlock(&ctx->lock);
             break;
         }
-        rc = mcrx__view_recv(ctx, s, &got, &f->worker_err);
+        mcrx__view_seen(s);
+        if (!mcrx__view_pending(s)) {
+            size_t got = 0;
+            rc = mcrx__view_fill(ctx, s, MCRX__VIEW_SLOTS, &got, &f->worker_err);
+        }
         if (rc != 0) {
             /* The failure ends the receiver and stays on the context. It
              * counts as finished from the moment the failure shows, so a
@@ -85,8 +107,9 @@ static void *worker_main(void *arg) {
         user = f->user;
         mcrx__mutex_unlock(&ctx->lock);
 
-        if (got == 1) {
-            cb(mcrx__view_make(s), user);
+        if (mcrx__view_pending(s)) {
+            while (!mcrx__view_changed(s) && (v = mcrx__view_next(s)) != NULL)
+                cb(v, user);
             continue;
         }
         /* Nothing queued: sleep until a socket is readable or stop wakes
@@ -140,6 +163,7 @@ static int restart_self(mcrx_context *ctx, McrxPacketCallback callback, void *us
      * counts as having happened just before it. */
     if (f->claim == CLAIM_NONE)
         f->stop = 0;
+    mcrx__view_bump(&f->store); /* the loop takes the new callback */
     return 0;
 }
 
@@ -210,6 +234,7 @@ int mcrx_context_stop(mcrx_context *ctx) {
         return 0;
     }
     f->stop = 1;
+    mcrx__view_bump(&f->store); /* no further callback from this receiver's batch */
     if (mcrx__thread_is_self(f->thread)) {
         mcrx__mutex_unlock(&ctx->lock);
         return 0; /* the loop ends when the callback returns */
@@ -231,6 +256,7 @@ int mcrx_context_stop(mcrx_context *ctx) {
 static void receiver_free(mcrx_context *ctx, void *data) {
     receiver *r = data;
     mcrx_context_stop(ctx);
+    mcrx__view_close(&r->store);
     mcrx__wakeup_close(r->wake.handle);
     mcrx__cond_destroy(&r->changed);
     free(r);

@@ -264,7 +264,7 @@ static int refill(mcrx_context *ctx, mcrx__err *err) {
 #define MAX_REFILLS MCRX__MAX_REFILLS
 
 int mcrx__ctx_recv_locked(mcrx_context *ctx, mcrx_datagram *dgs, size_t n, size_t *got,
-                          mcrx_subscription **from, mcrx__err *err) {
+                          mcrx_subscription **who, mcrx__err *err) {
     size_t filled = 0;
     int refills = 0;
 
@@ -297,9 +297,12 @@ int mcrx__ctx_recv_locked(mcrx_context *ctx, mcrx_datagram *dgs, size_t n, size_
         if (share > TURN)
             share = TURN;
         rc = mcrx__sub_recv(sub, dgs + filled, share, &k, err);
+        if (who != NULL) {
+            size_t i;
+            for (i = 0; i < k; i++)
+                who[filled + i] = sub;
+        }
         filled += k;
-        if (k > 0 && from != NULL)
-            *from = sub;
         if (rc != 0) {
             *got = filled;
             if (filled == 0)
