@@ -11,6 +11,8 @@ set(MCRX_CORE_SOURCES
   src/filter.c
   src/jsonl.c
   src/metrics.c
+  src/raw.c
+  src/raw_shared.c
   src/receiver.c
   src/recv.c
   src/subscription.c
@@ -21,6 +23,7 @@ set(MCRX_CORE_SOURCES
 set(MCRX_LINUX_SOURCES
   src/platform/linux_fs.c
   src/platform/linux_proc.c
+  src/platform/linux_raw.c
   src/platform/linux_udp.c
   src/platform/linux_wakeup.c
   src/platform/poller_epoll.c
@@ -30,6 +33,7 @@ set(MCRX_LINUX_SOURCES
 # Windows (Winsock 2, WSARecvMsg, WSAPoll): cross-built with mingw-w64.
 set(MCRX_WINDOWS_SOURCES
   src/platform/poller_list.c
+  src/platform/raw_unsupported.c
   src/platform/win_fs.c
   src/platform/win_proc.c
   src/platform/win_udp.c

@@ -39,6 +39,7 @@
 
 #include <mcrx/jsonl.h>
 #include <mcrx/mcrx.h>
+#include <mcrx/raw.h>
 #ifdef MCRX_API_WALK_UV
 #include <mcrx/mcrx_uv.h>
 #endif
@@ -1192,6 +1193,168 @@ static int setup(void **state) {
     return mkdtemp(tmpdir) != NULL ? 0 : -1;
 }
 
+/* ---- raw capture --------------------------------------------------------------------------- */
+
+static void reset_raw(mcrx_raw_context *r) {
+    mcrx_raw_metrics m;
+    assert_int_equal(mcrx_raw_context_metrics_get(r, &m), 0);
+    assert_int_equal(mcrx_raw_context_last_error_code(r), MCRX_ERROR_NONE);
+}
+
+static void reset_shared(mcrx_raw_shared *sh) {
+    mcrx_raw_shared_metrics m;
+    assert_int_equal(mcrx_raw_shared_metrics_get(sh, &m), 0);
+    assert_int_equal(mcrx_raw_shared_last_error_code(sh), MCRX_ERROR_NONE);
+}
+
+#define FAIL_RAW(r, call, kind)                                                                \
+    do {                                                                                       \
+        int r_, k_;                                                                            \
+        reset_raw(r);                                                                          \
+        r_ = (call);                                                                           \
+        k_ = (int)mcrx_raw_context_last_error_code(r);                                         \
+        if (r_ != status_of((kind) == ANY_KIND ? k_ : (kind)) || r_ == MCRX_STATUS_OK)         \
+            fail_msg("%s: status %d for kind %s", #call, r_, mcrx_error_name(k_));             \
+        check_failure(#call, k_, (kind), mcrx_raw_context_last_error(r));                      \
+    } while (0)
+
+#define FAIL_SH(sh, call, kind)                                                                \
+    do {                                                                                       \
+        int r_, k_;                                                                            \
+        reset_shared(sh);                                                                      \
+        r_ = (call);                                                                           \
+        k_ = (int)mcrx_raw_shared_last_error_code(sh);                                         \
+        if (r_ != status_of((kind) == ANY_KIND ? k_ : (kind)) || r_ == MCRX_STATUS_OK)         \
+            fail_msg("%s: status %d for kind %s", #call, r_, mcrx_error_name(k_));             \
+        check_failure(#call, k_, (kind), mcrx_raw_shared_last_error(sh));                      \
+    } while (0)
+
+/* Raw calls that need no capture socket (so no CAP_NET_RAW): NULLs, bad
+ * configs and slots, unknown ids, limits. */
+static void raw_calls_refuse_null_bad_configs_and_unknown_ids(void **state) {
+    static unsigned char buf[128];
+    mcrx_raw_context *r;
+    mcrx_raw_shared *sh;
+    mcrx_raw_shared_limits lim;
+    mcrx_raw_config c;
+    mcrx_raw_packet p;
+    mcrx_raw_metrics rm;
+    mcrx_raw_shared_metrics sm;
+    uint64_t id, ids[2];
+    size_t got;
+    int ready;
+    (void)state;
+    VOID_CALL(W(mcrx_raw_config_init)(NULL));
+    VOID_CALL(W(mcrx_raw_packet_init)(NULL, buf, sizeof buf));
+    VOID_CALL(W(mcrx_raw_shared_limits_init)(NULL));
+    FAIL_PURE(W(mcrx_raw_config_validate)(NULL), MCRX_ERROR_INVALID_ARGUMENT);
+    memset(&c, 0, sizeof c);
+    FAIL_PURE(W(mcrx_raw_config_validate)(&c), MCRX_ERROR_INVALID_ARGUMENT);
+    mcrx_raw_config_init(&c);
+    FAIL_PURE(mcrx_raw_config_validate(&c), MCRX_ERROR_INVALID_MULTICAST_GROUP);
+    FAIL_PURE(W(mcrx_raw_config_parse)(NULL, GROUP, NULL, NULL), MCRX_ERROR_INVALID_ARGUMENT);
+    FAIL_PURE(W(mcrx_raw_config_parse)(&c, NULL, NULL, NULL), MCRX_ERROR_INVALID_ARGUMENT);
+    FAIL_PURE(W(mcrx_raw_config_parse)(&c, "no group", NULL, NULL), MCRX_ERROR_INVALID_ADDRESS);
+    assert_int_equal(mcrx_raw_config_parse(&c, "232.1.2.3", NULL, NULL), MCRX_ERROR_NONE);
+    FAIL_PURE(mcrx_raw_config_validate(&c), MCRX_ERROR_SSM_GROUP_REQUIRES_SOURCE);
+
+    /* NULL handles */
+    VOID_CALL(W(mcrx_raw_context_free)(NULL));
+    VOID_CALL(W(mcrx_raw_shared_free)(NULL));
+    FAIL_THREAD(W(mcrx_raw_context_add)(NULL, &c, &id), MCRX_ERROR_INVALID_ARGUMENT);
+    FAIL_THREAD(W(mcrx_raw_context_join_subscription)(NULL, 1), MCRX_ERROR_INVALID_ARGUMENT);
+    FAIL_THREAD(W(mcrx_raw_context_leave_subscription)(NULL, 1), MCRX_ERROR_INVALID_ARGUMENT);
+    FAIL_THREAD(W(mcrx_raw_context_remove_subscription)(NULL, 1), MCRX_ERROR_INVALID_ARGUMENT);
+    FAIL_THREAD(W(mcrx_raw_context_recv)(NULL, &p, &got), MCRX_ERROR_INVALID_ARGUMENT);
+    FAIL_THREAD(W(mcrx_raw_context_recv_batch)(NULL, &p, 1, &got), MCRX_ERROR_INVALID_ARGUMENT);
+    FAIL_THREAD(W(mcrx_raw_context_recv_subscription)(NULL, 1, &p, 1, &got),
+                MCRX_ERROR_INVALID_ARGUMENT);
+    FAIL_THREAD(W(mcrx_raw_context_wait)(NULL, 0, &ready), MCRX_ERROR_INVALID_ARGUMENT);
+    FAIL_THREAD(W(mcrx_raw_context_metrics_get)(NULL, &rm), MCRX_ERROR_INVALID_ARGUMENT);
+    SAME(W(mcrx_raw_context_fd)(NULL), MCRX_SOCK_INVALID);
+    SAME(W(mcrx_raw_context_subscription_count)(NULL), 0);
+    SAME(W(mcrx_raw_context_contains_subscription)(NULL, 1), 0);
+    SAME(W(mcrx_raw_context_subscription_state)(NULL, 1), 0);
+    SAME(W(mcrx_raw_context_last_error_code)(NULL), mcrx_last_error_code());
+    SAME(W(mcrx_raw_context_last_os_error)(NULL), 0);
+    SAME(W(mcrx_raw_context_last_error)(NULL) != NULL, 1);
+    FAIL_THREAD(W(mcrx_raw_shared_add)(NULL, &c, &id), MCRX_ERROR_INVALID_ARGUMENT);
+    FAIL_THREAD(W(mcrx_raw_shared_join_subscription)(NULL, 1), MCRX_ERROR_INVALID_ARGUMENT);
+    FAIL_THREAD(W(mcrx_raw_shared_leave_subscription)(NULL, 1), MCRX_ERROR_INVALID_ARGUMENT);
+    FAIL_THREAD(W(mcrx_raw_shared_remove_subscription)(NULL, 1), MCRX_ERROR_INVALID_ARGUMENT);
+    FAIL_THREAD(W(mcrx_raw_shared_recv)(NULL, &p, &got), MCRX_ERROR_INVALID_ARGUMENT);
+    FAIL_THREAD(W(mcrx_raw_shared_recv_batch)(NULL, &p, 1, &got), MCRX_ERROR_INVALID_ARGUMENT);
+    FAIL_THREAD(W(mcrx_raw_shared_wait)(NULL, 0, &ready), MCRX_ERROR_INVALID_ARGUMENT);
+    FAIL_THREAD(W(mcrx_raw_shared_metrics_get)(NULL, &sm), MCRX_ERROR_INVALID_ARGUMENT);
+    SAME(W(mcrx_raw_shared_fd)(NULL), MCRX_SOCK_INVALID);
+    SAME(W(mcrx_raw_shared_subscription_count)(NULL), 0);
+    SAME(W(mcrx_raw_shared_contains_subscription)(NULL, 1), 0);
+    SAME(W(mcrx_raw_shared_subscription_state)(NULL, 1), 0);
+    SAME(W(mcrx_raw_shared_last_error_code)(NULL), mcrx_last_error_code());
+    SAME(W(mcrx_raw_shared_last_os_error)(NULL), 0);
+    SAME(W(mcrx_raw_shared_last_error)(NULL) != NULL, 1);
+
+    /* A raw context: bad configs, slots and ids */
+    r = W(mcrx_raw_context_new)();
+    assert_non_null(r);
+    FAIL_RAW(r, mcrx_raw_context_add(r, NULL, &id), MCRX_ERROR_INVALID_ARGUMENT);
+    FAIL_RAW(r, mcrx_raw_context_add(r, &c, NULL), MCRX_ERROR_INVALID_ARGUMENT);
+    FAIL_RAW(r, mcrx_raw_context_add(r, &c, &id), MCRX_ERROR_SSM_GROUP_REQUIRES_SOURCE);
+    FAIL_RAW(r, mcrx_raw_context_join_subscription(r, 7), MCRX_ERROR_SUBSCRIPTION_NOT_FOUND);
+    FAIL_RAW(r, mcrx_raw_context_leave_subscription(r, 7), MCRX_ERROR_SUBSCRIPTION_NOT_FOUND);
+    FAIL_RAW(r, mcrx_raw_context_remove_subscription(r, 7), MCRX_ERROR_SUBSCRIPTION_NOT_FOUND);
+    mcrx_raw_packet_init(&p, buf, 16);
+    FAIL_RAW(r, mcrx_raw_context_recv(r, &p, &got), MCRX_ERROR_INVALID_ARGUMENT);
+    FAIL_RAW(r, mcrx_raw_context_recv_batch(r, NULL, 1, &got), MCRX_ERROR_INVALID_ARGUMENT);
+    mcrx_raw_packet_init(&p, buf, sizeof buf);
+    FAIL_RAW(r, mcrx_raw_context_recv_batch(r, &p, 1, NULL), MCRX_ERROR_INVALID_ARGUMENT);
+    FAIL_RAW(r, mcrx_raw_context_recv_subscription(r, 7, &p, 1, &got),
+             MCRX_ERROR_SUBSCRIPTION_NOT_FOUND);
+    FAIL_RAW(r, mcrx_raw_context_wait(r, 0, NULL), MCRX_ERROR_INVALID_ARGUMENT);
+    FAIL_RAW(r, mcrx_raw_context_metrics_get(r, NULL), MCRX_ERROR_INVALID_ARGUMENT);
+    SAME(mcrx_raw_context_recv(r, &p, &got), 0); /* nothing joined: nothing, no error */
+    SAME(got, 0);
+    SAME(mcrx_raw_context_fd(r) >= 0, 1);
+    mcrx_raw_context_free(r);
+
+    /* A shared capture: limits, bad configs and ids (add opens no socket) */
+    mcrx_raw_shared_limits_init(&lim);
+    lim.max_pending_packets = 0;
+    SAME(W(mcrx_raw_shared_new)(&lim), NULL);
+    check_failure("mcrx_raw_shared_new(zero limit)", mcrx_last_error_code(),
+                  MCRX_ERROR_INVALID_SHARED_RAW_CAPTURE_LIMITS, mcrx_last_error());
+    mcrx_raw_shared_limits_init(&lim);
+    lim.max_subscriptions = 1;
+    sh = mcrx_raw_shared_new(&lim);
+    assert_non_null(sh);
+    FAIL_SH(sh, mcrx_raw_shared_add(sh, NULL, &id), MCRX_ERROR_INVALID_ARGUMENT);
+    FAIL_SH(sh, mcrx_raw_shared_add(sh, &c, &id), MCRX_ERROR_SSM_GROUP_REQUIRES_SOURCE);
+    assert_int_equal(mcrx_raw_config_parse(&c, GROUP, NULL, "127.0.0.1"), MCRX_ERROR_NONE);
+    assert_int_equal(mcrx_raw_shared_add(sh, &c, &id), 0);
+    FAIL_SH(sh, mcrx_raw_shared_add(sh, &c, &id),
+            MCRX_ERROR_SHARED_RAW_CAPTURE_SUBSCRIPTION_LIMIT_EXCEEDED);
+    FAIL_SH(sh, mcrx_raw_shared_leave_subscription(sh, id), MCRX_ERROR_SUBSCRIPTION_NOT_JOINED);
+    FAIL_SH(sh, mcrx_raw_shared_join_subscription(sh, 99), MCRX_ERROR_SUBSCRIPTION_NOT_FOUND);
+    FAIL_SH(sh, mcrx_raw_shared_leave_subscription(sh, 99), MCRX_ERROR_SUBSCRIPTION_NOT_FOUND);
+    FAIL_SH(sh, mcrx_raw_shared_remove_subscription(sh, 99), MCRX_ERROR_SUBSCRIPTION_NOT_FOUND);
+    mcrx_raw_packet_init(&p, buf, 16);
+    FAIL_SH(sh, mcrx_raw_shared_recv(sh, &p, &got), MCRX_ERROR_INVALID_ARGUMENT);
+    FAIL_SH(sh, mcrx_raw_shared_recv_batch(sh, &p, 1, NULL), MCRX_ERROR_INVALID_ARGUMENT);
+    FAIL_SH(sh, mcrx_raw_shared_wait(sh, 0, NULL), MCRX_ERROR_INVALID_ARGUMENT);
+    FAIL_SH(sh, mcrx_raw_shared_metrics_get(sh, NULL), MCRX_ERROR_INVALID_ARGUMENT);
+    mcrx_raw_packet_init(&p, buf, sizeof buf);
+    p.ids = ids;
+    p.ids_cap = 2;
+    SAME(mcrx_raw_shared_recv(sh, &p, &got), 0);
+    SAME(got, 0);
+    SAME(mcrx_raw_shared_fd(sh) >= 0, 1);
+    SAME(mcrx_raw_shared_subscription_count(sh), 1);
+    SAME(mcrx_raw_shared_contains_subscription(sh, id), 1);
+    SAME(mcrx_raw_shared_subscription_state(sh, id), MCRX_STATE_BOUND);
+    SAME(mcrx_raw_shared_remove_subscription(sh, id), 0);
+    mcrx_raw_shared_free(sh);
+}
+
 static int teardown(void **state) {
     char cmd[300];
     (void)state;
@@ -1215,6 +1378,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(uv_adapter_refuses_null_and_bad_flags),
 #endif
         cmocka_unit_test(index_too_large_is_named_in_the_message),
+        cmocka_unit_test(raw_calls_refuse_null_bad_configs_and_unknown_ids),
         cmocka_unit_test_setup_teardown(stop_clears_the_previous_failure_on_the_context,
                                    fixture_setup, fixture_teardown),
         /* last: it checks what the tests above walked */

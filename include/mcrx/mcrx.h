@@ -144,7 +144,13 @@ extern "C" {
     X(NOT_SUPPORTED, "not supported on this platform")                           \
     X(ALREADY_RUNNING, "a background receiver is already running")               \
     X(BUSY, "busy")                                                              \
-    X(IO_FAILED, "file input/output failed")
+    X(IO_FAILED, "file input/output failed")                                     \
+    X(RAW_SOCKET_CREATE_FAILED, "failed to create raw capture socket")           \
+    X(RAW_SOCKET_BIND_FAILED, "failed to bind raw capture socket")               \
+    X(INVALID_SHARED_RAW_CAPTURE_LIMITS,                                         \
+      "shared raw capture limits must be greater than 0")                        \
+    X(SHARED_RAW_CAPTURE_SUBSCRIPTION_LIMIT_EXCEEDED,                            \
+      "shared raw capture subscription limit exceeded")
 
 typedef enum McrxError {
 #define MCRX_ERROR_ENUM_(name, msg) MCRX_ERROR_##name,

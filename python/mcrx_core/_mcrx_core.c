@@ -75,6 +75,8 @@ static PyObject *error_builtins(mcrx_error k) {
     case MCRX_ERROR_MULTICAST_LEAVE_FAILED:
     case MCRX_ERROR_RECEIVE_FAILED:
     case MCRX_ERROR_IO_FAILED:
+    case MCRX_ERROR_RAW_SOCKET_CREATE_FAILED:
+    case MCRX_ERROR_RAW_SOCKET_BIND_FAILED:
         return PyTuple_Pack(2, error_base, PyExc_OSError);
     case MCRX_ERROR_INTERFACE_DISCOVERY_FAILED:
         return PyTuple_Pack(3, error_base, PyExc_OSError, PyExc_RuntimeError);

@@ -104,6 +104,8 @@ SEED_BUILTIN = {
     "MULTICAST_LEAVE_FAILED": OSError,
     "RECEIVE_FAILED": OSError,
     "IO_FAILED": OSError,
+    "RAW_SOCKET_CREATE_FAILED": OSError,
+    "RAW_SOCKET_BIND_FAILED": OSError,
     "INTERFACE_DISCOVERY_FAILED": (OSError, RuntimeError),
     "OUT_OF_MEMORY": MemoryError,
 }

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../internal.h"
+#include "linux_member.h"
 
 #ifndef IP_MULTICAST_ALL
 #define IP_MULTICAST_ALL 49
@@ -539,6 +540,17 @@ static mcrx_error udp_apply(mcrx__endpoint *ep, const mcrx__filter *from, const 
         rc = unpin_interface(ep, err);
     }
     return rc;
+}
+
+/* Lent to the raw packet backend (linux_member.h). */
+mcrx_error mcrx__linux_member_apply(mcrx__endpoint *ep, const mcrx__filter *from,
+                                    const mcrx__filter *to, mcrx__err *err) {
+    return mcrx__filter_apply(from, to, member_call, ep, err);
+}
+
+mcrx_error mcrx__linux_resolve_ifindex(const mcrx_subscription_config *cfg, uint32_t *ifindex,
+                                       mcrx__err *err) {
+    return resolve_ifindex(cfg, ifindex, err);
 }
 
 /* ---- receive ------------------------------------------------------------------ */
