@@ -16,16 +16,22 @@ capture() { # capture-filter display-filter fields...
   tshark -i vb -f "$filter" -l -T fields -E separator='|' -E aggregator=',' "${args[@]}" \
     >"$work/cap" 2>"$work/err" &
   # tshark says it is capturing a moment before it is: give it that moment.
-  for _ in $(seq 1 100); do grep -q "Capturing on" "$work/err" && { sleep 0.5; return 0; }; sleep 0.05; done
+  for _ in $(seq 1 100); do grep -q "Capturing on" "$work/err" && { sleep 1; return 0; }; sleep 0.05; done
   cat "$work/err"; return 1
 }
-finish() { sleep 0.5; kill %1 2>/dev/null || true; wait %1 2>/dev/null || true; }
+# Stops the capture once what the case waits for (an extended regex) has been
+# printed, or after 10 s: on a loaded machine tshark prints well after the
+# report went out, and a fixed pause killed it before it had.
+finish() {
+  for _ in $(seq 1 100); do grep -Eq "$1" "$work/cap" && break; sleep 0.1; done
+  kill %1 2>/dev/null || true; wait %1 2>/dev/null || true
+}
 
 # IPv4 SSM: ALLOW_NEW_SOURCES (5) for 232.7.0.1 from 198.51.100.1 on join,
 # BLOCK_OLD_SOURCES (6) on leave.
 capture igmp igmp igmp.version igmp.record_type igmp.maddr igmp.saddr
 "$tjoin" 232.7.0.1 35000 198.51.100.1 198.51.100.2 1200
-finish
+finish '^3\|([0-9,]*,)?6(,[0-9]+)*\|.*232\.7\.0\.1'
 cat "$work/cap"
 grep -Eq '^3\|([0-9,]*,)?5(,[0-9]+)*\|.*232\.7\.0\.1.*\|.*198\.51\.100\.1' "$work/cap" ||
   { echo "FAIL: no IGMPv3 ALLOW_NEW_SOURCES for (198.51.100.1, 232.7.0.1)"; exit 1; }
@@ -36,7 +42,7 @@ echo "ok: IGMPv3 SSM join and leave"
 # IPv4 ASM: CHANGE_TO_EXCLUDE (4) with no source.
 capture igmp igmp igmp.version igmp.record_type igmp.maddr igmp.saddr
 "$tjoin" 239.7.0.1 35001 - - 1200
-finish
+finish '^3\|([0-9,]*,)?4(,[0-9]+)*\|.*239\.7\.0\.1'
 grep -Eq '^3\|([0-9,]*,)?4(,[0-9]+)*\|.*239\.7\.0\.1' "$work/cap" ||
   { cat "$work/cap"; echo "FAIL: no IGMPv3 CHANGE_TO_EXCLUDE for 239.7.0.1"; exit 1; }
 echo "ok: IGMPv3 ASM join"
@@ -47,7 +53,7 @@ echo "ok: IGMPv3 ASM join"
 capture ip6 "icmpv6.type == 143" icmpv6.type icmpv6.mldr.mar.record_type \
   icmpv6.mldr.mar.multicast_address icmpv6.mldr.mar.source_address
 "$tjoin" ff3e::8000:701 35002 2001:db8:1::1 2001:db8:1::2 1200
-finish
+finish '^143\|([0-9,]*,)?5(,[0-9]+)*\|.*ff3e::8000:701.*\|.*2001:db8:1::1'
 cat "$work/cap"
 grep -Eq '^143\|([0-9,]*,)?5(,[0-9]+)*\|.*ff3e::8000:701.*\|.*2001:db8:1::1' "$work/cap" ||
   { echo "FAIL: no MLDv2 ALLOW_NEW_SOURCES for (2001:db8:1::1, ff3e::8000:701)"; exit 1; }
