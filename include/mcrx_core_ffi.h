@@ -168,10 +168,13 @@ MCRX_EXTERN int mcrx_context_start(
     uint32_t idle_sleep_ms
 );
 
-/* Stops the background receiver and waits for its thread to end (from inside
- * its own callback: it stops after the callback returns, and this returns at
- * once; datagrams it had already received and not yet delivered are the next
- * receiver's first). No receiver running is not an error. From any thread, concurrently
+/* Stops the background receiver and waits for its thread to end. From
+ * another thread, the receiver first delivers the batch it holds (up to 32
+ * datagrams already received), so nothing counted as received is left
+ * behind. From inside its own callback it stops after the callback returns,
+ * and this returns at once; datagrams it had already received and not yet
+ * delivered are the next receiver's first. No receiver running is not an
+ * error. From any thread, concurrently
  * with start and stop: several stops at once all return once the receiver has
  * been joined (exactly once); a receiver that a racing start created after this
  * call began is left running. */

@@ -240,6 +240,20 @@ static int raw_recv(mcrx_raw_context *r, mcrx_subscription *sub, mcrx_raw_packet
             }
         }
         filled += got;
+        if (rc != 0 && filled > 0) {
+            /* Datagrams already in the slots are delivered now; the failure
+             * is the next call's, as everywhere else in the library. */
+            if (sub != NULL) {
+                mcrx__err_copy(&sub->deferred, &sub->err);
+                mcrx__err_clear(&sub->err);
+            } else {
+                mcrx__mutex_lock(&r->ctx->lock);
+                mcrx__err_copy(&r->ctx->deferred, &r->ctx->err);
+                mcrx__err_clear(&r->ctx->err);
+                mcrx__mutex_unlock(&r->ctx->lock);
+            }
+            rc = 0;
+        }
         if (rc != 0 || got < want)
             break;
     }

@@ -234,11 +234,14 @@ int mcrx_context_stop(mcrx_context *ctx) {
         return 0;
     }
     f->stop = 1;
-    mcrx__view_bump(&f->store); /* no further callback from this receiver's batch */
     if (mcrx__thread_is_self(f->thread)) {
+        mcrx__view_bump(&f->store); /* no further callback from this receiver's batch */
         mcrx__mutex_unlock(&ctx->lock);
         return 0; /* the loop ends when the callback returns */
     }
+    /* From another thread the receiver finishes the batch it holds (at
+     * most MCRX__VIEW_SLOTS callbacks) before it sees stop: nothing it has
+     * counted as received is left undelivered. */
     /* The receiver seen now is the one to stop; one started after this call
      * began (by a racing start) is left running. */
     gen = f->gen;

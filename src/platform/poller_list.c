@@ -108,9 +108,11 @@ static mcrx_error wait_once(list_poller *l, mcrx__watch *extra, mcrx__watch **re
             return mcrx__fail(err, MCRX_ERROR_OUT_OF_MEMORY, 0, "poll set");
         }
     }
+    /* The handles are read under the lock too: once it is released a
+     * member may be removed and freed (a subscription left by another
+     * thread); after that only the pointers are compared, never followed. */
     for (i = 0; i < l->n; i++)
         who[i] = l->members[i];
-    mcrx__mutex_unlock(&l->lock);
     if (extra != NULL)
         who[count - 1] = extra;
     for (i = 0; i < count; i++) {
@@ -118,6 +120,7 @@ static mcrx_error wait_once(list_poller *l, mcrx__watch *extra, mcrx__watch **re
         fds[i].fd = who[i]->handle;
         fds[i].events = POLL_READ;
     }
+    mcrx__mutex_unlock(&l->lock);
     if (count == 0) {
         sleep_ms(timeout_ms);
         return 0;
@@ -167,11 +170,15 @@ static mcrx_error lp_wait(mcrx__poller *p, mcrx__watch *extra, mcrx__watch **rea
             else if (*n < max)
                 ready[(*n)++] = got[i];
         }
-        if (!changed || *n > 0)
+        if (!changed || *n > 0 || timeout_ms == 0)
             return 0;
+        /* Only a blocking wait drains the change: a look (timeout 0, the
+         * receive path's refill) must not take it from a waiter that is
+         * about to block on an old list. Two blocking waits at once (the
+         * background receiver and an mcrx_context_wait) can still take it
+         * from each other; the background receiver's own wake-up is the
+         * extra watch, which a stop signals. */
         mcrx__wakeup_drain(l->changed.handle);
-        if (timeout_ms == 0)
-            return 0;
         if (timeout_ms > 0) {
             int64_t now = mcrx__mono_ns();
             if (now >= end)

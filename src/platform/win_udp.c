@@ -457,7 +457,12 @@ static mcrx_error udp_recv(mcrx__endpoint *ep, mcrx_datagram *dgs, mcrx__rxinfo 
         WSAMSG m;
         DWORD len = 0;
         int trunc = 0;
+        /* Cleared first: nothing says a failed call (WSAEMSGSIZE) fills the
+         * address and control data, and stale bytes must not pass for a
+         * report. */
         memset(&m, 0, sizeof m);
+        memset(&src, 0, sizeof src);
+        memset(ctrl.buf, 0, sizeof ctrl.buf);
         buf.buf = (char *)dgs[i].buf;
         buf.len = (ULONG)(dgs[i].cap > ULONG_MAX ? ULONG_MAX : dgs[i].cap);
         m.name = (struct sockaddr *)&src;
