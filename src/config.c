@@ -171,3 +171,15 @@ void mcrx_datagrams_init(mcrx_datagram *dgs, size_t n, void *arena, size_t slot_
             dgs[i].meta = &metas[i];
     }
 }
+
+mcrx_error mcrx__config_check_bound(const mcrx_subscription_config *cfg, const mcrx_ip *ip,
+                                    uint16_t port, mcrx__err *err) {
+    if (ip->family != cfg->group.family)
+        return mcrx__fail(err, MCRX_ERROR_EXISTING_SOCKET_ADDRESS_FAMILY_MISMATCH, 0,
+                          "socket is IPv%d, group is IPv%d", ip->family, cfg->group.family);
+    if (port != cfg->dst_port)
+        return mcrx__fail(err, MCRX_ERROR_EXISTING_SOCKET_PORT_MISMATCH, 0,
+                          "expected %u, actual %u%s", cfg->dst_port, port,
+                          port == 0 ? " (socket is not bound)" : "");
+    return 0;
+}

@@ -143,6 +143,11 @@ int mcrx__ctx_recv_locked(mcrx_context *ctx, mcrx_datagram *dgs, size_t n, size_
 mcrx_error mcrx__fail(mcrx__err *e, mcrx_error code, int os, const char *fmt, ...)
     MCRX__PRINTF_LIKE(4, 5);
 
+/* Whether a caller's socket, bound to ip:port, fits cfg (family, port):
+ * the same check for every backend's adopt (config.c). */
+mcrx_error mcrx__config_check_bound(const mcrx_subscription_config *cfg, const mcrx_ip *ip,
+                                    uint16_t port, mcrx__err *err);
+
 /* Address leaf internals (addr.c). */
 uint32_t mcrx__ifname_index(const char *name);
 /* Parses "addr%scope" (IPv6, the scope a name or a non-zero index). */

@@ -336,13 +336,9 @@ static mcrx_error udp_adopt(const mcrx_subscription_config *cfg, mcrx_sock sock,
     rc = mcrx__plat_local_addr(sock, &ip, &port, err);
     if (rc != 0)
         return rc;
-    if (ip.family != cfg->group.family)
-        return mcrx__fail(err, MCRX_ERROR_EXISTING_SOCKET_ADDRESS_FAMILY_MISMATCH, 0,
-                             "socket is IPv%d, group is IPv%d", ip.family, cfg->group.family);
-    if (port != cfg->dst_port)
-        return mcrx__fail(err, MCRX_ERROR_EXISTING_SOCKET_PORT_MISMATCH, 0,
-                             "expected %u, actual %u%s", cfg->dst_port, port,
-                             port == 0 ? " (socket is not bound)" : "");
+    rc = mcrx__config_check_bound(cfg, &ip, port, err);
+    if (rc != 0)
+        return rc;
     rc = resolve_ifindex(cfg, &info->ifindex, err);
     if (rc != 0)
         return rc;
