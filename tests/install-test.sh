@@ -23,6 +23,12 @@ if [ -d "$build/tools" ]; then
     test -f "$work/prefix/share/man/man1/$m.1"
     test -f "$work/prefix/share/bash-completion/completions/$m"
   done
+  # mcrx_raw_recv and its page exist on Linux only.
+  if [ -x "$build/tools/mcrx_raw_recv" ]; then
+    test -f "$work/prefix/share/man/man1/mcrx_raw_recv.1"
+    test -f "$work/prefix/share/bash-completion/completions/mcrx_raw_recv"
+    test -x "$work/prefix/bin/mcrx_raw_recv"
+  fi
   echo "ok: man pages and completion installed"
 fi
 pkg-config --exists mcrx-core
