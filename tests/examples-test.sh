@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every example of docs/event-loops.md against a real sender.
+# Runs every example of docs/event-loops.md, and the shared raw capture of
+# docs/raw.md, against a real sender.
 # Runs on the receiver host of scripts/netns-run.sh.
 # usage: examples-test.sh EXAMPLES_DIR TSEND
 set -uo pipefail
@@ -26,5 +27,39 @@ for ex in wait_loop poll_loop epoll_loop thread_callback uv_loop; do
     fi
   done
 done
+
+# The shared raw capture (Linux, CAP_NET_RAW: root or the user namespace of
+# netns-run.sh). Subscriptions 1 and 2 are duplicates (239.7.2.1, any
+# source); 3 and 4 are SSM on 232.7.2.1 from two sources, and share the one
+# IPv4 capture on vb with the ASM pair. Each datagram must be reported once,
+# with every id it matches; 239.7.2.9 is nobody's.
+prog=$dir/example_raw_shared
+if [ -x "$prog" ]; then
+  "$prog" 198.51.100.2 8 239.7.2.1 239.7.2.1 232.7.2.1@198.51.100.1 232.7.2.1@198.51.100.3 \
+    >"$work/o" 2>"$work/e" &
+  pid=$!
+  for _ in $(seq 1 100); do grep -q '^ready' "$work/o" && break; sleep 0.05; done
+  "$tsend" 198.51.100.1 va 239.7.2.9 38001 not-subscribed 2
+  "$tsend" 198.51.100.1 va 239.7.2.1 38001 asm 3
+  "$tsend" 198.51.100.1 va 232.7.2.1 38001 ssm-a 3
+  "$tsend" 198.51.100.3 va 232.7.2.1 38001 ssm-b 2
+  wait $pid; rc=$?
+  out=$(cat "$work/o")
+  if [ "$rc" = 0 ] && [ "$(grep -c '^received ' <<<"$out")" = 8 ] &&
+    [ "$(grep -c '^received 31 raw bytes source=198.51.100.1 group=239.7.2.1 protocol=17 matching \[1, 2\]$' <<<"$out")" = 3 ] &&
+    [ "$(grep -c '^received 33 raw bytes source=198.51.100.1 group=232.7.2.1 protocol=17 matching \[3\]$' <<<"$out")" = 3 ] &&
+    [ "$(grep -c '^received 33 raw bytes source=198.51.100.3 group=232.7.2.1 protocol=17 matching \[4\]$' <<<"$out")" = 2 ] &&
+    grep -q '^captures=1 memberships=3 received=[0-9]* unmatched=[0-9]* matches=11$' <<<"$out" &&
+    # read = matched + unmatched (IGMP reports and 239.7.2.9 included)
+    [ $(( $(sed -n 's/^captures=.* received=\([0-9]*\) unmatched=\([0-9]*\) .*/\1 - \2/p' <<<"$out") )) = 8 ]; then
+    echo "ok: raw_shared (duplicates, ASM and SSM on one capture, each datagram once)"; passed=$((passed + 1))
+  elif grep -q 'CAP_NET_RAW' "$work/e"; then
+    echo "FAIL: raw_shared: no CAP_NET_RAW here"; cat "$work/e"; failed=$((failed + 1))
+  else
+    echo "FAIL: raw_shared (rc=$rc)"; cat "$work/o" "$work/e"; failed=$((failed + 1))
+  fi
+elif [ "$(uname -s)" = Linux ]; then
+  echo "FAIL: raw_shared not built"; failed=$((failed + 1))
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
