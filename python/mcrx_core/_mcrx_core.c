@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include <mcrx/mcrx.h>
+#include <mcrx/raw.h>
 
 #define BATCH_MAX 512
 
@@ -1239,6 +1240,345 @@ static PyTypeObject SubscriptionType = {
     .tp_getset = sub_getset,
 };
 
+/* ---- RawPacket, RawContext (include/mcrx/raw.h) ------------------------------------ */
+
+typedef struct {
+    PyObject_HEAD
+    uint64_t subscription_id;
+    mcrx_ip source, group;
+    uint32_t flags;
+    unsigned int protocol, ttl;
+    unsigned int ingress_interface_index;
+    Py_ssize_t wire_len;
+    PyObject *data; /* bytes: the IP datagram from its IP header on */
+} RawPacketObject;
+
+static PyTypeObject RawPacketType;
+
+static void raw_packet_dealloc(RawPacketObject *p) {
+    Py_XDECREF(p->data);
+    Py_TYPE(p)->tp_free((PyObject *)p);
+}
+
+static PyObject *raw_packet_new(const mcrx_raw_packet *rp) {
+    RawPacketObject *p;
+    PyObject *data = PyBytes_FromStringAndSize((const char *)rp->buf, (Py_ssize_t)rp->len);
+    if (data == NULL)
+        return NULL;
+    p = PyObject_New(RawPacketObject, &RawPacketType);
+    if (p == NULL) {
+        Py_DECREF(data);
+        return NULL;
+    }
+    p->subscription_id = rp->subscription_id;
+    p->source = rp->source;
+    p->group = rp->group;
+    p->flags = rp->flags;
+    p->protocol = rp->ip_protocol;
+    p->ttl = rp->ttl;
+    p->ingress_interface_index = rp->ingress_interface_index;
+    p->wire_len = (Py_ssize_t)rp->wire_len;
+    p->data = data;
+    return (PyObject *)p;
+}
+
+static PyObject *raw_packet_get_source(RawPacketObject *p, void *c) {
+    (void)c;
+    return ip_str(&p->source);
+}
+static PyObject *raw_packet_get_group(RawPacketObject *p, void *c) {
+    (void)c;
+    return ip_str(&p->group);
+}
+static PyObject *raw_packet_get_data(RawPacketObject *p, void *c) {
+    (void)c;
+    Py_INCREF(p->data);
+    return p->data;
+}
+static PyObject *raw_packet_flag(RawPacketObject *p, void *bit) {
+    return PyBool_FromLong((p->flags & (uint32_t)(uintptr_t)bit) != 0);
+}
+static PyObject *raw_packet_repr(RawPacketObject *p) {
+    char src[MCRX_IP_STRLEN] = "", grp[MCRX_IP_STRLEN] = "";
+    mcrx_ip_format(&p->source, src, sizeof src);
+    mcrx_ip_format(&p->group, grp, sizeof grp);
+    return PyUnicode_FromFormat("RawPacket(subscription_id=%llu, source='%s', group='%s', "
+                                "protocol=%u, ttl=%u, ingress_interface_index=%u, len=%zd)",
+                                (unsigned long long)p->subscription_id, src, grp, p->protocol,
+                                p->ttl, p->ingress_interface_index, PyBytes_GET_SIZE(p->data));
+}
+
+static PyMemberDef raw_packet_members[] = {
+    {"subscription_id", T_ULONGLONG, offsetof(RawPacketObject, subscription_id), READONLY, NULL},
+    {"protocol", T_UINT, offsetof(RawPacketObject, protocol), READONLY,
+     "IPv4 protocol / IPv6 next header (a fragment is 44)"},
+    {"ttl", T_UINT, offsetof(RawPacketObject, ttl), READONLY, "TTL / hop limit"},
+    {"ingress_interface_index", T_UINT, offsetof(RawPacketObject, ingress_interface_index),
+     READONLY, "where it arrived (or was sent from this host)"},
+    {"wire_len", T_PYSSIZET, offsetof(RawPacketObject, wire_len), READONLY,
+     "the datagram's IP length (> len(data) when truncated)"},
+    {NULL, 0, 0, 0, NULL}};
+static PyGetSetDef raw_packet_getset[] = {
+    {"source", (getter)raw_packet_get_source, NULL, "source IP, from the IP header", NULL},
+    {"group", (getter)raw_packet_get_group, NULL, "destination group, from the IP header", NULL},
+    {"data", (getter)raw_packet_get_data, NULL, "the whole IP datagram (bytes)", NULL},
+    {"truncated", (getter)raw_packet_flag, NULL, "longer than the receive slot",
+     (void *)(uintptr_t)MCRX_DATAGRAM_TRUNCATED},
+    {"checksum_not_ready", (getter)raw_packet_flag, NULL,
+     "the transport checksum is partial (sent from this host): a forwarder recomputes it",
+     (void *)(uintptr_t)MCRX_RAW_CSUM_NOT_READY},
+    {"checksum_valid", (getter)raw_packet_flag, NULL,
+     "the kernel or the NIC verified the transport checksum",
+     (void *)(uintptr_t)MCRX_RAW_CSUM_VALID},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyTypeObject RawPacketType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "mcrx_core.RawPacket",
+    .tp_basicsize = sizeof(RawPacketObject),
+    .tp_dealloc = (destructor)raw_packet_dealloc,
+    .tp_repr = (reprfunc)raw_packet_repr,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "One captured IP datagram (RawContext).",
+    .tp_members = raw_packet_members,
+    .tp_getset = raw_packet_getset,
+};
+
+typedef struct {
+    PyObject_HEAD
+    mcrx_raw_context *ctx;
+    unsigned char *arena; /* slots of MCRX_RAW_MAX_DATAGRAM bytes: never truncated */
+    mcrx_raw_packet *pkts;
+    size_t cap;
+} RawContextObject;
+
+static PyObject *raise_raw(const mcrx_raw_context *ctx) {
+    return raise_kind(mcrx_raw_context_last_error_code(ctx), mcrx_raw_context_last_os_error(ctx),
+                      mcrx_raw_context_last_error(ctx));
+}
+
+static PyObject *raw_context_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
+    RawContextObject *self;
+    if (PyTuple_GET_SIZE(args) != 0 || (kw != NULL && PyDict_GET_SIZE(kw) != 0)) {
+        PyErr_SetString(PyExc_TypeError, "RawContext() takes no arguments");
+        return NULL;
+    }
+    self = (RawContextObject *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->ctx = mcrx_raw_context_new();
+    if (self->ctx == NULL) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    return (PyObject *)self;
+}
+
+static void raw_context_dealloc(RawContextObject *self) {
+    mcrx_raw_context_free(self->ctx);
+    PyMem_Free(self->arena);
+    PyMem_Free(self->pkts);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *raw_context_add(RawContextObject *self, PyObject *args, PyObject *kw) {
+    static char *names[] = {"group", "source", "interface", NULL};
+    const char *group, *source = NULL, *iface = NULL;
+    mcrx_raw_config cfg;
+    mcrx_error e;
+    uint64_t id;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "s|zz:add", names, &group, &source, &iface))
+        return NULL;
+    mcrx_raw_config_init(&cfg);
+    e = mcrx_raw_config_parse(&cfg, group, source, iface);
+    if (e != MCRX_ERROR_NONE)
+        return raise_kind(e, 0, mcrx_last_error());
+    if (mcrx_raw_context_add(self->ctx, &cfg, &id) != MCRX_STATUS_OK)
+        return raise_raw(self->ctx);
+    return PyLong_FromUnsignedLongLong(id);
+}
+
+typedef int (*raw_id_fn)(mcrx_raw_context *ctx, uint64_t id);
+
+static PyObject *raw_context_id_call(RawContextObject *self, PyObject *arg, raw_id_fn fn) {
+    unsigned long long id;
+    if (int_arg(arg, "subscription id", 0, UINT64_MAX, &id) != 0)
+        return NULL;
+    if (fn(self->ctx, id) != MCRX_STATUS_OK)
+        return raise_raw(self->ctx);
+    Py_RETURN_NONE;
+}
+static PyObject *raw_context_join(RawContextObject *self, PyObject *arg) {
+    return raw_context_id_call(self, arg, mcrx_raw_context_join_subscription);
+}
+static PyObject *raw_context_leave(RawContextObject *self, PyObject *arg) {
+    return raw_context_id_call(self, arg, mcrx_raw_context_leave_subscription);
+}
+static PyObject *raw_context_remove(RawContextObject *self, PyObject *arg) {
+    return raw_context_id_call(self, arg, mcrx_raw_context_remove_subscription);
+}
+
+static PyObject *raw_context_state(RawContextObject *self, PyObject *arg) {
+    unsigned long long id;
+    int st;
+    if (int_arg(arg, "subscription id", 0, UINT64_MAX, &id) != 0)
+        return NULL;
+    st = mcrx_raw_context_subscription_state(self->ctx, id);
+    if (st == 0)
+        return raise_not_found(id);
+    return PyUnicode_FromString(st == MCRX_STATE_JOINED ? "joined" : "bound");
+}
+
+static PyObject *raw_context_subscription_count(RawContextObject *self, PyObject *unused) {
+    (void)unused;
+    return PyLong_FromSize_t(mcrx_raw_context_subscription_count(self->ctx));
+}
+
+static PyObject *raw_context_fileno(RawContextObject *self, PyObject *unused) {
+    (void)unused;
+    return PyLong_FromLong((long)mcrx_raw_context_fd(self->ctx));
+}
+
+/* Up to n datagrams (copied into bytes); a list, or for single the one
+ * RawPacket or None. */
+static PyObject *raw_receive(RawContextObject *self, size_t n, int single) {
+    PyObject *list;
+    size_t got = 0, i;
+    if (n > self->cap) {
+        unsigned char *arena = PyMem_Realloc(self->arena, n * (size_t)MCRX_RAW_MAX_DATAGRAM);
+        mcrx_raw_packet *pkts;
+        if (arena == NULL)
+            return PyErr_NoMemory();
+        self->arena = arena;
+        pkts = PyMem_Realloc(self->pkts, n * sizeof *pkts);
+        if (pkts == NULL)
+            return PyErr_NoMemory();
+        self->pkts = pkts;
+        self->cap = n;
+    }
+    for (i = 0; i < n; i++)
+        mcrx_raw_packet_init(&self->pkts[i], self->arena + i * (size_t)MCRX_RAW_MAX_DATAGRAM,
+                             MCRX_RAW_MAX_DATAGRAM);
+    if (mcrx_raw_context_recv_batch(self->ctx, self->pkts, n, &got) != MCRX_STATUS_OK)
+        return raise_raw(self->ctx);
+    if (single) {
+        if (got == 0)
+            Py_RETURN_NONE;
+        return raw_packet_new(&self->pkts[0]);
+    }
+    list = PyList_New((Py_ssize_t)got);
+    if (list == NULL)
+        return NULL;
+    for (i = 0; i < got; i++) {
+        PyObject *p = raw_packet_new(&self->pkts[i]);
+        if (p == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, p);
+    }
+    return list;
+}
+
+static PyObject *raw_context_recv(RawContextObject *self, PyObject *unused) {
+    (void)unused;
+    return raw_receive(self, 1, 1);
+}
+static PyObject *raw_context_recv_batch(RawContextObject *self, PyObject *const *args,
+                                        Py_ssize_t nargs, PyObject *kwnames) {
+    size_t n;
+    if (parse_max(args, nargs, kwnames, &n) != 0)
+        return NULL;
+    return raw_receive(self, n, 0);
+}
+
+/* wait(timeout=None), as Context.wait: the GIL is released while polling. */
+static PyObject *raw_context_wait(RawContextObject *self, PyObject *args, PyObject *kw) {
+    static char *names[] = {"timeout", NULL};
+    PyObject *arg = Py_None;
+    double timeout, deadline = 0;
+    int forever;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|O:wait", names, &arg))
+        return NULL;
+    if (parse_timeout(arg, &timeout, &forever) != 0)
+        return NULL;
+    if (!forever)
+        deadline = monotonic_seconds() + timeout;
+    for (;;) {
+        struct pollfd p;
+        int ready = 0, ms = -1, r, err;
+        if (mcrx_raw_context_wait(self->ctx, 0, &ready) != MCRX_STATUS_OK)
+            return raise_raw(self->ctx);
+        if (ready)
+            Py_RETURN_TRUE;
+        if (!forever) {
+            double left = deadline - monotonic_seconds();
+            if (left <= 0)
+                Py_RETURN_FALSE;
+            ms = left * 1000.0 >= (double)INT_MAX ? INT_MAX : (int)ceil(left * 1000.0);
+        }
+        p.fd = (int)mcrx_raw_context_fd(self->ctx);
+        p.events = POLLIN;
+        p.revents = 0;
+        Py_BEGIN_ALLOW_THREADS
+        r = poll(&p, 1, ms);
+        err = errno;
+        Py_END_ALLOW_THREADS
+        if (r < 0 && err != EINTR) {
+            errno = err;
+            return PyErr_SetFromErrno(PyExc_OSError);
+        }
+        if (r < 0 && PyErr_CheckSignals() != 0)
+            return NULL;
+    }
+}
+
+static PyObject *raw_context_metrics(RawContextObject *self, PyObject *unused) {
+    mcrx_raw_metrics m;
+    (void)unused;
+    if (mcrx_raw_context_metrics_get(self->ctx, &m) != MCRX_STATUS_OK)
+        return raise_raw(self->ctx);
+    return Py_BuildValue("{sKsKsKsKsKsKsK}", "active_subscriptions",
+                         (unsigned long long)m.active_subscriptions, "joined_subscriptions",
+                         (unsigned long long)m.joined_subscriptions, "packets_received",
+                         (unsigned long long)m.packets_received, "bytes_received",
+                         (unsigned long long)m.bytes_received, "discarded",
+                         (unsigned long long)m.discarded, "truncated",
+                         (unsigned long long)m.truncated, "kernel_drops",
+                         (unsigned long long)m.kernel_drops);
+}
+
+static PyMethodDef raw_context_methods[] = {
+    {"add", (PyCFunction)(void (*)(void))raw_context_add, METH_VARARGS | METH_KEYWORDS,
+     "add(group, source=None, interface=None) -> int: a capture in state bound (needs "
+     "CAP_NET_RAW)"},
+    {"join", (PyCFunction)raw_context_join, METH_O, "join(id): join and start capturing"},
+    {"leave", (PyCFunction)raw_context_leave, METH_O, "leave(id): leave and stop capturing"},
+    {"remove", (PyCFunction)raw_context_remove, METH_O, "remove(id): in either state"},
+    {"state", (PyCFunction)raw_context_state, METH_O, "state(id) -> 'bound' or 'joined'"},
+    {"subscription_count", (PyCFunction)raw_context_subscription_count, METH_NOARGS, NULL},
+    {"fileno", (PyCFunction)raw_context_fileno, METH_NOARGS,
+     "a descriptor readable when a capture may have a datagram"},
+    {"recv", (PyCFunction)raw_context_recv, METH_NOARGS,
+     "recv() -> RawPacket or None, without blocking"},
+    {"recv_batch", (PyCFunction)(void (*)(void))raw_context_recv_batch,
+     METH_FASTCALL | METH_KEYWORDS,
+     "recv_batch(max_packets=64) -> list[RawPacket], without blocking (recvmmsg)"},
+    {"wait", (PyCFunction)(void (*)(void))raw_context_wait, METH_VARARGS | METH_KEYWORDS,
+     "wait(timeout=None) -> bool: block (without the GIL) until a datagram may be there"},
+    {"metrics", (PyCFunction)raw_context_metrics, METH_NOARGS, "metrics() -> dict"},
+    {NULL, NULL, 0, NULL}};
+
+static PyTypeObject RawContextType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "mcrx_core.RawContext",
+    .tp_basicsize = sizeof(RawContextObject),
+    .tp_dealloc = (destructor)raw_context_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Raw IP capture of multicast groups, one capture per subscription (Linux, "
+              "CAP_NET_RAW).",
+    .tp_methods = raw_context_methods,
+    .tp_new = raw_context_new,
+};
+
 /* ---- module ------------------------------------------------------------------------ */
 
 static struct PyModuleDef module = {
@@ -1247,10 +1587,10 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__mcrx_core(void) {
     PyObject *m;
-    PyTypeObject *types[] = {&PacketType, &MetadataType, &PwmType, &ContextType,
-                             &SubscriptionType};
-    const char *names[] = {"Packet", "ReceiveMetadata", "PacketWithMetadata", "Context",
-                           "Subscription"};
+    PyTypeObject *types[] = {&PacketType,  &MetadataType,  &PwmType,      &ContextType,
+                             &SubscriptionType, &RawPacketType, &RawContextType};
+    const char *names[] = {"Packet",       "ReceiveMetadata", "PacketWithMetadata", "Context",
+                           "Subscription", "RawPacket",       "RawContext"};
     size_t i;
     for (i = 0; i < sizeof types / sizeof types[0]; i++)
         if (PyType_Ready(types[i]) < 0)
