@@ -873,7 +873,15 @@ static double monotonic_seconds(void) {
  * time left unless the handler raised (KeyboardInterrupt for Ctrl-C). Long
  * waits are polled in pieces of at most INT_MAX ms, so no value overflows.
  */
-static PyObject *context_wait(ContextObject *self, PyObject *args, PyObject *kw) {
+/* What a wait needs of its context: a look (its wait with timeout 0), its
+ * readiness fd, and the exception for a failed look. */
+typedef struct wait_ops {
+    int (*look)(void *ctx, int *ready);
+    mcrx_sock (*fd)(void *ctx);
+    PyObject *(*fail)(void *ctx);
+} wait_ops;
+
+static PyObject *wait_loop(void *ctx, const wait_ops *ops, PyObject *args, PyObject *kw) {
     static char *names[] = {"timeout", NULL};
     PyObject *arg = Py_None;
     double timeout, deadline = 0;
@@ -887,8 +895,8 @@ static PyObject *context_wait(ContextObject *self, PyObject *args, PyObject *kw)
     for (;;) {
         struct pollfd p;
         int ready = 0, ms = -1, r, err;
-        if (mcrx_context_wait(self->ctx, 0, &ready) != MCRX_STATUS_OK)
-            return raise_ctx(self->ctx);
+        if (ops->look(ctx, &ready) != MCRX_STATUS_OK)
+            return ops->fail(ctx);
         if (ready)
             Py_RETURN_TRUE;
         if (!forever) {
@@ -898,7 +906,7 @@ static PyObject *context_wait(ContextObject *self, PyObject *args, PyObject *kw)
             /* Rounded up, so a sub-millisecond rest sleeps instead of spinning. */
             ms = left * 1000.0 >= (double)INT_MAX ? INT_MAX : (int)ceil(left * 1000.0);
         }
-        p.fd = (int)mcrx_context_fd(self->ctx);
+        p.fd = (int)ops->fd(ctx);
         p.events = POLLIN;
         p.revents = 0;
         Py_BEGIN_ALLOW_THREADS
@@ -913,6 +921,24 @@ static PyObject *context_wait(ContextObject *self, PyObject *args, PyObject *kw)
             return NULL;
         /* Readable, timed out or interrupted: the next look decides. */
     }
+}
+
+static int ctx_look(void *ctx, int *ready) {
+    return mcrx_context_wait(ctx, 0, ready);
+}
+
+static mcrx_sock ctx_fd(void *ctx) {
+    return mcrx_context_fd(ctx);
+}
+
+static PyObject *ctx_fail(void *ctx) {
+    return raise_ctx(ctx);
+}
+
+static const wait_ops context_wait_ops = {ctx_look, ctx_fd, ctx_fail};
+
+static PyObject *context_wait(ContextObject *self, PyObject *args, PyObject *kw) {
+    return wait_loop(self->ctx, &context_wait_ops, args, kw);
 }
 
 /* A metrics snapshot as a dict: its uint64 fields, named by a table. */
@@ -1491,45 +1517,23 @@ static PyObject *raw_context_recv_batch(RawContextObject *self, PyObject *const 
     return raw_receive(self, n, 0);
 }
 
+static int raw_look(void *ctx, int *ready) {
+    return mcrx_raw_context_wait(ctx, 0, ready);
+}
+
+static mcrx_sock raw_fd(void *ctx) {
+    return mcrx_raw_context_fd(ctx);
+}
+
+static PyObject *raw_fail(void *ctx) {
+    return raise_raw(ctx);
+}
+
+static const wait_ops raw_wait_ops = {raw_look, raw_fd, raw_fail};
+
 /* wait(timeout=None), as Context.wait: the GIL is released while polling. */
 static PyObject *raw_context_wait(RawContextObject *self, PyObject *args, PyObject *kw) {
-    static char *names[] = {"timeout", NULL};
-    PyObject *arg = Py_None;
-    double timeout, deadline = 0;
-    int forever;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|O:wait", names, &arg))
-        return NULL;
-    if (parse_timeout(arg, &timeout, &forever) != 0)
-        return NULL;
-    if (!forever)
-        deadline = monotonic_seconds() + timeout;
-    for (;;) {
-        struct pollfd p;
-        int ready = 0, ms = -1, r, err;
-        if (mcrx_raw_context_wait(self->ctx, 0, &ready) != MCRX_STATUS_OK)
-            return raise_raw(self->ctx);
-        if (ready)
-            Py_RETURN_TRUE;
-        if (!forever) {
-            double left = deadline - monotonic_seconds();
-            if (left <= 0)
-                Py_RETURN_FALSE;
-            ms = left * 1000.0 >= (double)INT_MAX ? INT_MAX : (int)ceil(left * 1000.0);
-        }
-        p.fd = (int)mcrx_raw_context_fd(self->ctx);
-        p.events = POLLIN;
-        p.revents = 0;
-        Py_BEGIN_ALLOW_THREADS
-        r = poll(&p, 1, ms);
-        err = errno;
-        Py_END_ALLOW_THREADS
-        if (r < 0 && err != EINTR) {
-            errno = err;
-            return PyErr_SetFromErrno(PyExc_OSError);
-        }
-        if (r < 0 && PyErr_CheckSignals() != 0)
-            return NULL;
-    }
+    return wait_loop(self->ctx, &raw_wait_ops, args, kw);
 }
 
 static PyObject *raw_context_metrics(RawContextObject *self, PyObject *unused) {
