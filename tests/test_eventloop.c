@@ -208,12 +208,74 @@ static void subscriptions_change_while_the_receiver_runs(void **state) {
     mcrx_context_free(ctx);
 }
 
+/* The socket-list tier on a real context (IPv4 and IPv6, joined and not):
+ * mcrx_context_sockets lists exactly the joined subscriptions' sockets in
+ * id order, a poll on them wakes for each family's datagram, and the list
+ * follows leave and remove. */
+static void socket_list_names_the_joined_sockets_and_wakes_per_family(void **state) {
+    mcrx_context *ctx = mcrx_context_new();
+    uint16_t port = th_port();
+    int s4 = th_sender(S_V4, "va"), s6 = th_sender(S_V6, "va");
+    uint64_t a, b, c;
+    mcrx_subscription_config cfg;
+    mcrx_sock socks[4];
+    struct pollfd p[2];
+    size_t n = 99, got = 0, i;
+    unsigned char buf[64];
+    mcrx_datagram dg;
+    (void)state;
+    a = th_add_join(ctx, "239.6.0.9", port, NULL, NULL);
+    b = th_add_join(ctx, "ff0e::6:9", port, NULL, NULL);
+    assert_int_equal(mcrx_subscription_config_parse(&cfg, "239.6.0.10", port, NULL, NULL),
+                     MCRX_ERROR_NONE);
+    assert_int_equal(mcrx_context_add(ctx, &cfg, &c), 0); /* added, never joined */
+    assert_true(mcrx_context_fd(ctx) != MCRX_SOCK_INVALID); /* epoll here: both tiers */
+    assert_int_equal(mcrx_context_sockets(ctx, NULL, 0, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(mcrx_context_sockets(ctx, socks, 4, &n), 0);
+    assert_int_equal(n, 2);
+    assert_true(socks[0] == mcrx_subscription_sock(mcrx_context_get_subscription(ctx, a)));
+    assert_true(socks[1] == mcrx_subscription_sock(mcrx_context_get_subscription(ctx, b)));
+    for (i = 0; i < 2; i++) {
+        p[i].fd = (int)socks[i];
+        p[i].events = POLLIN;
+        p[i].revents = 0;
+    }
+    th_send_str(s6, "ff0e::6:9", port, "six");
+    assert_int_equal(poll(p, 2, TH_WAIT_MS), 1);
+    assert_int_equal(p[0].revents, 0);
+    assert_true(p[1].revents & POLLIN);
+    mcrx_datagram_init(&dg, buf, sizeof buf);
+    assert_int_equal(mcrx_context_recv(ctx, &dg, &got), 0);
+    assert_int_equal(got, 1);
+    assert_int_equal(dg.subscription_id, b);
+    th_send_str(s4, "239.6.0.9", port, "four");
+    p[0].revents = p[1].revents = 0;
+    assert_int_equal(poll(p, 2, TH_WAIT_MS), 1);
+    assert_true(p[0].revents & POLLIN);
+    assert_int_equal(mcrx_context_recv(ctx, &dg, &got), 0);
+    assert_int_equal(got, 1);
+    assert_int_equal(dg.subscription_id, a);
+    /* The list follows leave and remove. */
+    assert_int_equal(mcrx_context_leave_subscription(ctx, a), 0);
+    assert_int_equal(mcrx_context_sockets(ctx, socks, 4, &n), 0);
+    assert_int_equal(n, 1);
+    assert_true(socks[0] == mcrx_subscription_sock(mcrx_context_get_subscription(ctx, b)));
+    assert_int_equal(mcrx_context_remove_subscription(ctx, b), 0);
+    assert_int_equal(mcrx_context_sockets(ctx, socks, 4, &n), 0);
+    assert_int_equal(n, 0);
+    close(s4);
+    close(s6);
+    mcrx_context_free(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(wait_times_out_then_wakes_on_data),
         cmocka_unit_test(readiness_loop_loses_and_repeats_nothing),
         cmocka_unit_test(receive_error_stops_the_background_receiver),
         cmocka_unit_test(subscriptions_change_while_the_receiver_runs),
+        cmocka_unit_test(socket_list_names_the_joined_sockets_and_wakes_per_family),
     };
     th_init();
     return cmocka_run_group_tests_name("eventloop", tests, NULL, NULL);
