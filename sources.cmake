@@ -22,6 +22,7 @@ set(MCRX_CORE_SOURCES
 # Linux: the platform contract of src/platform/platform.h.
 set(MCRX_LINUX_SOURCES
   src/platform/linux_fs.c
+  src/platform/linux_if.c
   src/platform/linux_proc.c
   src/platform/linux_raw.c
   src/platform/linux_udp.c

@@ -183,3 +183,24 @@ mcrx_error mcrx__config_check_bound(const mcrx_subscription_config *cfg, const m
                           port == 0 ? " (socket is not bound)" : "");
     return 0;
 }
+
+mcrx_error mcrx__config_interface_index(const mcrx_subscription_config *cfg, uint32_t *ifindex,
+                                        mcrx__err *err) {
+    *ifindex = 0;
+    if (cfg->group.family == MCRX_IP_V6 && cfg->interface_index != MCRX_NO_INTERFACE_INDEX) {
+        *ifindex = (uint32_t)cfg->interface_index;
+        return mcrx__plat_index_exists(*ifindex, err);
+    }
+    if (cfg->interface.family != cfg->group.family || ip_is_unspecified(&cfg->interface))
+        return 0;
+    if (cfg->group.family == MCRX_IP_V4) {
+        /* As in the Rust crate, an IPv4 address no interface has is the
+         * join's failure (IP_ADD_MEMBERSHIP names it), not the add's. The
+         * kernel's IPv4 membership check is per interface in any case. */
+        mcrx__err ignored;
+        if (mcrx__plat_index_of_address(&cfg->interface, ifindex, &ignored) != 0)
+            *ifindex = 0;
+        return 0;
+    }
+    return mcrx__plat_index_of_address(&cfg->interface, ifindex, err);
+}

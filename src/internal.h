@@ -143,6 +143,13 @@ int mcrx__ctx_recv_locked(mcrx_context *ctx, mcrx_datagram *dgs, size_t n, size_
 mcrx_error mcrx__fail(mcrx__err *e, mcrx_error code, int os, const char *fmt, ...)
     MCRX__PRINTF_LIKE(4, 5);
 
+/* The interface cfg names, as an index (0 = none named, the system's
+ * choice): IPv6 by index or address, IPv4 by address (0 when no interface
+ * has it: the join then fails naming IP_ADD_MEMBERSHIP). The same policy for
+ * every backend (config.c), over the platform's interface lookups. */
+mcrx_error mcrx__config_interface_index(const mcrx_subscription_config *cfg, uint32_t *ifindex,
+                                        mcrx__err *err);
+
 /* Whether a caller's socket, bound to ip:port, fits cfg (family, port):
  * the same check for every backend's adopt (config.c). */
 mcrx_error mcrx__config_check_bound(const mcrx_subscription_config *cfg, const mcrx_ip *ip,

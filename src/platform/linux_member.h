@@ -18,10 +18,4 @@
 mcrx_error mcrx__linux_member_apply(mcrx__endpoint *ep, const mcrx__filter *from,
                                     const mcrx__filter *to, struct mcrx__err *err);
 
-/* The interface cfg names, as an index (0 = none named), as the UDP backend
- * resolves it: IPv6 by index or address, IPv4 by address (0 when no
- * interface has it: the join then fails naming IP_ADD_MEMBERSHIP). */
-mcrx_error mcrx__linux_resolve_ifindex(const mcrx_subscription_config *cfg, uint32_t *ifindex,
-                                       struct mcrx__err *err);
-
 #endif

@@ -1,5 +1,5 @@
-/* Linux: this process's resource figures from /proc/self, the wall clock,
- * and a socket's kernel drop counter. */
+/* Linux: this process's resource figures from /proc/self, the clocks, the
+ * OS's error texts, and a socket's kernel drop counter. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -18,6 +18,14 @@ int64_t mcrx__wall_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The GNU strerror_r: thread-safe, may return a static text instead. */
+const char *mcrx__os_error_text(int os, char *buf, size_t len) {
+    const char *t = strerror_r(os, buf, len);
+    if (t != buf && len > 0)
+        snprintf(buf, len, "%s", t);
+    return buf;
 }
 
 int64_t mcrx__mono_ns(void) {

@@ -484,7 +484,7 @@ static mcrx_error route_of(const mcrx_ip *group, uint32_t *ifindex, mcrx_ip *ifa
     mcrx_subscription_config_init(&probe);
     probe.group = *group;
     probe.interface = *ifaddr;
-    if (mcrx__linux_resolve_ifindex(&probe, ifindex, err) != 0)
+    if (mcrx__config_interface_index(&probe, ifindex, err) != 0)
         return err->code;
     if (*ifindex == 0)
         return mcrx__fail(err, MCRX_ERROR_INTERFACE_DISCOVERY_FAILED, 0,
@@ -495,7 +495,7 @@ static mcrx_error route_of(const mcrx_ip *group, uint32_t *ifindex, mcrx_ip *ifa
 
 mcrx_error mcrx__raw_resolve(const mcrx_subscription_config *cfg, int route, uint32_t *ifindex,
                              mcrx_ip *ifaddr, mcrx__err *err) {
-    mcrx_error rc = mcrx__linux_resolve_ifindex(cfg, ifindex, err);
+    mcrx_error rc = mcrx__config_interface_index(cfg, ifindex, err);
     memset(ifaddr, 0, sizeof *ifaddr);
     if (rc != 0)
         return rc;

@@ -83,14 +83,6 @@ static const char *knob_for(int os, int family, int ssm, int joining) {
     }
 }
 
-const char *mcrx__os_error_text(int os, char *buf, size_t len) {
-    /* The GNU strerror_r: thread-safe, may return a static text instead. */
-    const char *t = strerror_r(os, buf, len);
-    if (t != buf && len > 0)
-        snprintf(buf, len, "%s", t);
-    return buf;
-}
-
 static mcrx_error os_fail(mcrx__err *err, mcrx_error code, int os, const char *what, int family,
                           int ssm, int joining) {
     const char *knob = knob_for(os, family, ssm, joining);
@@ -107,69 +99,6 @@ static mcrx_error set_int(int fd, int level, int opt, int v, const char *name, m
     if (setsockopt(fd, level, opt, &v, sizeof v) != 0)
         return os_fail(err, MCRX_ERROR_SOCKET_OPTION_FAILED, errno, name, 0, 0, 0);
     return 0;
-}
-
-/* Finds the index of the interface holding addr (IPv4 or IPv6). */
-static mcrx_error index_of_address(const mcrx_ip *addr, uint32_t *index_out, mcrx__err *err) {
-    struct ifaddrs *list, *it;
-    char text[MCRX_IP_STRLEN];
-    int af = af_of(addr->family);
-    if (getifaddrs(&list) != 0)
-        return os_fail(err, MCRX_ERROR_INTERFACE_DISCOVERY_FAILED, errno, "getifaddrs", 0, 0, 0);
-    *index_out = 0;
-    for (it = list; it != NULL; it = it->ifa_next) {
-        const sockaddr_u *a = (const sockaddr_u *)(const void *)it->ifa_addr;
-        if (a == NULL || a->sa.sa_family != af)
-            continue;
-        if (af == AF_INET && memcmp(&a->in.sin_addr, addr->bytes, 4) != 0)
-            continue;
-        if (af == AF_INET6 && (memcmp(&a->in6.sin6_addr, addr->bytes, 16) != 0 ||
-                               (addr->scope_id != 0 && a->in6.sin6_scope_id != 0 &&
-                                a->in6.sin6_scope_id != addr->scope_id)))
-            continue;
-        *index_out = if_nametoindex(it->ifa_name);
-        if (*index_out != 0)
-            break;
-    }
-    freeifaddrs(list);
-    if (*index_out == 0) {
-        mcrx_ip_format(addr, text, sizeof text);
-        return mcrx__fail(err, MCRX_ERROR_INTERFACE_DISCOVERY_FAILED, 0,
-                             "failed to resolve IPv%d interface address %s to an interface "
-                             "index (no local interface has it)",
-                             addr->family, text);
-    }
-    return 0;
-}
-
-/* The interface a subscription receives on, as an index (0 = the kernel's
- * choice). IPv4 configs name it by address, IPv6 by address or index. */
-static mcrx_error resolve_ifindex(const mcrx_subscription_config *cfg, uint32_t *ifindex,
-                           mcrx__err *err) {
-    static const uint8_t zero[16];
-    size_t alen = cfg->interface.family == MCRX_IP_V4 ? 4 : 16;
-    *ifindex = 0;
-    if (cfg->group.family == MCRX_IP_V6 && cfg->interface_index != MCRX_NO_INTERFACE_INDEX) {
-        char name[IF_NAMESIZE];
-        *ifindex = (uint32_t)cfg->interface_index;
-        if (if_indextoname(*ifindex, name) == NULL)
-            return mcrx__fail(err, MCRX_ERROR_INTERFACE_DISCOVERY_FAILED, errno,
-                                 "interface index %u does not exist", *ifindex);
-        return 0;
-    }
-    if (cfg->interface.family != cfg->group.family ||
-        memcmp(cfg->interface.bytes, zero, alen) == 0)
-        return 0;
-    if (cfg->group.family == MCRX_IP_V4) {
-        /* As in the Rust crate, an IPv4 address no interface has is the
-         * join's failure (IP_ADD_MEMBERSHIP names it), not the add's. The
-         * kernel's IPv4 membership check is per interface in any case. */
-        mcrx__err ignored;
-        if (index_of_address(&cfg->interface, ifindex, &ignored) != 0)
-            *ifindex = 0;
-        return 0;
-    }
-    return index_of_address(&cfg->interface, ifindex, err);
 }
 
 /* Options every receive socket needs (non-blocking, only its own groups)
@@ -253,7 +182,7 @@ static mcrx_error udp_open(const mcrx_subscription_config *cfg, mcrx__endpoint *
     int fd, rc;
 
     info->isolated = 1;
-    rc = resolve_ifindex(cfg, &info->ifindex, err);
+    rc = mcrx__config_interface_index(cfg, &info->ifindex, err);
     if (rc != 0)
         return rc;
     info->ifaddr = cfg->interface;
@@ -339,7 +268,7 @@ static mcrx_error udp_adopt(const mcrx_subscription_config *cfg, mcrx_sock sock,
     rc = mcrx__config_check_bound(cfg, &ip, port, err);
     if (rc != 0)
         return rc;
-    rc = resolve_ifindex(cfg, &info->ifindex, err);
+    rc = mcrx__config_interface_index(cfg, &info->ifindex, err);
     if (rc != 0)
         return rc;
     info->ifaddr = cfg->interface;
@@ -542,11 +471,6 @@ static mcrx_error udp_apply(mcrx__endpoint *ep, const mcrx__filter *from, const 
 mcrx_error mcrx__linux_member_apply(mcrx__endpoint *ep, const mcrx__filter *from,
                                     const mcrx__filter *to, mcrx__err *err) {
     return mcrx__filter_apply(from, to, member_call, ep, err);
-}
-
-mcrx_error mcrx__linux_resolve_ifindex(const mcrx_subscription_config *cfg, uint32_t *ifindex,
-                                       mcrx__err *err) {
-    return resolve_ifindex(cfg, ifindex, err);
 }
 
 /* ---- receive ------------------------------------------------------------------ */

@@ -230,6 +230,16 @@ void mcrx__wakeup_close(mcrx_sock w);
  * "ready" forever. */
 mcrx_error mcrx__wait_handle(mcrx_sock h, int timeout_ms, int *ready, struct mcrx__err *err);
 
+/* ---- interfaces ----------------------------------------------------------------------- */
+
+/* The index of the interface holding addr (IPv4 or IPv6; an IPv6 scope
+ * narrows it). INTERFACE_DISCOVERY_FAILED, naming the address, when no
+ * interface has it. */
+mcrx_error mcrx__plat_index_of_address(const mcrx_ip *addr, uint32_t *index,
+                                       struct mcrx__err *err);
+/* 0 if an interface has this index, else INTERFACE_DISCOVERY_FAILED. */
+mcrx_error mcrx__plat_index_exists(uint32_t index, struct mcrx__err *err);
+
 /* ---- socket figures, clocks, texts -------------------------------------------------- */
 
 /* The socket's effective receive buffer. */

@@ -86,3 +86,24 @@ mcrx_error mcrx__poller_open(mcrx__poller **p, mcrx__err *err) {
         return err->code;
     return mcrx__poller_list_open(p, err);
 }
+
+/* The interface lookups of platform.h, over the one above. */
+mcrx_error mcrx__plat_index_exists(uint32_t index, mcrx__err *err) {
+    char name[IF_NAMESIZE];
+    if (if_indextoname(index, name) == NULL)
+        return mcrx__fail(err, MCRX_ERROR_INTERFACE_DISCOVERY_FAILED, 0,
+                          "interface index %u does not exist", index);
+    return 0;
+}
+
+mcrx_error mcrx__plat_index_of_address(const mcrx_ip *addr, uint32_t *index, mcrx__err *err) {
+    char text[MCRX_IP_STRLEN];
+    if (mcrx__win_index_of_address(addr, index) == 0 && *index != 0)
+        return 0;
+    *index = 0;
+    mcrx_ip_format(addr, text, sizeof text);
+    return mcrx__fail(err, MCRX_ERROR_INTERFACE_DISCOVERY_FAILED, 0,
+                      "failed to resolve IPv%d interface address %s to an interface index "
+                      "(no local interface has it)",
+                      addr->family, text);
+}

@@ -119,40 +119,6 @@ static mcrx_error find_recvmsg(SOCKET s, win_state **out, mcrx__err *err) {
 
 /* ---- socket setup -------------------------------------------------------------------- */
 
-/* The interface a subscription receives on, as an index (0 = the system's
- * choice): IPv4 configs name it by address, IPv6 by address or index. */
-static mcrx_error resolve_ifindex(const mcrx_subscription_config *cfg, uint32_t *ifindex,
-                                  mcrx__err *err) {
-    static const uint8_t zero[16];
-    size_t alen = cfg->interface.family == MCRX_IP_V4 ? 4 : 16;
-    *ifindex = 0;
-    if (cfg->group.family == MCRX_IP_V6 && cfg->interface_index != MCRX_NO_INTERFACE_INDEX) {
-        char name[IF_NAMESIZE];
-        *ifindex = (uint32_t)cfg->interface_index;
-        if (if_indextoname(*ifindex, name) == NULL)
-            return mcrx__fail(err, MCRX_ERROR_INTERFACE_DISCOVERY_FAILED, 0,
-                              "interface index %u does not exist", *ifindex);
-        return 0;
-    }
-    if (cfg->interface.family != cfg->group.family ||
-        memcmp(cfg->interface.bytes, zero, alen) == 0)
-        return 0;
-    if (mcrx__win_index_of_address(&cfg->interface, ifindex) != 0 || *ifindex == 0) {
-        char text[MCRX_IP_STRLEN];
-        *ifindex = 0;
-        /* As on Linux: an IPv4 address no interface has fails at the join
-         * (IP_ADD_MEMBERSHIP names it). */
-        if (cfg->group.family == MCRX_IP_V4)
-            return 0;
-        mcrx_ip_format(&cfg->interface, text, sizeof text);
-        return mcrx__fail(err, MCRX_ERROR_INTERFACE_DISCOVERY_FAILED, 0,
-                          "failed to resolve IPv6 interface address %s to an interface index "
-                          "(no local interface has it)",
-                          text);
-    }
-    return 0;
-}
-
 /* Non-blocking, the destination report always, and cfg's other reports. */
 static mcrx_error prepare(SOCKET s, int family, uint32_t rx, mcrx__err *err) {
     u_long on = 1;
@@ -216,7 +182,7 @@ static mcrx_error udp_open(const mcrx_subscription_config *cfg, mcrx__endpoint *
 
     if (mcrx__win_startup(err) != 0)
         return err->code;
-    rc = resolve_ifindex(cfg, &ep->ifindex, err);
+    rc = mcrx__config_interface_index(cfg, &ep->ifindex, err);
     if (rc != 0)
         return rc;
     ep->ifaddr = cfg->interface;
@@ -282,7 +248,7 @@ static mcrx_error udp_adopt(const mcrx_subscription_config *cfg, mcrx_sock sock,
     rc = mcrx__config_check_bound(cfg, &ip, port, err);
     if (rc != 0)
         return rc;
-    rc = resolve_ifindex(cfg, &ep->ifindex, err);
+    rc = mcrx__config_interface_index(cfg, &ep->ifindex, err);
     if (rc != 0)
         return rc;
     ep->ifaddr = cfg->interface;
