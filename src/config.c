@@ -61,7 +61,7 @@ static mcrx_error invalid(mcrx_error code) {
 
 mcrx_error mcrx_subscription_config_validate(const mcrx_subscription_config *cfg) {
     const mcrx_ip *g, *s;
-    if (cfg == NULL || cfg->version != MCRX_SUBSCRIPTION_CONFIG_VERSION)
+    if (cfg == NULL || cfg->version < 1 || cfg->version > MCRX_SUBSCRIPTION_CONFIG_VERSION)
         return fail(MCRX_ERROR_INVALID_ARGUMENT, "%s",
                     "config is NULL or was not set up by mcrx_subscription_config_init");
     g = &cfg->group;

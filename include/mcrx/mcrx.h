@@ -150,7 +150,12 @@ extern "C" {
     X(INVALID_SHARED_RAW_CAPTURE_LIMITS,                                         \
       "shared raw capture limits must be greater than 0")                        \
     X(SHARED_RAW_CAPTURE_SUBSCRIPTION_LIMIT_EXCEEDED,                            \
-      "shared raw capture subscription limit exceeded")
+      "shared raw capture subscription limit exceeded")                          \
+    X(INVALID_SOURCE_FILTER, "invalid source filter")                            \
+    X(MEMBERSHIP_LIMIT_EXCEEDED,                                                 \
+      "the kernel's per-socket membership limit would be exceeded")              \
+    X(SHARED_RAW_CAPTURE_PENDING_LIMIT_EXCEEDED,                                 \
+      "shared raw capture pending packet limit exceeded")
 
 typedef enum McrxError {
 #define MCRX_ERROR_ENUM_(name, msg) MCRX_ERROR_##name,
@@ -217,7 +222,7 @@ MCRX_EXTERN size_t mcrx_ip_to_sockaddr(const mcrx_ip *ip, uint16_t port, void *o
 /* ------------------------------------------------------------------------ */
 /* Subscription configuration                                                */
 
-#define MCRX_SUBSCRIPTION_CONFIG_VERSION 1
+#define MCRX_SUBSCRIPTION_CONFIG_VERSION 2
 #define MCRX_NO_INTERFACE_INDEX (-1)
 
 /*
@@ -256,7 +261,34 @@ typedef struct McrxSubscriptionConfig {
     uint32_t rx_options;       /* MCRX_RX_* bits; init sets MCRX_RX_DEFAULT */
     uint32_t rcvbuf_bytes;     /* socket receive buffer to ask for; 0 = kernel default */
     uint64_t reserved_[3];
+    /* ---- version 2 (a version 1 config, from an older header, has none of
+     * these: the library reads them only when version >= 2) ---- */
+    /* Source filter (RFC 3678), instead of source: MCRX_SOURCES_INCLUDE
+     * with 1..n sources (SSM ranges as for source), or MCRX_SOURCES_EXCLUDE
+     * with 0..n (ASM groups only; none = plain ASM). Borrowed for the call:
+     * add copies the list, and get_config shows the copy. */
+    uint32_t sources_mode;         /* MCRX_SOURCES_*; NONE = use source */
+    uint32_t nsources;
+    const mcrx_ip *sources;
+    /* Interface set, instead of interface / interface_index: a list of
+     * names ("eth0"), indexes ("7") or addresses ("192.0.2.1",
+     * "fe80::1%eth0"), for IPv4 and IPv6, and/or MCRX_IFSET_ALL. Each
+     * (group, interface) is one kernel membership. Interfaces named in the
+     * list are followed by name: one that goes away and comes back (a new
+     * index) is joined again. Borrowed for the call, copied by add. */
+    uint32_t interface_flags;      /* MCRX_IFSET_* */
+    uint32_t ninterfaces;
+    const char *const *interfaces;
 } mcrx_subscription_config;
+
+/* Source filter modes of mcrx_subscription_config.sources_mode. */
+#define MCRX_SOURCES_NONE 0u    /* no list: ASM, or SSM through source */
+#define MCRX_SOURCES_INCLUDE 1u /* only the listed sources */
+#define MCRX_SOURCES_EXCLUDE 2u /* every source except the listed ones */
+
+/* Interface set flags of mcrx_subscription_config.interface_flags. */
+#define MCRX_IFSET_ALL 0x1u      /* every interface that is up and multicast-capable, now and later */
+#define MCRX_IFSET_LOOPBACK 0x2u /* with ALL: loopback as well */
 
 MCRX_EXTERN void mcrx_subscription_config_init(mcrx_subscription_config *cfg);
 
@@ -287,7 +319,8 @@ MCRX_EXTERN mcrx_error mcrx_subscription_config_parse(mcrx_subscription_config *
 MCRX_EXTERN mcrx_error mcrx_parse_interface(const char *text, int group_family,
                                             mcrx_ip *addr_out, int64_t *index_out);
 
-/* 1 if cfg has a source (SSM), else 0 (also for NULL). */
+/* 1 if cfg has a source or an INCLUDE source list (SSM), else 0 (also for
+ * NULL). */
 MCRX_EXTERN int mcrx_subscription_config_is_ssm(const mcrx_subscription_config *cfg);
 
 /* ------------------------------------------------------------------------ */
@@ -528,6 +561,65 @@ MCRX_EXTERN int mcrx_subscription_wait(mcrx_subscription *sub, int timeout_ms, i
  * returned by the next call (and mcrx_subscription_wait reports it ready). */
 MCRX_EXTERN int mcrx_subscription_recv_batch(mcrx_subscription *sub, mcrx_datagram *dgs,
                                              size_t n, size_t *received_out);
+
+/* ------------------------------------------------------------------------ */
+/* Source filters and interface sets                                         */
+
+/*
+ * Replaces the subscription's source filter with mode and sources[0..n)
+ * (full state, as mcrx_subscription_config.sources_mode): Bound, it takes
+ * effect at join; Joined, the library applies the difference to every
+ * interface's membership (allow, block, or a change of mode) and undoes it
+ * on failure, keeping the old filter. MCRX_SOURCES_NONE with n 0 is ASM.
+ * The receive-side check follows at once. Errors: INVALID_ARGUMENT, the
+ * validation kinds, DUPLICATE_SUBSCRIPTION, MEMBERSHIP_LIMIT_EXCEEDED (with
+ * the sysctl and the number needed), and the join kinds.
+ */
+MCRX_EXTERN int mcrx_context_set_sources(mcrx_context *ctx, uint64_t id, uint32_t mode,
+                                         const mcrx_ip *sources, size_t n);
+MCRX_EXTERN int mcrx_subscription_set_sources(mcrx_subscription *sub, uint32_t mode,
+                                              const mcrx_ip *sources, size_t n);
+
+/* Why a subscription's membership on one interface changed. */
+#define MCRX_IFEVENT_JOINED 1u   /* joined on an interface that appeared or came up */
+#define MCRX_IFEVENT_LOST 2u     /* the interface went down or away: membership gone */
+#define MCRX_IFEVENT_FAILED 3u   /* a rejoin failed: error says why */
+
+/* One membership change the library made by itself (rejoin). */
+typedef struct McrxInterfaceEvent {
+    uint64_t subscription_id;
+    uint32_t kind;               /* MCRX_IFEVENT_* */
+    uint32_t interface_index;
+    char interface_name[16];     /* as the kernel names it, NUL-terminated */
+    mcrx_error error;            /* FAILED: the kind; else NONE */
+    int os_error;
+    int64_t time_ns;             /* wall clock, Unix ns */
+    uint64_t reserved_[2];
+} mcrx_interface_event;
+
+/*
+ * Takes the oldest membership event, if any: *got_out 1 or 0. Events are
+ * made while the context processes interface changes (during its receive,
+ * wait and background-receiver calls: the change notifications are part of
+ * the context's readiness, so nothing is spent while nothing changes).
+ * The queue holds 256; older events are dropped and counted in the
+ * context's metrics. Errors: INVALID_ARGUMENT.
+ */
+MCRX_EXTERN int mcrx_context_next_interface_event(mcrx_context *ctx, mcrx_interface_event *ev,
+                                                  int *got_out);
+
+/* Where a subscription is a member now, one entry per interface of its set. */
+typedef struct McrxInterfaceMembership {
+    uint32_t interface_index;    /* 0 while the interface is absent */
+    char interface_name[16];
+    int joined;                  /* 1 if the kernel membership is in place */
+    uint32_t reserved_;
+} mcrx_interface_membership;
+
+/* Stores up to cap entries and their total in *count_out (cap 0 sizes). */
+MCRX_EXTERN int mcrx_subscription_interfaces(mcrx_subscription *sub,
+                                             mcrx_interface_membership *out, size_t cap,
+                                             size_t *count_out);
 
 /* Frees a taken subscription and closes its socket. NULL is a no-op. */
 MCRX_EXTERN void mcrx_subscription_free(mcrx_subscription *sub);

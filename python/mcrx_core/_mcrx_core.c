@@ -65,6 +65,7 @@ static PyObject *error_builtins(mcrx_error k) {
     case MCRX_ERROR_INVALID_ARGUMENT:
     case MCRX_ERROR_INVALID_ADDRESS:
     case MCRX_ERROR_INVALID_INTERFACE:
+    case MCRX_ERROR_INVALID_SOURCE_FILTER:
         return PyTuple_Pack(2, error_base, PyExc_ValueError);
     case MCRX_ERROR_SUBSCRIPTION_NOT_FOUND:
         return PyTuple_Pack(2, error_base, PyExc_LookupError);
@@ -78,6 +79,7 @@ static PyObject *error_builtins(mcrx_error k) {
     case MCRX_ERROR_IO_FAILED:
     case MCRX_ERROR_RAW_SOCKET_CREATE_FAILED:
     case MCRX_ERROR_RAW_SOCKET_BIND_FAILED:
+    case MCRX_ERROR_MEMBERSHIP_LIMIT_EXCEEDED:
         return PyTuple_Pack(2, error_base, PyExc_OSError);
     case MCRX_ERROR_INTERFACE_DISCOVERY_FAILED:
         return PyTuple_Pack(3, error_base, PyExc_OSError, PyExc_RuntimeError);

@@ -108,6 +108,10 @@ SEED_BUILTIN = {
     "RAW_SOCKET_BIND_FAILED": OSError,
     "INTERFACE_DISCOVERY_FAILED": (OSError, RuntimeError),
     "OUT_OF_MEMORY": MemoryError,
+    # Ours, beyond the Rust package: a bad source list is a config error, the
+    # kernel's membership limit an OS one.
+    "INVALID_SOURCE_FILTER": ValueError,
+    "MEMBERSHIP_LIMIT_EXCEEDED": OSError,
 }
 
 
