@@ -153,9 +153,7 @@ extern "C" {
       "shared raw capture subscription limit exceeded")                          \
     X(INVALID_SOURCE_FILTER, "invalid source filter")                            \
     X(MEMBERSHIP_LIMIT_EXCEEDED,                                                 \
-      "the kernel's per-socket membership limit would be exceeded")              \
-    X(SHARED_RAW_CAPTURE_PENDING_LIMIT_EXCEEDED,                                 \
-      "shared raw capture pending packet limit exceeded")
+      "the kernel's per-socket membership limit would be exceeded")
 
 typedef enum McrxError {
 #define MCRX_ERROR_ENUM_(name, msg) MCRX_ERROR_##name,
