@@ -31,7 +31,7 @@ void mcrx_context_options_init(mcrx_context_options *opts) {
     memset(opts, 0, sizeof *opts);
     opts->version = MCRX_CONTEXT_OPTIONS_VERSION;
     opts->backend = MCRX_BACKEND_UDP;
-    opts->ring_buffers = 64;
+    opts->ring_buffers = 128;
     opts->ring_buffer_bytes = 65536;
 }
 

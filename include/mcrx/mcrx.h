@@ -430,7 +430,7 @@ typedef struct mcrx_context_options {
     /* 1: fail with NOT_SUPPORTED instead of falling back to the UDP backend
      * where the asked-for backend is unavailable. init: 0. */
     uint32_t no_fallback;
-    uint32_t ring_buffers;      /* io_uring: buffers per subscription, a power of two up to 32768; init 64 */
+    uint32_t ring_buffers;      /* io_uring: buffers per subscription, a power of two up to 32768; init 128 */
     uint32_t ring_buffer_bytes; /* io_uring: payload room of each, 1 to 1048576; init 65536 */
 } mcrx_context_options;
 

@@ -47,7 +47,7 @@ typedef struct uring_state {
     struct io_uring_buf_ring *br;
     size_t br_bytes;
     unsigned char *bufs;
-    size_t stride, bufs_bytes;
+    size_t stride, buflen, bufs_bytes; /* buflen: header room + payload room */
     unsigned nbufs;
     struct msghdr tmpl; /* what the multishot request reserves per buffer */
     int armed;
@@ -98,7 +98,7 @@ static void state_free(uring_state *st) {
 
 /* Gives buffer bid back to the kernel (made visible by publish()). */
 static void give_back(uring_state *st, unsigned short bid, int offset) {
-    io_uring_buf_ring_add(st->br, st->bufs + (size_t)bid * st->stride, (unsigned)st->stride, bid,
+    io_uring_buf_ring_add(st->br, st->bufs + (size_t)bid * st->stride, (unsigned)st->buflen, bid,
                           io_uring_buf_ring_mask(st->nbufs), offset);
 }
 
@@ -135,9 +135,9 @@ static mcrx_error ring_open(mcrx__endpoint *ep, mcrx__err *err) {
     st->nbufs = ub->nbufs;
     st->tmpl.msg_namelen = NAME_ROOM;
     st->tmpl.msg_controllen = ep->cmsgs ? CTRL_ROOM : 0;
-    st->stride = sizeof(struct io_uring_recvmsg_out) + NAME_ROOM + st->tmpl.msg_controllen +
+    st->buflen = sizeof(struct io_uring_recvmsg_out) + NAME_ROOM + st->tmpl.msg_controllen +
                  ub->room;
-    st->stride = (st->stride + 63) & ~(size_t)63;
+    st->stride = (st->buflen + 63) & ~(size_t)63; /* each buffer on its own cache lines */
 
     /* Room for every buffer's completion and the final one: the multishot
      * request never has more outstanding. The default task-work mode (an
@@ -306,7 +306,7 @@ static mcrx_error uring_recv_views(mcrx__endpoint *ep, mcrx__rxview *views, size
     for (;;) {
         struct io_uring_cqe *cqe;
         unsigned head, seen = 0;
-        if (!st->armed && !rearmed) {
+        if (!st->armed && !rearmed && st->nlent < st->nbufs) {
             /* Ended (buffers ran out, ENOBUFS, or cancelled): the buffers
              * are back, so arm again; the submit receives what is queued. */
             if (arm(st, fd, err) != 0)
@@ -336,7 +336,10 @@ static mcrx_error uring_recv_views(mcrx__endpoint *ep, mcrx__rxview *views, size
             }
         }
         io_uring_cq_advance(&st->ring, seen);
-        if (k == n || st->nlent == MCRX__RX_CHUNK || os != 0 || st->armed || rearmed)
+        /* Done when full, failed, still armed (the queue is drained), or
+         * ended again with every buffer lent out or after a re-arm. */
+        if (k == n || st->nlent == MCRX__RX_CHUNK || os != 0 || st->armed || rearmed ||
+            st->nlent >= st->nbufs)
             break;
     }
     /* Never left disarmed: with no buffer free the new request ends at once
