@@ -414,8 +414,12 @@ typedef intptr_t mcrx_sock;
  *   (about ring_buffers x ring_buffer_bytes per subscription) faulted in
  *   only where datagrams land. What the context waits on
  *   (mcrx_context_sockets, mcrx_subscription_wait) is the ring's fd;
- *   mcrx_subscription_sock is still the UDP socket. Opt-in: it is not
- *   faster than the UDP backend here (docs/performance.md).
+ *   mcrx_subscription_sock is still the UDP socket. Two differences: a
+ *   signal does not cut mcrx_context_wait short (the ring's completions
+ *   interrupt waits the same way, so an interrupted wait goes on to its
+ *   deadline), and closing the UDP socket behind the library's back is not
+ *   reported (the armed request holds its own reference to it). Opt-in:
+ *   see docs/performance.md for what it measures against the UDP backend.
  */
 typedef enum mcrx_backend_kind {
     MCRX_BACKEND_UDP = 0,

@@ -309,8 +309,12 @@ static mcrx_error uring_recv_views(mcrx__endpoint *ep, mcrx__rxview *views, size
         if (!st->armed && !rearmed && st->nlent < st->nbufs) {
             /* Ended (buffers ran out, ENOBUFS, or cancelled): the buffers
              * are back, so arm again; the submit receives what is queued. */
-            if (arm(st, fd, err) != 0)
-                return err->code;
+            if (arm(st, fd, err) != 0) {
+                if (k == 0)
+                    return err->code;
+                os = err->os != 0 ? err->os : EIO; /* after the datagrams, next call */
+                break;
+            }
             rearmed = 1;
         }
         io_uring_for_each_cqe(&st->ring, head, cqe) {
@@ -342,12 +346,17 @@ static mcrx_error uring_recv_views(mcrx__endpoint *ep, mcrx__rxview *views, size
             st->nlent >= st->nbufs)
             break;
     }
-    /* Never left disarmed: with no buffer free the new request ends at once
-     * with ENOBUFS, which makes the ring readable for the next call. */
-    if (!st->armed && os == 0 && arm(st, fd, err) != 0) {
-        if (k == 0)
-            return err->code;
-        st->pending_os = err->os != 0 ? err->os : EIO;
+    /* Never left disarmed, so a wait on the ring cannot sleep through a
+     * queued datagram: with no buffer free the new request ends at once
+     * with ENOBUFS, and after a failure it fails again at once if the cause
+     * stays; either makes the ring readable for the next call. */
+    if (!st->armed) {
+        mcrx__err ignored;
+        if (arm(st, fd, os != 0 ? &ignored : err) != 0 && os == 0) {
+            if (k == 0)
+                return err->code;
+            st->pending_os = err->os != 0 ? err->os : EIO;
+        }
     }
     if (os != 0) {
         if (k == 0)
