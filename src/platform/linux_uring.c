@@ -28,8 +28,10 @@
 #include <sys/socket.h>
 
 /* Room for the sender's address and the control messages in each buffer,
- * before the payload (io_uring_recvmsg_out's layout). */
-#define NAME_ROOM ((unsigned)sizeof(struct sockaddr_in6))
+ * before the payload (io_uring_recvmsg_out's layout). The kernel puts the
+ * control messages right after the name's room: a multiple of 8 keeps them
+ * aligned for struct cmsghdr. */
+#define NAME_ROOM ((((unsigned)sizeof(struct sockaddr_in6)) + 7u) & ~7u)
 #define CTRL_ROOM 256u
 
 typedef struct uring_backend {
