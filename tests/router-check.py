@@ -49,8 +49,10 @@ def datagrams(path, count, ttl, source, group, ifindex):
             seqs.append(int.from_bytes(p[8:16], "big"))
     missing = sorted(set(range(count)) - set(seqs))
     if missing or len(seqs) != count or ends == 0:
-        fail("%s: %d datagrams, %d distinct, %d end markers; missing %s" %
-             (group, len(seqs), len(set(seqs)), ends, missing[:20]))
+        drops = rows[-1].get("drops") if rows else None
+        fail("%s: %d datagrams, %d distinct, %d end markers; missing %s%s; the receiving socket's "
+             "kernel drop count (SO_RXQ_OVFL) %s" % (group, len(seqs), len(set(seqs)), ends, missing[:20],
+                                                      " ..." if len(missing) > 20 else "", drops))
     print("ok: %s: %d/%d datagrams, sequence 0..%d each once, end marker, ttl %d, from %s, ingress ifindex %d"
           % (group, len(seqs), count, count - 1, ttl, source, ifindex))
 
