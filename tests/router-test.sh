@@ -10,8 +10,9 @@
 #
 #   smcroute  static routes: (S,G) for 232.9.9.1 and ff3e::8000:901 from the
 #             sender, (*,G) for 239.9.9.1 and ff0e::901 (smcrouted installs the
-#             (S,G) on the first datagram's upcall). tshark on the router's
-#             receiver-facing veth reads the receiver's IGMPv3 / MLDv2 reports.
+#             (S,G) on the first datagram's upcall). dumpcap captures on the
+#             router's receiver-facing veth, and tshark reads the receiver's
+#             IGMPv3 / MLDv2 reports from it.
 #   pimd      PIM-SM/SSM (IPv4 only in pimd): the router forwards only while the
 #             receiver is a member; it is its own rendezvous point for 239/8.
 #
@@ -49,7 +50,8 @@ done
 if [ "$variant" = smcroute ]; then
   daemon=$(command -v smcrouted || true)
   [ -n "$daemon" ] || skip_or_fail "smcrouted is missing (apt-get install smcroute; scripts/install-deps.sh)"
-  command -v tshark >/dev/null 2>&1 || skip_or_fail "tshark is missing (apt-get install tshark)"
+  command -v tshark >/dev/null 2>&1 && command -v dumpcap >/dev/null 2>&1 ||
+    skip_or_fail "tshark or dumpcap is missing (apt-get install tshark)"
 else
   # Debian's pimd and smcroute packages conflict (each ships a boot-time
   # service that claims the kernel's multicast routing socket), so
@@ -70,12 +72,15 @@ fi
 tag="mcrx-router-$$"
 S="$tag-s" R="$tag-r" X="$tag-x"
 work=$(mktemp -d)
-pids=()
 
 cleanup() {
   local rc=$?
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  # Only the jobs still running: a pid already waited for may belong to
+  # someone else by now.
+  local running
+  running=$(jobs -p)
+  [ -n "$running" ] && kill $running 2>/dev/null
+  wait 2>/dev/null
   if [ "$rc" != 0 ] && [ -f "$work/daemon.log" ]; then
     echo "--- $variant log (last 40 lines)"; tail -n 40 "$work/daemon.log"
   fi
@@ -92,7 +97,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Polls a command every 0.1 s until it succeeds or SECONDS pass.
+# Polls a command every 0.1 s until it succeeds or SECONDS pass. Deadlines are
+# generous: on two cores shared with parallel tests a step can take seconds.
 until_ok() {
   local secs=$1; shift
   local i
@@ -116,6 +122,7 @@ setup() {
   ip -n "$R" link add name rs type veth peer name vs netns "$S" || return 1
   ip -n "$R" link add name rx type veth peer name vx netns "$X" || return 1
   ip -n "$S" addr add 198.51.100.1/24 dev vs && ip -n "$S" addr add 2001:db8:1::1/64 dev vs nodad &&
+    ip -n "$S" addr add 198.51.100.3/24 dev vs && ip -n "$S" addr add 2001:db8:1::3/64 dev vs nodad &&
     ip -n "$R" addr add 198.51.100.254/24 dev rs && ip -n "$R" addr add 2001:db8:1::fe/64 dev rs nodad &&
     ip -n "$R" addr add 203.0.113.254/24 dev rx && ip -n "$R" addr add 2001:db8:2::fe/64 dev rx nodad &&
     ip -n "$X" addr add 203.0.113.2/24 dev vx && ip -n "$X" addr add 2001:db8:2::2/64 dev vx nodad || return 1
@@ -126,7 +133,7 @@ setup() {
   ip -n "$S" route add default via 198.51.100.254 && ip -n "$S" -6 route add default via 2001:db8:1::fe &&
     ip -n "$X" route add default via 203.0.113.254 && ip -n "$X" -6 route add default via 2001:db8:2::fe || return 1
   ip netns exec "$R" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 || return 1
-  until_ok 5 sh -c "ip -n '$X' -6 addr show dev vx scope link | grep -q fe80"
+  until_ok 10 sh -c "ip -n '$X' -6 addr show dev vx scope link | grep -q fe80"
 }
 setup || skip_or_fail "could not build the routed test network (need CAP_NET_ADMIN or user namespaces)"
 xif=$(ip -n "$X" -o link show dev vx | cut -d: -f1)
@@ -162,8 +169,21 @@ start_receiver() { # label group port source|- timeout count
   [ "$6" != - ] && args+=(--count "$6")
   ip netns exec "$X" "$tools/mcrx_recv_meta" "${args[@]}" >"$work/$1.json" 2>"$work/$1.err" &
   rpid=$!
-  pids+=("$rpid")
-  until_ok 5 grep -q "waiting for packets" "$work/$1.err" || { cat "$work/$1.err"; fail "$1: receiver did not start"; }
+  until_ok 10 grep -q "waiting for packets" "$work/$1.err" || { cat "$work/$1.err"; fail "$1: receiver did not start"; }
+}
+
+# Cross traffic: another source of the sender host (.3, ::3) sends to the
+# same group and port while the counted stream runs.
+cross_start() { # group port source
+  ip netns exec "$S" "$tools/mcrx_send" "$1" "$2" --seq --count 300 --rate 1000 --ttl "$TTL" \
+    --source "$3" --quiet >>"$work/cross.log" 2>&1 &
+  xpid=$!
+}
+# ... and the router did not forward it: its (S,G) reaches no route to rx.
+cross_check() { # family group source
+  wait "$xpid" || { cat "$work/cross.log"; fail "mcrx_send from $3 failed"; }
+  mfc_lacks_rx "$1" "$3" "$2" || { ip -n "$R" "$1" mroute show; fail "the router forwards ($3,$2) to rx"; }
+  echo "ok: ($3,$2) sent alongside, not forwarded: $(mfc_line "$1" "$3" "$2" | tr -s ' ')"
 }
 
 send_seq() { # group port source
@@ -177,7 +197,7 @@ send_seq() { # group port source
 prime() { # family group source
   ip netns exec "$S" "$tools/mcrx_send" "$2" 5999 prime 0 "$3" --ttl "$TTL" >>"$work/send.log" 2>&1 ||
     fail "mcrx_send (prime) to $2 failed"
-  until_ok 5 mfc_has "$1" "$3" "$2" rx || { ip -n "$R" "$1" mroute show; fail "no ($3,$2) route to rx after the first datagram"; }
+  until_ok 10 mfc_has "$1" "$3" "$2" rx || { ip -n "$R" "$1" mroute show; fail "no ($3,$2) route to rx after the first datagram"; }
 }
 
 # Receiver started, stream sent: all N arrive through the router, TTL - 1.
@@ -190,23 +210,25 @@ check_stream() { # label group source
 }
 
 run_smcroute() {
-  local cap4 cap6 l
-  # Capture the receiver's reports where the router hears them, and prove the
-  # capture runs with a probe join before anything counts on it.
-  ip netns exec "$R" tshark -i rx -f igmp -w "$work/igmp.pcap" -P -l >"$work/igmp.out" 2>"$work/igmp.err" &
-  cap4=$!
-  pids+=("$cap4")
-  # MLD reports carry a hop-by-hop header, which BPF's "icmp6" misses.
-  ip netns exec "$R" tshark -i rx -f ip6 -w "$work/mld.pcap" -P -l >"$work/mld.out" 2>"$work/mld.err" &
-  cap6=$!
-  pids+=("$cap6")
-  for _ in $(seq 1 100); do
-    [ -s "$work/igmp.out" ] && [ -s "$work/mld.out" ] && break
+  local cap l before after ready= deadline
+  # Capture the receiver's reports where the router hears them: dumpcap,
+  # tshark's capture engine, which starts in a moment where tshark itself
+  # needs seconds (tens of them on a loaded machine); tshark reads the file at
+  # the end. MLD reports carry a hop-by-hop header (next header 0), which
+  # BPF's "icmp6" misses. The capture counts as running once a probe join
+  # makes the file grow.
+  ip netns exec "$R" dumpcap -q -i rx -f "igmp or (ip6 and ip6[6] == 0)" -w "$work/reports.pcapng" \
+    2>"$work/capture.err" &
+  cap=$!
+  deadline=$((SECONDS + 30))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    before=$(stat -c %s "$work/reports.pcapng" 2>/dev/null || echo 0)
     ip netns exec "$X" "$tools/mcrx_recv" 239.255.0.1 5998 --timeout 0.05 >/dev/null 2>&1
-    ip netns exec "$X" "$tools/mcrx_recv" ff0e::ff:1 5998 --timeout 0.05 >/dev/null 2>&1
     sleep 0.1
+    after=$(stat -c %s "$work/reports.pcapng" 2>/dev/null || echo 0)
+    if [ "$before" != 0 ] && [ "$after" -gt "$before" ]; then ready=1; break; fi
   done
-  [ -s "$work/igmp.out" ] && [ -s "$work/mld.out" ] || { cat "$work/igmp.err" "$work/mld.err"; fail "tshark on the router did not start capturing"; }
+  [ -n "$ready" ] || { cat "$work/capture.err"; fail "dumpcap on the router did not start capturing"; }
 
   cat >"$work/smcroute.conf" <<EOF
 phyint rs enable
@@ -219,8 +241,7 @@ EOF
   # -N: only the phyints of the file; -u/-P: socket and pid file of this test.
   ip netns exec "$R" "$daemon" -n -N -f "$work/smcroute.conf" -u "$work/smcroute.sock" \
     -P "$work/smcroute.pid" -l info >"$work/daemon.log" 2>&1 &
-  pids+=("$!")
-  until_ok 5 mfc_has -4 198.51.100.1 232.9.9.1 rx && until_ok 5 mfc_has -6 2001:db8:1::1 ff3e::8000:901 rx ||
+  until_ok 10 mfc_has -4 198.51.100.1 232.9.9.1 rx && until_ok 10 mfc_has -6 2001:db8:1::1 ff3e::8000:901 rx ||
     { ip -n "$R" mroute show; ip -n "$R" -6 mroute show; fail "smcrouted did not install its (S,G) routes"; }
   for k in net.ipv4.conf.all.mc_forwarding net.ipv6.conf.all.mc_forwarding; do
     [ "$(ip netns exec "$R" sysctl -n $k)" = 1 ] || fail "$k is not 1 in the router with smcrouted running"
@@ -230,11 +251,15 @@ EOF
 
   # SSM over the static (S,G) routes: the route is there before any datagram.
   start_receiver ssm4 232.9.9.1 6001 198.51.100.1 8 $((N + 1))
+  cross_start 232.9.9.1 6001 198.51.100.3
   send_seq 232.9.9.1 6001 198.51.100.1
   check_stream ssm4 232.9.9.1 198.51.100.1
+  cross_check -4 232.9.9.1 198.51.100.3
   start_receiver ssm6 ff3e::8000:901 6002 2001:db8:1::1 8 $((N + 1))
+  cross_start ff3e::8000:901 6002 2001:db8:1::3
   send_seq ff3e::8000:901 6002 2001:db8:1::1
   check_stream ssm6 ff3e::8000:901 2001:db8:1::1
+  cross_check -6 ff3e::8000:901 2001:db8:1::3
 
   # ASM over the (*,G) templates.
   start_receiver asm4 239.9.9.1 6003 - 8 $((N + 1))
@@ -265,18 +290,13 @@ EOF
     echo "ok: router forwarded $l packets of ($(echo "$e" | cut -d' ' -f2),$(echo "$e" | cut -d' ' -f3))"
   done
 
-  kill "$cap4" "$cap6"
-  wait "$cap4" "$cap6" 2>/dev/null
-  # Both files decoded at once: tshark takes seconds to start here.
-  tshark -r "$work/igmp.pcap" -T json --no-duplicate-keys -Y igmp >"$work/igmp.json" 2>"$work/igmp.err" &
-  cap4=$!
-  tshark -r "$work/mld.pcap" -T json --no-duplicate-keys -Y "icmpv6.type == 143" >"$work/mld.json" 2>"$work/mld.err" &
-  cap6=$!
-  wait "$cap4" || { cat "$work/igmp.err"; fail "tshark could not read the IGMP capture"; }
-  wait "$cap6" || { cat "$work/mld.err"; fail "tshark could not read the MLD capture"; }
-  /usr/bin/python3 "$here/router-check.py" reports "$work/igmp.json" 203.0.113.2 \
+  kill "$cap"
+  wait "$cap" 2>/dev/null
+  tshark -r "$work/reports.pcapng" -T json --no-duplicate-keys -Y "igmp or icmpv6.type == 143" \
+    >"$work/reports.json" 2>"$work/reports.err" || { cat "$work/reports.err"; fail "tshark could not read its capture"; }
+  /usr/bin/python3 "$here/router-check.py" reports "$work/reports.json" 203.0.113.2 \
     232.9.9.1:include:198.51.100.1 239.9.9.1:exclude 239.9.9.99:exclude || exit 1
-  /usr/bin/python3 "$here/router-check.py" reports "$work/mld.json" "$xll" \
+  /usr/bin/python3 "$here/router-check.py" reports "$work/reports.json" "$xll" \
     ff3e::8000:901:include:2001:db8:1::1 ff0e::901:exclude || exit 1
 }
 
@@ -294,15 +314,14 @@ EOF
   ip netns exec "$R" unshare -m --propagation private sh -c \
     'mount -t tmpfs none /run && exec "$0" -f -c "$1" --debug=igmp,mrt,kernel' \
     "$daemon" "$work/pimd.conf" >"$work/daemon.log" 2>&1 &
-  pids+=("$!")
-  until_ok 5 sh -c "[ \"\$(ip netns exec '$R' sysctl -n net.ipv4.conf.all.mc_forwarding)\" = 1 ] && ip -n '$R' link show dev pimreg >/dev/null 2>&1" ||
+  until_ok 10 sh -c "[ \"\$(ip netns exec '$R' sysctl -n net.ipv4.conf.all.mc_forwarding)\" = 1 ] && ip -n '$R' link show dev pimreg >/dev/null 2>&1" ||
     fail "pimd did not take the multicast routing socket (mc_forwarding, pimreg)"
   echo "ok: pimd runs in the router (mc_forwarding 1, pimreg up)"
 
   # SSM. Before anyone joins, the router holds the sender's (S,G) but does not
   # forward it to the receiver's link.
   ip netns exec "$S" "$tools/mcrx_send" 232.9.10.1 5999 before 0 198.51.100.1 --ttl "$TTL" >>"$work/send.log" 2>&1
-  until_ok 5 mfc_lacks_rx -4 198.51.100.1 232.9.10.1 ||
+  until_ok 10 mfc_lacks_rx -4 198.51.100.1 232.9.10.1 ||
     { ip -n "$R" mroute show; fail "before the join: expected a (198.51.100.1,232.9.10.1) entry without rx"; }
   echo "ok: before the join: $(mfc_line -4 198.51.100.1 232.9.10.1 | tr -s ' ')"
   start_receiver pssm 232.9.10.1 6011 198.51.100.1 10 $((N + 1))
@@ -311,10 +330,12 @@ EOF
   sleep 1.2
   prime -4 232.9.10.1 198.51.100.1
   echo "ok: after the join: $(mfc_line -4 198.51.100.1 232.9.10.1 | tr -s ' ')"
+  cross_start 232.9.10.1 6011 198.51.100.3
   send_seq 232.9.10.1 6011 198.51.100.1
   check_stream pssm 232.9.10.1 198.51.100.1
+  cross_check -4 232.9.10.1 198.51.100.3
   # The receiver left when it had its count: the router stops forwarding.
-  until_ok 5 sh -c "! ip -n '$R' mroute show | awk -v k='(198.51.100.1,232.9.10.1)' '\$1 == k' | grep -Eq 'Oifs:.* rx( |\$)'" ||
+  until_ok 10 sh -c "! ip -n '$R' mroute show | awk -v k='(198.51.100.1,232.9.10.1)' '\$1 == k' | grep -Eq 'Oifs:.* rx( |\$)'" ||
     { ip -n "$R" mroute show; fail "after the leave the router still forwards (198.51.100.1,232.9.10.1) to rx"; }
   echo "ok: after the leave: no route of (198.51.100.1,232.9.10.1) to rx"
 
@@ -325,8 +346,7 @@ EOF
     [ $(($(date +%s) - t0)) -lt 45 ] || break
     ip netns exec "$X" "$tools/mcrx_recv" 239.9.10.$((100 + i)) 6020 --count 1 --timeout 1.5 >"$work/probe.out" 2>&1 &
     rpid=$!
-    pids+=("$rpid")
-    until_ok 5 grep -q "waiting for packets" "$work/probe.out"
+    until_ok 10 grep -q "waiting for packets" "$work/probe.out"
     ip netns exec "$S" "$tools/mcrx_send" 239.9.10.$((100 + i)) 6020 probe 20 198.51.100.1 --count 20 \
       --ttl "$TTL" >>"$work/send.log" 2>&1
     if wait "$rpid"; then ok=1; break; fi
