@@ -210,7 +210,7 @@ check_stream() { # label group source
 }
 
 run_smcroute() {
-  local cap l before after ready= deadline
+  local cap l before after ready='' deadline
   # Capture the receiver's reports where the router hears them: dumpcap,
   # tshark's capture engine, which starts in a moment where tshark itself
   # needs seconds (tens of them on a loaded machine); tshark reads the file at
@@ -301,7 +301,7 @@ EOF
 }
 
 run_pimd() {
-  local t0 i ok=
+  local t0 i ok=''
   cat >"$work/pimd.conf" <<EOF
 phyint rs enable
 phyint rx enable
