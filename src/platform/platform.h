@@ -182,7 +182,8 @@ extern const mcrx__backend mcrx__udp_backend;
 /* What a poller reports as ready. */
 enum {
     MCRX__WATCH_SUBSCRIPTION = 1, /* embedded in a mcrx_subscription */
-    MCRX__WATCH_WAKEUP = 2        /* a wake-up handle */
+    MCRX__WATCH_WAKEUP = 2,       /* a wake-up handle */
+    MCRX__WATCH_STAGED = 3        /* a wake-up readable while datagrams are staged */
 };
 
 typedef struct mcrx__watch {
