@@ -90,6 +90,24 @@ static void die(const char *what, const char *detail) {
     exit(1);
 }
 
+/* The library's socket bound to group:port, found by its address: asking
+ * mcrx_subscription_sock for it would turn fetching ahead off (the caller
+ * would be watching the raw socket). Used only to see the queue's length. */
+static int socket_bound_to(const char *group, uint16_t port) {
+    struct in_addr g;
+    int fd;
+    inet_pton(AF_INET, group, &g);
+    for (fd = 3; fd < 65536; fd++) {
+        struct sockaddr_in sin;
+        socklen_t len = sizeof sin;
+        if (getsockname(fd, (struct sockaddr *)&sin, &len) == 0 && sin.sin_family == AF_INET &&
+            sin.sin_port == htons(port) && sin.sin_addr.s_addr == g.s_addr)
+            return fd;
+    }
+    die("active socket", "no socket bound to the group");
+    return -1;
+}
+
 static void force_rcvbuf(int fd) {
     int v = RCVBUF;
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof v) != 0)
@@ -226,6 +244,8 @@ int main(int argc, char **argv) {
             mcrx_subscription_config_parse(&cfg, g, port, NULL, NULL);
             if (lean)
                 cfg.rx_options = 0;
+            if (i == k - 1)
+                cfg.rcvbuf_bytes = RCVBUF; /* the library forces it (SO_RCVBUFFORCE) as root */
             if (mcrx_context_add(ctx, &cfg, &id) || mcrx_context_join_subscription(ctx, id))
                 die("add/join", mcrx_context_last_error(ctx));
             if (i == k - 1)
@@ -233,8 +253,14 @@ int main(int argc, char **argv) {
         }
         join_s = now() - t0;
         active = mcrx_context_get_subscription(ctx, active_id);
-        fd = (int)mcrx_subscription_sock(active);
-        force_rcvbuf(fd);
+        /* Not through mcrx_subscription_sock: a caller that asks for the raw
+         * socket turns fetching ahead off for it (it would watch the socket). */
+        {
+            size_t got_buf = 0;
+            if (mcrx_subscription_rcvbuf(active, &got_buf) != 0 || got_buf < (size_t)RCVBUF)
+                die("receive buffer", "the library did not get SO_RCVBUFFORCE (needs CAP_NET_ADMIN)");
+        }
+        fd = socket_bound_to(group, (uint16_t)port);
     }
     mcrx_datagrams_init(dgs, BATCH, arena, SLOT, NULL);
 
