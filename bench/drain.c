@@ -1,7 +1,7 @@
 /*
  * Benchmark receiver: measures how fast a full socket queue is emptied.
  *
- * usage: drain MODE GROUP PORT COUNT K READY_FILE
+ * usage: drain MODE GROUP PORT COUNT K READY_FILE [FIRST]
  *   MODE  naive     recvfrom loop on a plain socket (baseline 1)
  *         recvmmsg  recvmmsg(64) loop written against the kernel (baseline 2, the ceiling)
  *         recvmmsg-bare  the same without the sender addresses (for reference)
@@ -189,7 +189,8 @@ int main(int argc, char **argv) {
     mcrx_subscription *active = NULL;
     int fd = -1, sig;
     sigset_t set;
-    double t0, t1, c0, c1, join_s = 0, leave_s = 0;
+    double t0, t1, c0, c1, join_s = 0, leave_s = 0, join_cpu = 0, free_s = 0;
+    long first = 0;
     long a0, a1;
     FILE *f;
 
@@ -208,6 +209,10 @@ int main(int argc, char **argv) {
     count = atol(argv[4]);
     k = atol(argv[5]);
     ready = argv[6];
+    /* Several drains on one port (join.sh, K above one process's open-file
+     * limit) take distinct idle groups: FIRST is this one's first index. */
+    if (argc > 7)
+        first = atol(argv[7]);
 
     {
         struct rlimit rl = {(rlim_t)k + 256, (rlim_t)k + 256};
@@ -234,12 +239,15 @@ int main(int argc, char **argv) {
         uint64_t id = 0, active_id = 0;
         ctx = mcrx_context_new();
         t0 = now();
+        c0 = cpu();
         for (i = 0; i < k; i++) {
             char g[32];
+            long gi = first + i;
             if (i == k - 1)
                 snprintf(g, sizeof g, "%s", group);
             else
-                snprintf(g, sizeof g, "239.100.%ld.%ld", (i / 250) % 256, i % 250 + 1);
+                snprintf(g, sizeof g, "239.%ld.%ld.%ld", 100 + gi / 64000, (gi / 250) % 256,
+                         gi % 250 + 1);
             mcrx_subscription_config cfg;
             mcrx_subscription_config_parse(&cfg, g, port, NULL, NULL);
             if (lean)
@@ -252,6 +260,7 @@ int main(int argc, char **argv) {
                 active_id = id;
         }
         join_s = now() - t0;
+        join_cpu = cpu() - c0;
         active = mcrx_context_get_subscription(ctx, active_id);
         /* Not through mcrx_subscription_sock: a caller that asks for the raw
          * socket turns fetching ahead off for it (it would watch the socket). */
@@ -400,15 +409,20 @@ int main(int argc, char **argv) {
     a1 = allocs;
     if (ctx != NULL) {
         double l0 = now();
-        for (i = 0; i < (long)mcrx_context_subscription_count(ctx); i++)
+        /* DRAIN_FREE_JOINED=1: no leaves, mcrx_context_free drops them all. */
+        int leave = getenv("DRAIN_FREE_JOINED") == NULL;
+        for (i = 0; leave && i < (long)mcrx_context_subscription_count(ctx); i++)
             mcrx_context_leave_subscription(ctx,
                                             mcrx_subscription_id(mcrx_context_subscription_at(ctx, (size_t)i)));
         leave_s = now() - l0;
+        l0 = now();
         mcrx_context_free(ctx);
+        free_s = now() - l0;
     } else {
         close(fd);
     }
-    printf("mode=%s k=%ld received=%ld seconds=%.6f cpu=%.6f allocs=%ld join_s=%.6f leave_s=%.6f\n",
-           argv[1], k, received, t1 - t0, c1 - c0, a1 - a0, join_s, leave_s);
+    printf("mode=%s k=%ld received=%ld seconds=%.6f cpu=%.6f allocs=%ld join_s=%.6f leave_s=%.6f "
+           "join_cpu_s=%.6f free_s=%.6f\n",
+           argv[1], k, received, t1 - t0, c1 - c0, a1 - a0, join_s, leave_s, join_cpu, free_s);
     return 0;
 }
