@@ -172,8 +172,10 @@ void mcrx__sub_destroy(mcrx_subscription *sub);
 int mcrx__sub_membership(mcrx_subscription *sub, int join, mcrx__err *err);
 
 /* The receive path (recv.c). */
-int mcrx__sub_recv(mcrx_subscription *sub, mcrx_datagram *dgs, size_t n, size_t *got,
-                   mcrx__err *err);
+/* single: a one-datagram call (n == 1 asked by the caller), which may
+ * fetch ahead. */
+int mcrx__sub_recv(mcrx_subscription *sub, mcrx_datagram *dgs, size_t n, int single,
+                   size_t *got, mcrx__err *err);
 void mcrx__ready_forget(mcrx_context *ctx, mcrx_subscription *sub);
 /* sub leaves its context's receiving: keep 1 (taken or removed) keeps its
  * staged datagrams with it, keep 0 (left the group) drops them. */

@@ -278,9 +278,11 @@ static mcrx_error fetch_ahead(mcrx_subscription *sub, mcrx_datagram *dg, mcrx__r
 }
 
 /* Up to want datagrams of sub, staged ones first. *staged 1: they came from
- * the stage (the socket may hold more). */
+ * the stage (the socket may hold more). single: a one-datagram call, the
+ * only kind that fetches ahead (batch callers already get one system call
+ * per batch). */
 static mcrx_error sub_fetch(mcrx_subscription *sub, mcrx_datagram *dgs, mcrx__rxinfo *info,
-                            size_t want, size_t *got, int *staged, mcrx__err *err) {
+                            size_t want, int single, size_t *got, int *staged, mcrx__err *err) {
     mcrx_error rc;
     int fetched = 0;
     *staged = 0;
@@ -290,7 +292,7 @@ static mcrx_error sub_fetch(mcrx_subscription *sub, mcrx_datagram *dgs, mcrx__rx
         sub->streak = 1;
         return 0;
     }
-    if (want == 1 && sub->streak && may_stage(sub)) {
+    if (single && sub->streak && may_stage(sub)) {
         rc = fetch_ahead(sub, dgs, info, got, &fetched, err);
         if (rc != 0)
             return rc;
@@ -300,7 +302,7 @@ static mcrx_error sub_fetch(mcrx_subscription *sub, mcrx_datagram *dgs, mcrx__rx
         if (rc != 0)
             return rc;
     }
-    if (want == 1)
+    if (single)
         sub->streak = *got > 0;
     if (*got == 0 && sub->ctx != NULL)
         staged_quiet(sub->ctx);
@@ -311,8 +313,8 @@ static mcrx_error sub_fetch(mcrx_subscription *sub, mcrx_datagram *dgs, mcrx__rx
  * Receives up to n datagrams of sub into dgs, keeping only its own. Stops when
  * the socket is empty, n are filled, or the discard budget is spent.
  */
-int mcrx__sub_recv(mcrx_subscription *sub, mcrx_datagram *dgs, size_t n, size_t *got,
-                   mcrx__err *err) {
+int mcrx__sub_recv(mcrx_subscription *sub, mcrx_datagram *dgs, size_t n, int single,
+                   size_t *got, mcrx__err *err) {
     mcrx__rxinfo info[MCRX__RX_CHUNK];
     size_t filled = 0, discards = 0;
 
@@ -322,7 +324,7 @@ int mcrx__sub_recv(mcrx_subscription *sub, mcrx_datagram *dgs, size_t n, size_t 
         if (want > MCRX__RX_CHUNK)
             want = MCRX__RX_CHUNK;
         memset(info, 0, want * sizeof info[0]);
-        if (sub_fetch(sub, dgs + filled, info, want, &k, &staged, err) != 0) {
+        if (sub_fetch(sub, dgs + filled, info, want, single, &k, &staged, err) != 0) {
             char who[40];
             COUNT(sub->n.errors++);
             *got = filled;
@@ -402,7 +404,7 @@ int mcrx_subscription_recv_batch(mcrx_subscription *sub, mcrx_datagram *dgs, siz
         return rc;
     }
     mcrx__err_clear(err);
-    rc = mcrx__sub_recv(sub, dgs, n, received_out, err);
+    rc = mcrx__sub_recv(sub, dgs, n, n == 1, received_out, err);
     if (rc != 0 && *received_out > 0) {
         /* As the context does: deliver what we have (a caller drops slots
          * on an error status), report the failure on the next call. */
@@ -520,7 +522,7 @@ int mcrx__ctx_recv_locked(mcrx_context *ctx, mcrx_datagram *dgs, size_t n, size_
         sub = ready_pop(ctx);
         if (share > TURN)
             share = TURN;
-        rc = mcrx__sub_recv(sub, dgs + filled, share, &k, err);
+        rc = mcrx__sub_recv(sub, dgs + filled, share, n == 1, &k, err);
         if (who != NULL) {
             size_t i;
             for (i = 0; i < k; i++)

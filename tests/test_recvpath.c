@@ -1592,6 +1592,31 @@ static void failure_met_while_fetching_ahead_follows_the_datagrams_before_it(voi
     mcrx_context_free(ctx);
 }
 
+static void batch_calls_never_fetch_ahead_even_for_their_last_slot(void **state) {
+    mcrx_context *ctx = fake_context(0);
+    mcrx_subscription *a = add_sub(ctx, "239.1.1.1", NULL, NULL, 1);
+    slots *s = slots_new();
+    size_t i, got = 0, max_n = 0;
+    (void)state;
+    for (i = 0; i < 100; i++)
+        push_own(a, "A");
+    /* 65 slots: a turn of 64, then a share of one for the same subscription. */
+    for (i = 0; i < 2; i++) {
+        mcrx_datagrams_init(s->dg, 65, s->arena, SLOT_SIZE, s->meta);
+        assert_int_equal(mcrx_context_recv_batch(ctx, s->dg, 65, &got), 0);
+        assert_null(a->stage);
+    }
+    assert_int_equal(got, 35);
+    fake_recv_calls(a, &max_n);
+    assert_int_equal(max_n, MCRX__RX_CHUNK);
+    mcrx_datagrams_init(s->dg, 1, s->arena, SLOT_SIZE, s->meta);
+    assert_int_equal(mcrx_subscription_recv_batch(a, s->dg, 1, &got), 0);
+    assert_int_equal(got, 0);
+    assert_null(a->stage);
+    free(s);
+    mcrx_context_free(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(classify_keeps_own_and_discards_other_group_and_unicast_destinations),
@@ -1633,6 +1658,7 @@ int main(void) {
         cmocka_unit_test(removing_or_freeing_with_staged_datagrams_frees_them),
         cmocka_unit_test(batch_call_after_staging_hands_out_the_staged_then_the_socket),
         cmocka_unit_test(failure_met_while_fetching_ahead_follows_the_datagrams_before_it),
+        cmocka_unit_test(batch_calls_never_fetch_ahead_even_for_their_last_slot),
         cmocka_unit_test(cmsgs_ipv4_pktinfo_gives_destination_and_ingress),
         cmocka_unit_test(cmsgs_ipv6_pktinfo_gives_destination_and_ingress),
         cmocka_unit_test(cmsgs_timestamp_drops_ttl_and_hoplimit_in_one_chain),
