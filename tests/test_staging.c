@@ -22,8 +22,9 @@
 
 #define BURST 10
 #define BURSTS 3
-/* A wait that returns later than this slept on data that was there. */
-#define PROMPT_MS 500
+/* A wait that returns later than this slept on data that was there (a wait
+ * that sleeps runs to TH_WAIT_MS; half of it leaves room for a loaded machine). */
+#define PROMPT_MS (TH_WAIT_MS / 2)
 
 typedef enum {
     VIA_CONTEXT_WAIT,   /* mcrx_context_wait, then mcrx_context_recv */
