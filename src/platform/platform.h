@@ -197,7 +197,8 @@ void mcrx__plat_uring_backend_free(const mcrx__backend *be);
 /* What a poller reports as ready. */
 enum {
     MCRX__WATCH_SUBSCRIPTION = 1, /* embedded in a mcrx_subscription */
-    MCRX__WATCH_WAKEUP = 2        /* a wake-up handle */
+    MCRX__WATCH_WAKEUP = 2,       /* a wake-up handle */
+    MCRX__WATCH_STAGED = 3        /* a wake-up readable while datagrams are staged */
 };
 
 typedef struct mcrx__watch {
