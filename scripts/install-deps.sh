@@ -9,6 +9,7 @@ set -eu
 #   libcmocka-dev             C unit and integration tests
 #   iproute2 util-linux procps  network namespaces, veth, unshare/nsenter, sysctl
 #   tshark                    reads the IGMP/MLD reports the kernel sends for our joins
+#   tcpdump libpcap-dev       the raw-capture benchmark's anchor (tcpdump, and libpcap in bench/raw_drain.c)
 #   iperf socat               third-party sender and receiver the tools are tested against
 #   nftables                  mcrx_doctor reads the firewall; its test and the iperf loss test add rules
 #   libuv1-dev                the libuv adapter (mcrx-core-uv)
@@ -24,7 +25,7 @@ set -eu
 #   gcc-mingw-w64-x86-64 mingw-w64-x86-64-dev
 #                             make windows: the Windows DLL and tools (cross build)
 #   wine64                    runs the Windows programs in make check
-PACKAGES="cmake make gcc pkg-config libcmocka-dev iproute2 util-linux procps tshark iperf socat libuv1-dev libjansson-dev valgrind python3-dev python3-setuptools python3-pip python3-venv python3-pytest python3-wheel-whl python3-setuptools-whl python3-pip-whl locales clang nftables gcc-mingw-w64-x86-64 mingw-w64-x86-64-dev wine64"
+PACKAGES="cmake make gcc pkg-config libcmocka-dev iproute2 util-linux procps tshark tcpdump libpcap-dev iperf socat libuv1-dev libjansson-dev valgrind python3-dev python3-setuptools python3-pip python3-venv python3-pytest python3-wheel-whl python3-setuptools-whl python3-pip-whl locales clang nftables gcc-mingw-w64-x86-64 mingw-w64-x86-64-dev wine64"
 
 missing=""
 if ! command -v dpkg-query >/dev/null 2>&1; then

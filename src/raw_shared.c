@@ -302,8 +302,9 @@ int mcrx_raw_shared_add(mcrx_raw_shared *sh, const mcrx_raw_config *cfg, uint64_
 
 /* ---- join and leave ------------------------------------------------------------------ */
 
-static int cap_open(mcrx_raw_shared *sh, sh_cap *c, uint32_t rx) {
-    if (mcrx__rawcap_open(c->family, NULL, NULL, rx, 0, &c->cap, &sh->err) != 0 ||
+/* rx and rcvbuf: the first joining subscription's config asks for them. */
+static int cap_open(mcrx_raw_shared *sh, sh_cap *c, uint32_t rx, uint32_t rcvbuf) {
+    if (mcrx__rawcap_open(c->family, NULL, NULL, rx, rcvbuf, &c->cap, &sh->err) != 0 ||
         mcrx__rawmember_open(c->family, &c->msock, &sh->err) != 0 ||
         mcrx__rawcap_start(c->cap, c->ifindex, &sh->err) != 0)
         goto fail;
@@ -351,7 +352,7 @@ static int join_locked(mcrx_raw_shared *sh, sh_sub *s) {
     if (s->state == MCRX_STATE_JOINED)
         return mcrx__err_set(&sh->err, MCRX_ERROR_SUBSCRIPTION_ALREADY_JOINED, 0, "id %llu",
                              (unsigned long long)s->id);
-    if (fresh && cap_open(sh, c, s->cfg.rx_options) != 0)
+    if (fresh && cap_open(sh, c, s->cfg.rx_options, s->cfg.rcvbuf_bytes) != 0)
         return mcrx__status_of(sh->err.code);
     m = find_member(c, &s->cfg.group, &s->cfg.source);
     if (m == NULL) {

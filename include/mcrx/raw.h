@@ -81,7 +81,9 @@ typedef struct McrxRawConfig {
     /* MCRX_RX_TIMESTAMP: kernel receive times; MCRX_RX_DROPS: the running
      * drop count with each packet. Other bits are ignored. init sets 0. */
     uint32_t rx_options;
-    uint32_t rcvbuf_bytes;     /* capture receive buffer to ask for; 0 = default */
+    /* capture receive buffer to ask for (SO_RCVBUFFORCE, else SO_RCVBUF); 0 =
+     * default. A shared capture takes its first joining subscription's. */
+    uint32_t rcvbuf_bytes;
     uint64_t reserved_[3];
 } mcrx_raw_config;
 

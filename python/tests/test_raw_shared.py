@@ -42,7 +42,8 @@ def test_duplicates_and_sources_share_one_capture(send, port):
     for p in packets:
         assert p.protocol == 17 and p.data[0] >> 4 == 4
     m = sh.metrics()
-    assert m["received_packets"] == 5 and m["unmatched_packets"] == 1
+    # The foreign group, and any IGMP report on the link: read, matched by nobody.
+    assert m["unmatched_packets"] >= 1 and m["received_packets"] == 4 + m["unmatched_packets"]
     assert m["demultiplex_matches"] == 2 * 2 + 1 + 1 and m["pending_packets"] == 0
 
 
