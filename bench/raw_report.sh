@@ -27,11 +27,12 @@ for size in $SIZES; do
     rate=$(rate_of "$mode" "$size")
     got=$(echo "$rows" | while read -r l; do echo " $l" | field received; done | median)
     drops=$(echo "$rows" | while read -r l; do echo " $l" | field drops; done | median)
-    cpu=$(echo "$rows" | while read -r l; do r=$(echo " $l" | field received); c=$(echo " $l" | field cpu)
-      [ "$c" = - ] && echo - || awk -v r="$r" -v c="$c" 'BEGIN{ if (r > 0) printf "%.4f\n", c/r*1e6; else print 0 }'; done | head -n 1)
-    [ "$mode" = tcpdump ] && cpu=-
-    [ "$mode" != tcpdump ] && cpu=$(echo "$rows" | while read -r l; do r=$(echo " $l" | field received); c=$(echo " $l" | field cpu)
-      awk -v r="$r" -v c="$c" 'BEGIN{ if (r > 0) printf "%.4f\n", c/r*1e6; else print 0 }'; done | median)
+    if [ "$mode" = tcpdump ]; then
+      cpu=- # its CPU is not measured (another process)
+    else
+      cpu=$(echo "$rows" | while read -r l; do r=$(echo " $l" | field received); c=$(echo " $l" | field cpu)
+        awk -v r="$r" -v c="$c" 'BEGIN{ if (r > 0) printf "%.4f\n", c/r*1e6; else print 0 }'; done | median)
+    fi
     echo "| $size | $mode | $rate | $got | $drops | $cpu | $(ratio "$rate" "$td") | $(ratio "$rate" "$pc") | $(ratio "$rate" "$rf") | $(ratio "$rate" "$mm") |"
   done
 done
