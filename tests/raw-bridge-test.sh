@@ -18,7 +18,11 @@ skip_or_fail() {
 if [ "$(id -u)" != 0 ] && [ -z "${MCRX_BRIDGE_INNER:-}" ]; then
   command -v unshare >/dev/null 2>&1 || skip_or_fail "not root and no unshare(1)"
   export MCRX_BRIDGE_INNER=1
-  exec unshare -rnm --propagation private bash "$0" "$@"
+  # A user namespace of its own (CAP_NET_RAW over the namespaces it makes),
+  # with a private /run so `ip netns add` can make its files.
+  exec unshare -rnm --propagation private bash -c \
+    'mount -t tmpfs none /run 2>/dev/null && mkdir -p /run/netns && exec bash "$0" "$@"' "$0" "$@" ||
+    skip_or_fail "user namespaces unavailable"
 fi
 command -v ip >/dev/null 2>&1 || skip_or_fail "no ip(8) (iproute2)"
 command -v tcpdump >/dev/null 2>&1 || skip_or_fail "no tcpdump (scripts/install-deps.sh)"
@@ -65,15 +69,19 @@ wait_for() { for _ in $(seq 50); do grep -qF -- "$2" "$1" 2>/dev/null && return 
 # tcpdump on every interface.
 on_h "$raw" "$group" --interface 198.51.100.2 --json --timeout 1.5 >"$work/raw" 2>"$work/raw.e" &
 on_h "$shared" - 100 "$group" "$group" >"$work/sh" 2>"$work/sh.e" &
-# (ip netns exec execs tcpdump, so $! is tcpdump; -Z root: it writes into $work)
-ip netns exec "$H" tcpdump -Z root -i any -n -p -U -w "$work/any.pcap" "udp and dst $group" 2>"$work/td.e" &
-tdpid=$!
+# (ip netns exec execs tcpdump, so $! is tcpdump; -Z root: it writes into $work.
+# In a user namespace tcpdump cannot change its user at all: not measured there.)
+tdpid=
+if [ -z "${MCRX_BRIDGE_INNER:-}" ]; then
+  ip netns exec "$H" tcpdump -Z root -i any -n -p -U -w "$work/any.pcap" "udp and dst $group" 2>"$work/td.e" &
+  tdpid=$!
+fi
 wait_for "$work/raw.e" "waiting for raw" || bad "mcrx_raw_recv did not start"
 wait_for "$work/sh" "ready" || bad "raw_shared did not start"
-wait_for "$work/td.e" "listening on" || bad "tcpdump did not start"
-ip netns exec "$S" "$flood" 198.51.100.1 s1 "$group" 4000 16 "$n" >/dev/null
+[ -z "$tdpid" ] || wait_for "$work/td.e" "listening on" || { bad "tcpdump did not start"; cat "$work/td.e"; }
+ip netns exec "$S" "$flood" 198.51.100.1 s1 "$group" 4000 16 "$n" >/dev/null || bad "the flood failed"
 sleep 2
-kill -INT "$tdpid"
+[ -z "$tdpid" ] || kill -INT "$tdpid"
 wait
 
 got=$(grep -c '"protocol":17' "$work/raw")
@@ -84,6 +92,12 @@ lines=$(grep -c "^received" "$work/sh")
 [ "$got" = "$n" ] && [ "$lines" = "$n" ] && grep -q "captures=1 memberships=1" "$work/sh" &&
   ok "shared capture (kernel's interface): each datagram once, for both duplicates" ||
   { bad "shared capture: $lines lines, $got with both ids"; cat "$work/sh" "$work/sh.e"; }
+if [ -z "$tdpid" ]; then
+  echo "raw-bridge: bound to all interfaces: not measured (user namespace: tcpdump cannot drop privileges)"
+  echo "raw-bridge: $passed passed, $failed failed"
+  [ "$failed" = 0 ]
+  exit
+fi
 # What the library avoids: bound to every interface, one datagram is seen
 # once per interface it crosses (p1 and br0 as multicast in, p2 out).
 # (read in H: the file names interfaces by index)
