@@ -399,8 +399,8 @@ fail:
     return mcrx__status_of(sh->err.code);
 }
 
-/* Drops id from the queued datagrams: one only id matched is dropped, else
- * its primary id moves to the next smallest (the crate's rule). */
+/* Takes id out of the queued datagrams: one only id matched is dropped, else
+ * its subscription_id moves to the next smallest (the crate's rule). */
 static void q_forget(mcrx_raw_shared *sh, uint64_t id) {
     size_t i, k = 0;
     for (i = 0; i < sh->qlen; i++) {
