@@ -736,6 +736,16 @@ int mcrx_raw_shared_recv(mcrx_raw_shared *sh, mcrx_raw_packet *pkt, size_t *rece
     if (rc != 0)
         return rc;
     if (sh->qlen == 0) {
+        if (sh->q == NULL) {
+            /* No queue memory yet: ask the poller first, so an idle capture
+             * polled in a loop costs no allocation per call. */
+            mcrx__watch *ready[1];
+            int nready = 0;
+            if (sh->poller->ops->wait(sh->poller, NULL, ready, 1, 0, &nready, &sh->err) != 0)
+                return mcrx__status_of(sh->err.code);
+            if (nready == 0)
+                return 0;
+        }
         rc = q_fill(sh, pkt->cap);
         if (sh->qlen == 0) {
             q_release(sh); /* nothing flows: no memory held */

@@ -319,7 +319,8 @@ MCRX_EXTERN int mcrx_raw_shared_recv_batch(mcrx_raw_shared *sh, mcrx_raw_packet 
  * them out, oldest first (recv_batch also takes queued ones first). It
  * never waits to fill. The queue's slots are as large as the slot of the
  * call that filled it (a later, smaller slot gets the datagram cut and
- * MCRX_DATAGRAM_TRUNCATED); its memory is freed when a call finds nothing.
+ * MCRX_DATAGRAM_TRUNCATED); its memory is freed when a call finds nothing
+ * (an idle call without it costs one readiness check, no allocation).
  * A leave takes the subscription out of queued datagrams: one only it
  * matched is dropped, else subscription_id becomes the next smallest id.
  * While datagrams are queued, mcrx_raw_shared_wait reports ready at once,
