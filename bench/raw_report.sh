@@ -9,7 +9,7 @@ RAW_MODES=${RAW_MODES:-tcpdump pcap pkt-recvfrom pkt-recvmmsg pkt-ring raw-singl
 median() { sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print 0}'; }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p; s/^$1=\([^ ]*\).*/\1/p" | head -n 1; }
 rate_of() { # mode size -> median datagrams/s
-  grep "^mode=$1 " "$results" | grep " size=$2 " | while read -r l; do
+  { grep "^mode=$1 " "$results" | grep " size=$2 " || true; } | while read -r l; do
     r=$(echo " $l" | field received); s=$(echo " $l" | field seconds)
     awk -v r="$r" -v s="$s" 'BEGIN{ if (s > 0) printf "%.0f\n", r/s; else print 0 }'
   done | median
