@@ -11,7 +11,7 @@ FUZZ_SECONDS ?= 60
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build check check-asan check-tsan install demo bench bench-ab soak fuzz clean windows windows-build
+.PHONY: all deps build check check-asan check-tsan install demo bench bench-raw bench-ab soak fuzz clean windows windows-build
 
 all: build
 
@@ -98,10 +98,20 @@ bench: build
 	@echo "What counting costs (callgrind, user-space instructions per datagram, 64-byte payloads):" >> bench/results.md
 	@echo >> bench/results.md
 	scripts/netns-run.sh bench/count-cost.sh $(BUILD) $(BUILD)-nocount >> bench/results.md
+	@echo >> bench/results.md
+	@echo "Raw capture (bench/raw_run.sh; tcpdump and libpcap as the anchor):" >> bench/results.md
+	@echo >> bench/results.md
+	scripts/netns-run.sh env RAW=$(CURDIR)/bench/results-raw-capture.raw bench/raw_run.sh $(BUILD) >> bench/results.md
 	@cat bench/results.md
 
 # The drain of this tree against the one of BENCH_BASE (a commit), run by run
 # interleaved in one sitting: how a change moves the receive paths.
+# The raw-capture modes alone (bench/raw_run.sh), e.g.
+# make bench-raw RAW_MODES="pkt-recvfrom shared-single" SIZES=64 REPS=1
+bench-raw: build
+	scripts/netns-run.sh env $(if $(RAW_MODES),RAW_MODES="$(RAW_MODES)") $(if $(SIZES),SIZES="$(SIZES)") \
+	  $(if $(REPS),REPS=$(REPS)) $(if $(COUNT),COUNT=$(COUNT)) bench/raw_run.sh $(BUILD)
+
 # make bench-ab BENCH_BASE=<commit> [REPS=7 MODES="sub ctx batch thread"]
 bench-ab: build
 	@test -n "$(BENCH_BASE)" || { echo "usage: make bench-ab BENCH_BASE=<commit>"; exit 2; }

@@ -1,10 +1,16 @@
 /*
  * Shared raw capture (include/mcrx/raw.h, mcrx_raw_shared): one capture per
  * (family, interface), one kernel membership per (group, source) on it,
- * counted by the subscriptions that joined it. A datagram is read once,
- * straight into the caller's slot, and matched against the memberships of
- * its capture: the any-source one of its group and the one of its group and
- * source; their id lists (ascending) merge into the slot's ids.
+ * counted by the subscriptions that joined it. A datagram is read once and
+ * matched against the memberships of its capture: the any-source one of its
+ * group and the one of its group and source; their id lists (ascending)
+ * merge into the slot's ids.
+ *
+ * recv_batch reads straight into the caller's slots. recv (one slot) reads
+ * a batch with one system call into the pending queue and hands it out over
+ * the following calls: the queue holds at most max_pending_packets, exists
+ * only while datagrams flow (freed when a receive finds nothing), and a
+ * leave drops its id from queued datagrams, as the crate does.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +57,11 @@ struct McrxRawShared {
     size_t ncaps, capcaps, cursor;
     mcrx__poller *poller;
     uint64_t received, unmatched, matches, drops_closed;
+    /* The pending queue: qcap slots of qslot bytes each in qmem; each slot
+     * owns its ids array (ids, ids_cap), grown to the datagram's matches. */
+    mcrx_raw_packet *q;
+    unsigned char *qmem;
+    size_t qcap, qslot, qhead, qlen;
 };
 
 void mcrx_raw_shared_limits_init(mcrx_raw_shared_limits *l) {
@@ -113,10 +124,22 @@ static void cap_free(mcrx_raw_shared *sh, sh_cap *c) {
     free(c);
 }
 
+static void q_release(mcrx_raw_shared *sh) {
+    size_t i;
+    for (i = 0; i < sh->qcap; i++)
+        free(sh->q[i].ids);
+    free(sh->q);
+    free(sh->qmem);
+    sh->q = NULL;
+    sh->qmem = NULL;
+    sh->qcap = sh->qslot = sh->qhead = sh->qlen = 0;
+}
+
 void mcrx_raw_shared_free(mcrx_raw_shared *sh) {
     size_t i;
     if (sh == NULL)
         return;
+    q_release(sh);
     for (i = 0; i < sh->ncaps; i++)
         cap_free(sh, sh->caps[i]);
     free(sh->caps);
@@ -279,8 +302,9 @@ int mcrx_raw_shared_add(mcrx_raw_shared *sh, const mcrx_raw_config *cfg, uint64_
 
 /* ---- join and leave ------------------------------------------------------------------ */
 
-static int cap_open(mcrx_raw_shared *sh, sh_cap *c, uint32_t rx) {
-    if (mcrx__rawcap_open(c->family, NULL, NULL, rx, 0, &c->cap, &sh->err) != 0 ||
+/* rx and rcvbuf: the first joining subscription's config asks for them. */
+static int cap_open(mcrx_raw_shared *sh, sh_cap *c, uint32_t rx, uint32_t rcvbuf) {
+    if (mcrx__rawcap_open(c->family, NULL, NULL, rx, rcvbuf, &c->cap, &sh->err) != 0 ||
         mcrx__rawmember_open(c->family, &c->msock, &sh->err) != 0 ||
         mcrx__rawcap_start(c->cap, c->ifindex, &sh->err) != 0)
         goto fail;
@@ -328,7 +352,7 @@ static int join_locked(mcrx_raw_shared *sh, sh_sub *s) {
     if (s->state == MCRX_STATE_JOINED)
         return mcrx__err_set(&sh->err, MCRX_ERROR_SUBSCRIPTION_ALREADY_JOINED, 0, "id %llu",
                              (unsigned long long)s->id);
-    if (fresh && cap_open(sh, c, s->cfg.rx_options) != 0)
+    if (fresh && cap_open(sh, c, s->cfg.rx_options, s->cfg.rcvbuf_bytes) != 0)
         return mcrx__status_of(sh->err.code);
     m = find_member(c, &s->cfg.group, &s->cfg.source);
     if (m == NULL) {
@@ -375,6 +399,33 @@ fail:
     return mcrx__status_of(sh->err.code);
 }
 
+/* Takes id out of the queued datagrams: one only id matched is dropped, else
+ * its subscription_id moves to the next smallest (the crate's rule). */
+static void q_forget(mcrx_raw_shared *sh, uint64_t id) {
+    size_t i, k = 0;
+    for (i = 0; i < sh->qlen; i++) {
+        mcrx_raw_packet *e = &sh->q[sh->qhead + i];
+        size_t j;
+        for (j = 0; j < e->nids && e->ids[j] != id; j++)
+            ;
+        if (j < e->nids) {
+            memmove(&e->ids[j], &e->ids[j + 1], (e->nids - j - 1) * sizeof e->ids[0]);
+            e->nids--;
+            if (e->nids > 0)
+                e->subscription_id = e->ids[0];
+        }
+        if (e->nids == 0)
+            continue;
+        if (k != i) { /* keep order; the dropped slot (buffer, ids) moves back */
+            mcrx_raw_packet t = sh->q[sh->qhead + k];
+            sh->q[sh->qhead + k] = *e;
+            *e = t;
+        }
+        k++;
+    }
+    sh->qlen = k;
+}
+
 static int leave_locked(mcrx_raw_shared *sh, sh_sub *s) {
     sh_cap *c = s->key;
     sh_member *m;
@@ -395,6 +446,7 @@ static int leave_locked(mcrx_raw_shared *sh, sh_sub *s) {
         ids_remove(m, s->id);
     }
     s->state = MCRX_STATE_BOUND;
+    q_forget(sh, s->id);
     if (c->nmembers == 0)
         cap_close(sh, c);
     return 0;
@@ -463,9 +515,10 @@ static void swap_dg(mcrx_datagram *a, mcrx_datagram *b) {
 }
 
 /* Reads from capture c into pkts[0..n): the slots kept in *kept, and
- * *drained 1 when the capture had no more. Returns the status. */
+ * *drained 1 when the capture had no more. own_ids (the queue): each slot's
+ * ids array is its own, grown to hold every match. Returns the status. */
 static int drain_cap(mcrx_raw_shared *sh, sh_cap *c, mcrx_raw_packet *pkts, size_t n,
-                     size_t *kept, size_t *reads, int *drained) {
+                     int own_ids, size_t *kept, size_t *reads, int *drained) {
     mcrx_datagram dgs[MCRX__RX_CHUNK];
     mcrx__rxinfo info[MCRX__RX_CHUNK];
     uint64_t *ids[MCRX__RX_CHUNK];
@@ -510,6 +563,19 @@ static int drain_cap(mcrx_raw_shared *sh, sh_cap *c, mcrx_raw_packet *pkts, size
             m.kernel_drops = info[i].drops;
             mcrx__raw_fill_packet(p, &dgs[k], &m);
         }
+        if (own_ids) {
+            size_t want = (ma ? ma->nids : 0) + (ms ? ms->nids : 0);
+            if (want > idcap[k]) {
+                uint64_t *grown = realloc(ids[k], want * sizeof *grown);
+                if (grown == NULL) {
+                    /* This datagram is lost; the kept ones are delivered. */
+                    mcrx__err_set(&sh->err, MCRX_ERROR_OUT_OF_MEMORY, 0, "pending ids");
+                    break;
+                }
+                ids[k] = grown;
+                idcap[k] = want;
+            }
+        }
         p->ids = ids[k];
         p->ids_cap = idcap[k];
         nids = merge_ids(p, ma, ms);
@@ -519,19 +585,117 @@ static int drain_cap(mcrx_raw_shared *sh, sh_cap *c, mcrx_raw_packet *pkts, size
         sh->matches += nids;
         k++;
     }
-    /* Slots past the kept ones keep a consistent buffer each. */
+    /* Slots past the kept ones keep a consistent buffer (and ids) each. */
     for (i = k; i < n; i++) {
         pkts[i].buf = dgs[i].buf;
         pkts[i].cap = dgs[i].cap;
+        pkts[i].ids = ids[i];
+        pkts[i].ids_cap = idcap[i];
     }
     *kept = k;
     *drained = got < n;
+    return sh->err.code == MCRX_ERROR_NONE ? 0 : mcrx__status_of(sh->err.code);
+}
+
+/* Reads up to n datagrams from the captures, each in turn, drained until
+ * empty or the slots are full; unmatched reads are bounded by the discard
+ * budget. A capture's failure after some slots were filled is dropped
+ * (the next call meets it again): *filled is what is there. */
+static int read_caps(mcrx_raw_shared *sh, mcrx_raw_packet *pkts, size_t n, int own_ids,
+                     size_t *filled_out) {
+    size_t filled = 0, reads = 0, visits = 0;
+    int rc;
+    while (filled < n && visits < sh->ncaps && reads < n + MCRX__DISCARD_BUDGET) {
+        sh_cap *c = sh->caps[sh->cursor];
+        size_t kept = 0;
+        int drained = 1;
+        if (c->cap != NULL) {
+            rc = drain_cap(sh, c, pkts + filled, n - filled, own_ids, &kept, &reads, &drained);
+            if (rc != 0) {
+                filled += kept;
+                *filled_out = filled;
+                sh->cursor = (sh->cursor + 1) % sh->ncaps;
+                if (filled > 0)
+                    mcrx__err_clear(&sh->err);
+                return filled > 0 ? 0 : rc;
+            }
+        }
+        filled += kept;
+        if (drained) {
+            visits++;
+            sh->cursor = (sh->cursor + 1) % sh->ncaps;
+        }
+    }
+    *filled_out = filled;
     return 0;
+}
+
+/* Hands the oldest queued datagram to the caller's slot p (cut to its cap,
+ * ids to its ids_cap, each flagged). */
+static void q_pop(mcrx_raw_shared *sh, mcrx_raw_packet *p) {
+    mcrx_raw_packet *e = &sh->q[sh->qhead], t = *e;
+    size_t k;
+    t.buf = p->buf;
+    t.cap = p->cap;
+    t.ids = p->ids;
+    t.ids_cap = p->ids_cap;
+    t.len = e->len < p->cap ? e->len : p->cap;
+    memcpy(t.buf, e->buf, t.len);
+    if (t.len < e->len)
+        t.flags |= MCRX_DATAGRAM_TRUNCATED;
+    t.flags &= ~MCRX_RAW_IDS_TRUNCATED;
+    for (k = 0; k < e->nids && t.ids != NULL && k < t.ids_cap; k++)
+        t.ids[k] = e->ids[k];
+    if (e->nids > t.ids_cap || t.ids == NULL)
+        t.flags |= MCRX_RAW_IDS_TRUNCATED;
+    *p = t;
+    sh->qhead++;
+    sh->qlen--;
+    if (sh->qlen == 0)
+        sh->qhead = 0;
+}
+
+/* Refills the empty queue with one read pass: slots as large as the
+ * caller's (a datagram handed later to a smaller slot is cut there). */
+static int q_fill(mcrx_raw_shared *sh, size_t slot) {
+    size_t want = sh->limits.max_pending_packets < MCRX__RX_CHUNK - 1
+                      ? (size_t)sh->limits.max_pending_packets + 1
+                      : MCRX__RX_CHUNK;
+    size_t i, got = 0;
+    int rc;
+    if (slot > MCRX_RAW_MAX_DATAGRAM)
+        slot = MCRX_RAW_MAX_DATAGRAM;
+    if (sh->q != NULL && sh->qslot < slot)
+        q_release(sh); /* a larger caller slot: regrow */
+    if (sh->q == NULL) {
+        sh->q = calloc(want, sizeof *sh->q);
+        sh->qmem = malloc(want * slot);
+        if (sh->q == NULL || sh->qmem == NULL) {
+            free(sh->q);
+            free(sh->qmem);
+            sh->q = NULL;
+            sh->qmem = NULL;
+            return mcrx__err_set(&sh->err, MCRX_ERROR_OUT_OF_MEMORY, 0, "pending queue");
+        }
+        sh->qcap = want;
+        sh->qslot = slot;
+    }
+    for (i = 0; i < sh->qcap; i++) {
+        uint64_t *ids = sh->q[i].ids;
+        size_t idcap = sh->q[i].ids_cap;
+        mcrx_raw_packet_init(&sh->q[i], sh->qmem + i * sh->qslot, sh->qslot);
+        sh->q[i].ids = ids;
+        sh->q[i].ids_cap = idcap;
+    }
+    sh->qhead = 0;
+    rc = read_caps(sh, sh->q, sh->qcap, 1, &got);
+    sh->qlen = got;
+    return rc;
 }
 
 int mcrx_raw_shared_recv_batch(mcrx_raw_shared *sh, mcrx_raw_packet *pkts, size_t n,
                                size_t *received_out) {
-    size_t filled = 0, reads = 0, visits = 0;
+    size_t filled = 0, got = 0;
     int rc;
     if (received_out != NULL)
         *received_out = 0;
@@ -546,33 +710,52 @@ int mcrx_raw_shared_recv_batch(mcrx_raw_shared *sh, mcrx_raw_packet *pkts, size_
         return rc;
     if (n > sh->limits.max_pending_packets)
         n = sh->limits.max_pending_packets;
-    /* Each capture in turn, drained until empty or the slots are full;
-     * unmatched reads are bounded by the discard budget. */
-    while (filled < n && visits < sh->ncaps && reads < n + MCRX__DISCARD_BUDGET) {
-        sh_cap *c = sh->caps[sh->cursor];
-        size_t kept = 0;
-        int drained = 1;
-        if (c->cap != NULL) {
-            rc = drain_cap(sh, c, pkts + filled, n - filled, &kept, &reads, &drained);
-            if (rc != 0) {
-                /* A capture's failure: deliver what is there, or report it. */
-                *received_out = filled;
-                sh->cursor = (sh->cursor + 1) % sh->ncaps;
-                return filled > 0 ? 0 : rc;
-            }
-        }
-        filled += kept;
-        if (drained) {
-            visits++;
-            sh->cursor = (sh->cursor + 1) % sh->ncaps;
-        }
+    /* Queued datagrams are older than the kernel's: first. */
+    while (filled < n && sh->qlen > 0)
+        q_pop(sh, &pkts[filled++]);
+    rc = read_caps(sh, pkts + filled, n - filled, 0, &got);
+    *received_out = filled + got;
+    if (rc != 0 && filled > 0) {
+        mcrx__err_clear(&sh->err); /* the next call meets the failure again */
+        rc = 0;
     }
-    *received_out = filled;
-    return 0;
+    return rc;
 }
 
 int mcrx_raw_shared_recv(mcrx_raw_shared *sh, mcrx_raw_packet *pkt, size_t *received_out) {
-    return mcrx_raw_shared_recv_batch(sh, pkt, 1, received_out);
+    int rc;
+    if (received_out != NULL)
+        *received_out = 0;
+    if (sh == NULL)
+        return null_sh();
+    mcrx__err_clear(&sh->err);
+    if (pkt == NULL || received_out == NULL)
+        return mcrx__err_set(&sh->err, MCRX_ERROR_INVALID_ARGUMENT, 0,
+                             "packet and received_out are required");
+    rc = mcrx__raw_check_slots(pkt, 1, &sh->err);
+    if (rc != 0)
+        return rc;
+    if (sh->qlen == 0) {
+        if (sh->q == NULL) {
+            /* No queue memory yet: ask the poller first, so an idle capture
+             * polled in a loop costs no allocation per call. */
+            mcrx__watch *ready[1];
+            int nready = 0;
+            if (sh->poller->ops->wait(sh->poller, NULL, ready, 1, 0, &nready, &sh->err) != 0)
+                return mcrx__status_of(sh->err.code);
+            if (nready == 0)
+                return 0;
+        }
+        rc = q_fill(sh, pkt->cap);
+        if (sh->qlen == 0) {
+            q_release(sh); /* nothing flows: no memory held */
+            return rc;
+        }
+        mcrx__err_clear(&sh->err);
+    }
+    q_pop(sh, pkt);
+    *received_out = 1;
+    return 0;
 }
 
 mcrx_sock mcrx_raw_shared_fd(const mcrx_raw_shared *sh) {
@@ -588,6 +771,10 @@ int mcrx_raw_shared_wait(mcrx_raw_shared *sh, int timeout_ms, int *ready_out) {
     if (ready_out == NULL)
         return mcrx__err_set(&sh->err, MCRX_ERROR_INVALID_ARGUMENT, 0, "ready_out is required");
     *ready_out = 0;
+    if (sh->qlen > 0) { /* queued: no need to ask the kernel */
+        *ready_out = 1;
+        return 0;
+    }
     if (sh->poller->ops->wait(sh->poller, NULL, ready, 1, timeout_ms, &n, &sh->err) != 0)
         return mcrx__status_of(sh->err.code);
     *ready_out = n > 0;
@@ -614,6 +801,6 @@ int mcrx_raw_shared_metrics_get(mcrx_raw_shared *sh, mcrx_raw_shared_metrics *ou
     out->received_packets = sh->received;
     out->unmatched_packets = sh->unmatched;
     out->demultiplex_matches = sh->matches;
-    out->pending_packets = 0;
+    out->pending_packets = sh->qlen;
     return 0;
 }

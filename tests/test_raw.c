@@ -485,7 +485,8 @@ static size_t sh_next(mcrx_raw_shared *sh, uint64_t *ids, size_t cap, char *src,
         p.ids_cap = cap;
         assert_int_equal(mcrx_raw_shared_recv(sh, &p, &got), 0);
         if (got == 1) {
-            mcrx_ip_format(&p.source, src, srclen);
+            if (src != NULL)
+                mcrx_ip_format(&p.source, src, srclen);
             assert_int_equal(p.subscription_id, ids[0]);
             return p.nids;
         }
@@ -593,6 +594,96 @@ static void shared_limits(void **state) {
     mcrx_raw_shared_free(sh);
 }
 
+
+/* mcrx_raw_shared_recv reads a batch with one system call into the pending
+ * queue (at most max_pending_packets wait there); a leave re-points queued
+ * datagrams others match and drops those only it matched. */
+static void shared_pending_queue_bound_and_repointing(void **state) {
+    mcrx_raw_shared_limits l;
+    mcrx_raw_shared_metrics m;
+    mcrx_raw_shared *sh;
+    mcrx_raw_packet p;
+    uint64_t ids[8], a1, a2, a3, b;
+    size_t got, n = 0;
+    int tx = th_sender(S_V4, "va"), i;
+    (void)state;
+    mcrx_raw_shared_limits_init(&l);
+    l.max_pending_packets = 3;
+    sh = mcrx_raw_shared_new(&l);
+    assert_non_null(sh);
+    a1 = sh_add_join(sh, "239.77.11.1", NULL);
+    a2 = sh_add_join(sh, "239.77.11.1", NULL);
+    a3 = sh_add_join(sh, "239.77.11.1", NULL);
+    b = sh_add_join(sh, "239.77.11.2", NULL);
+
+    /* The bound: 10 queued in the kernel, never more than 3 in the library. */
+    for (i = 0; i < 10; i++)
+        th_send_str(tx, "239.77.11.1", 4000, "bound");
+    th_settle();
+    do {
+        mcrx_raw_packet_init(&p, bufs[0], SLOT);
+        assert_int_equal(mcrx_raw_shared_recv(sh, &p, &got), 0);
+        n += got;
+        assert_int_equal(mcrx_raw_shared_metrics_get(sh, &m), 0);
+        assert_true(m.pending_packets <= 3);
+        if (n == 1)
+            assert_int_equal(m.pending_packets, 3); /* one read of 4, one handed out */
+    } while (got > 0);
+    assert_int_equal(n, 10);
+    assert_int_equal(m.pending_packets, 0);
+
+    /* Re-pointing: queued datagrams follow a leave and a remove. */
+    for (i = 0; i < 4; i++)
+        th_send_str(tx, "239.77.11.1", 4000, "repoint");
+    th_settle();
+    assert_int_equal(sh_next(sh, ids, 8, NULL, 0), 3);
+    assert_int_equal(ids[0], a1);
+    assert_int_equal(mcrx_raw_shared_leave_subscription(sh, a1), 0);
+    assert_int_equal(mcrx_raw_shared_metrics_get(sh, &m), 0);
+    assert_int_equal(m.pending_packets, 3); /* still matched by a2 and a3 */
+    assert_int_equal(sh_next(sh, ids, 8, NULL, 0), 2);
+    assert_int_equal(ids[0], a2);
+    assert_int_equal(ids[1], a3);
+    assert_int_equal(mcrx_raw_shared_remove_subscription(sh, a2), 0);
+    assert_int_equal(sh_next(sh, ids, 8, NULL, 0), 1);
+    assert_int_equal(ids[0], a3);
+    assert_int_equal(sh_next(sh, ids, 8, NULL, 0), 1);
+    assert_int_equal(ids[0], a3);
+
+    /* Dropping: queued datagrams only b matched go with b's leave. */
+    th_send_str(tx, "239.77.11.1", 4000, "first");
+    for (i = 0; i < 3; i++)
+        th_send_str(tx, "239.77.11.2", 4000, "only b");
+    th_settle();
+    assert_int_equal(sh_next(sh, ids, 8, NULL, 0), 1);
+    assert_int_equal(ids[0], a3);
+    assert_int_equal(mcrx_raw_shared_metrics_get(sh, &m), 0);
+    assert_int_equal(m.pending_packets, 3);
+    assert_int_equal(mcrx_raw_shared_leave_subscription(sh, b), 0);
+    assert_int_equal(mcrx_raw_shared_metrics_get(sh, &m), 0);
+    assert_int_equal(m.pending_packets, 0);
+    assert_int_equal(sh_left(sh), 0);
+
+    /* A smaller slot than the queue's: cut and flagged, length kept. */
+    th_send_str(tx, "239.77.11.1", 4000, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789");
+    th_send_str(tx, "239.77.11.1", 4000, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789");
+    th_settle();
+    mcrx_raw_packet_init(&p, bufs[0], SLOT);
+    assert_int_equal(mcrx_raw_shared_recv(sh, &p, &got), 0);
+    assert_int_equal(got, 1);
+    assert_int_equal(p.flags & MCRX_DATAGRAM_TRUNCATED, 0);
+    mcrx_raw_packet_init(&p, bufs[1], MCRX_RAW_MIN_SLOT);
+    assert_int_equal(mcrx_raw_shared_recv(sh, &p, &got), 0);
+    assert_int_equal(got, 1);
+    assert_true(p.flags & MCRX_DATAGRAM_TRUNCATED);
+    assert_int_equal(p.len, MCRX_RAW_MIN_SLOT);
+    assert_int_equal(p.wire_len, 20 + 8 + 58);
+    assert_memory_equal(bufs[1] + 28, "0123456789abcdef0123456789abcdef0123",
+                        MCRX_RAW_MIN_SLOT - 28); /* the payload's start */
+    close(tx);
+    mcrx_raw_shared_free(sh);
+}
+
 int main(int argc, char **argv) {
     const struct CMUnitTest lo_only[] = {
         cmocka_unit_test(lo_local_send_exactly_once),
@@ -611,6 +702,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(without_cap_net_raw_the_error_names_it),
         cmocka_unit_test(shared_duplicates_overlaps_and_leave),
         cmocka_unit_test(shared_limits),
+        cmocka_unit_test(shared_pending_queue_bound_and_repointing),
     };
     if (argc > 1 && strcmp(argv[1], "lo") == 0)
         return cmocka_run_group_tests_name("raw_lo", lo_only, NULL, NULL);

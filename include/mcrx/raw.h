@@ -81,7 +81,9 @@ typedef struct McrxRawConfig {
     /* MCRX_RX_TIMESTAMP: kernel receive times; MCRX_RX_DROPS: the running
      * drop count with each packet. Other bits are ignored. init sets 0. */
     uint32_t rx_options;
-    uint32_t rcvbuf_bytes;     /* capture receive buffer to ask for; 0 = default */
+    /* capture receive buffer to ask for (SO_RCVBUFFORCE, else SO_RCVBUF); 0 =
+     * default. A shared capture takes its first joining subscription's. */
+    uint32_t rcvbuf_bytes;
     uint64_t reserved_[3];
 } mcrx_raw_config;
 
@@ -250,9 +252,8 @@ MCRX_EXTERN int mcrx_raw_context_metrics_get(mcrx_raw_context *ctx, mcrx_raw_met
 typedef struct McrxRawSharedLimits {
     uint32_t version;             /* set by init */
     uint32_t max_subscriptions;   /* init: 4096 */
-    /* Most datagrams one receive call reads before it returns (init: 1024):
-     * datagrams go straight into the caller's slots, so nothing else is
-     * ever pending in the library. */
+    /* Most datagrams waiting in the library's pending queue (init: 1024),
+     * and most datagrams one mcrx_raw_shared_recv_batch call returns. */
     uint32_t max_pending_packets;
     uint32_t reserved_;
 } mcrx_raw_shared_limits;
@@ -311,10 +312,27 @@ MCRX_EXTERN int mcrx_raw_shared_subscription_state(const mcrx_raw_shared *sh, ui
  */
 MCRX_EXTERN int mcrx_raw_shared_recv_batch(mcrx_raw_shared *sh, mcrx_raw_packet *pkts, size_t n,
                                            size_t *received_out);
+/*
+ * At most one datagram, as recv_batch, but through the pending queue: when
+ * the queue is empty, one system call reads up to max_pending_packets + 1
+ * datagrams (at most 64) into it, and this and the following calls hand
+ * them out, oldest first (recv_batch also takes queued ones first). It
+ * never waits to fill. The queue's slots are as large as the slot of the
+ * call that filled it (a later, smaller slot gets the datagram cut and
+ * MCRX_DATAGRAM_TRUNCATED); its memory is freed when a call finds nothing
+ * (an idle call without it costs one readiness check, no allocation).
+ * A leave takes the subscription out of queued datagrams: one only it
+ * matched is dropped, else subscription_id becomes the next smallest id.
+ * While datagrams are queued, mcrx_raw_shared_wait reports ready at once,
+ * but mcrx_raw_shared_fd may not be readable: call this until it returns
+ * nothing before polling the fd. Errors: INVALID_ARGUMENT, RECEIVE_FAILED,
+ * OUT_OF_MEMORY.
+ */
 MCRX_EXTERN int mcrx_raw_shared_recv(mcrx_raw_shared *sh, mcrx_raw_packet *pkt,
                                      size_t *received_out);
 
-/* A handle readable when a capture may have a datagram (epoll on Linux). */
+/* A handle readable when a capture may have a datagram (epoll on Linux).
+ * Datagrams in the pending queue do not make it readable (see recv). */
 MCRX_EXTERN mcrx_sock mcrx_raw_shared_fd(const mcrx_raw_shared *sh);
 MCRX_EXTERN int mcrx_raw_shared_wait(mcrx_raw_shared *sh, int timeout_ms, int *ready_out);
 
@@ -324,7 +342,7 @@ typedef struct McrxRawSharedMetrics {
     uint64_t received_packets;    /* datagrams read */
     uint64_t unmatched_packets;   /* read but matching no joined subscription */
     uint64_t demultiplex_matches; /* (datagram, subscription) matches reported */
-    uint64_t pending_packets;     /* always 0: see max_pending_packets */
+    uint64_t pending_packets;     /* in the pending queue now (see mcrx_raw_shared_recv) */
     uint64_t kernel_drops;        /* dropped by the kernel on the captures */
     uint64_t reserved_[8];
 } mcrx_raw_shared_metrics;

@@ -54,6 +54,7 @@ from ._mcrx_core import (
     ReceiveFailedError,
     ReceiveMetadata,
     SharedRawCaptureSubscriptionLimitExceededError,
+    SharedRawContext,
     InvalidSourceFilterError,
     MembershipLimitExceededError,
     SocketBindFailedError,
@@ -69,11 +70,12 @@ from ._mcrx_core import (
     SubscriptionNotJoinedError,
     __version__,
 )
-from .asyncio import AsyncSubscription, ReaderHandle, add_reader
+from .asyncio import AsyncRawContext, AsyncSubscription, ReaderHandle, add_reader
 
 __all__ = [
     "BATCH_MAX",
     "AlreadyRunningError",
+    "AsyncRawContext",
     "AsyncSubscription",
     "BusyError",
     "Context",
@@ -111,6 +113,7 @@ __all__ = [
     "ReceiveFailedError",
     "ReceiveMetadata",
     "SharedRawCaptureSubscriptionLimitExceededError",
+    "SharedRawContext",
     "InvalidSourceFilterError",
     "MembershipLimitExceededError",
     "SocketBindFailedError",

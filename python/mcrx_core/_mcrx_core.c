@@ -1286,22 +1286,43 @@ typedef struct {
     unsigned int ingress_interface_index;
     Py_ssize_t wire_len;
     PyObject *data; /* bytes: the IP datagram from its IP header on */
+    PyObject *ids;  /* tuple: every matching subscription, ascending */
 } RawPacketObject;
 
 static PyTypeObject RawPacketType;
 
 static void raw_packet_dealloc(RawPacketObject *p) {
     Py_XDECREF(p->data);
+    Py_XDECREF(p->ids);
     Py_TYPE(p)->tp_free((PyObject *)p);
 }
 
+/* A RawPacket of rp. Its matching ids: rp's ids array when it has one (a
+ * shared capture: the slot's ids never truncate, see shared_receive), else
+ * the one subscription of a raw context. */
 static PyObject *raw_packet_new(const mcrx_raw_packet *rp) {
     RawPacketObject *p;
-    PyObject *data = PyBytes_FromStringAndSize((const char *)rp->buf, (Py_ssize_t)rp->len);
-    if (data == NULL)
+    PyObject *ids, *data;
+    size_t i, nids = rp->ids != NULL ? rp->nids : 1;
+    ids = PyTuple_New((Py_ssize_t)nids);
+    if (ids == NULL)
         return NULL;
+    for (i = 0; i < nids; i++) {
+        PyObject *v = PyLong_FromUnsignedLongLong(rp->ids != NULL ? rp->ids[i] : rp->subscription_id);
+        if (v == NULL) {
+            Py_DECREF(ids);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(ids, (Py_ssize_t)i, v);
+    }
+    data = PyBytes_FromStringAndSize((const char *)rp->buf, (Py_ssize_t)rp->len);
+    if (data == NULL) {
+        Py_DECREF(ids);
+        return NULL;
+    }
     p = PyObject_New(RawPacketObject, &RawPacketType);
     if (p == NULL) {
+        Py_DECREF(ids);
         Py_DECREF(data);
         return NULL;
     }
@@ -1314,6 +1335,7 @@ static PyObject *raw_packet_new(const mcrx_raw_packet *rp) {
     p->ingress_interface_index = rp->ingress_interface_index;
     p->wire_len = (Py_ssize_t)rp->wire_len;
     p->data = data;
+    p->ids = ids;
     return (PyObject *)p;
 }
 
@@ -1329,6 +1351,11 @@ static PyObject *raw_packet_get_data(RawPacketObject *p, void *c) {
     (void)c;
     Py_INCREF(p->data);
     return p->data;
+}
+static PyObject *raw_packet_get_ids(RawPacketObject *p, void *c) {
+    (void)c;
+    Py_INCREF(p->ids);
+    return p->ids;
 }
 static PyObject *raw_packet_flag(RawPacketObject *p, void *bit) {
     return PyBool_FromLong((p->flags & (uint32_t)(uintptr_t)bit) != 0);
@@ -1357,6 +1384,8 @@ static PyGetSetDef raw_packet_getset[] = {
     {"source", (getter)raw_packet_get_source, NULL, "source IP, from the IP header", NULL},
     {"group", (getter)raw_packet_get_group, NULL, "destination group, from the IP header", NULL},
     {"data", (getter)raw_packet_get_data, NULL, "the whole IP datagram (bytes)", NULL},
+    {"matching_subscription_ids", (getter)raw_packet_get_ids, NULL,
+     "every subscription the datagram matches, ascending (a RawContext: its one)", NULL},
     {"truncated", (getter)raw_packet_flag, NULL, "longer than the receive slot",
      (void *)(uintptr_t)MCRX_DATAGRAM_TRUNCATED},
     {"checksum_not_ready", (getter)raw_packet_flag, NULL,
@@ -1373,17 +1402,32 @@ static PyTypeObject RawPacketType = {
     .tp_dealloc = (destructor)raw_packet_dealloc,
     .tp_repr = (reprfunc)raw_packet_repr,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "One captured IP datagram (RawContext).",
+    .tp_doc = "One captured IP datagram (RawContext, SharedRawContext).",
     .tp_members = raw_packet_members,
     .tp_getset = raw_packet_getset,
 };
 
+/* Receive slots of a raw or shared context: slots of MCRX_RAW_MAX_DATAGRAM
+ * bytes (never truncated), grown on demand, and for a shared capture an ids
+ * array per slot as long as the subscription count (never truncated). */
+typedef struct {
+    unsigned char *arena;
+    mcrx_raw_packet *pkts;
+    size_t cap;
+    uint64_t *ids;
+    size_t idscap; /* entries in ids */
+} rawslots;
+
+static void rawslots_free(rawslots *b) {
+    PyMem_Free(b->arena);
+    PyMem_Free(b->pkts);
+    PyMem_Free(b->ids);
+}
+
 typedef struct {
     PyObject_HEAD
     mcrx_raw_context *ctx;
-    unsigned char *arena; /* slots of MCRX_RAW_MAX_DATAGRAM bytes: never truncated */
-    mcrx_raw_packet *pkts;
-    size_t cap;
+    rawslots slots;
 } RawContextObject;
 
 static PyObject *raise_raw(const mcrx_raw_context *ctx) {
@@ -1410,8 +1454,7 @@ static PyObject *raw_context_new(PyTypeObject *type, PyObject *args, PyObject *k
 
 static void raw_context_dealloc(RawContextObject *self) {
     mcrx_raw_context_free(self->ctx);
-    PyMem_Free(self->arena);
-    PyMem_Free(self->pkts);
+    rawslots_free(&self->slots);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -1473,38 +1516,54 @@ static PyObject *raw_context_fileno(RawContextObject *self, PyObject *unused) {
     return PyLong_FromLong((long)mcrx_raw_context_fd(self->ctx));
 }
 
+typedef int (*raw_recv_fn)(void *h, mcrx_raw_packet *pkts, size_t n, size_t *got);
+
 /* Up to n datagrams (copied into bytes); a list, or for single the one
- * RawPacket or None. */
-static PyObject *raw_receive(RawContextObject *self, size_t n, int single) {
+ * RawPacket or None. per_slot_ids 0: no ids array (a raw context). On
+ * failure the receive's error is raised by fail(h). */
+static PyObject *raw_receive(rawslots *b, raw_recv_fn fn, void *h, size_t n, int single,
+                             size_t per_slot_ids, PyObject *(*fail)(void *h)) {
     PyObject *list;
     size_t got = 0, i;
-    if (n > self->cap) {
-        unsigned char *arena = PyMem_Realloc(self->arena, n * (size_t)MCRX_RAW_MAX_DATAGRAM);
+    if (n > b->cap) {
+        unsigned char *arena = PyMem_Realloc(b->arena, n * (size_t)MCRX_RAW_MAX_DATAGRAM);
         mcrx_raw_packet *pkts;
         if (arena == NULL)
             return PyErr_NoMemory();
-        self->arena = arena;
-        pkts = PyMem_Realloc(self->pkts, n * sizeof *pkts);
+        b->arena = arena;
+        pkts = PyMem_Realloc(b->pkts, n * sizeof *pkts);
         if (pkts == NULL)
             return PyErr_NoMemory();
-        self->pkts = pkts;
-        self->cap = n;
+        b->pkts = pkts;
+        b->cap = n;
     }
-    for (i = 0; i < n; i++)
-        mcrx_raw_packet_init(&self->pkts[i], self->arena + i * (size_t)MCRX_RAW_MAX_DATAGRAM,
+    if (per_slot_ids > 0 && n * per_slot_ids > b->idscap) {
+        uint64_t *ids = PyMem_Realloc(b->ids, n * per_slot_ids * sizeof *ids);
+        if (ids == NULL)
+            return PyErr_NoMemory();
+        b->ids = ids;
+        b->idscap = n * per_slot_ids;
+    }
+    for (i = 0; i < n; i++) {
+        mcrx_raw_packet_init(&b->pkts[i], b->arena + i * (size_t)MCRX_RAW_MAX_DATAGRAM,
                              MCRX_RAW_MAX_DATAGRAM);
-    if (mcrx_raw_context_recv_batch(self->ctx, self->pkts, n, &got) != MCRX_STATUS_OK)
-        return raise_raw(self->ctx);
+        if (per_slot_ids > 0) {
+            b->pkts[i].ids = b->ids + i * per_slot_ids;
+            b->pkts[i].ids_cap = per_slot_ids;
+        }
+    }
+    if (fn(h, b->pkts, n, &got) != MCRX_STATUS_OK)
+        return fail(h);
     if (single) {
         if (got == 0)
             Py_RETURN_NONE;
-        return raw_packet_new(&self->pkts[0]);
+        return raw_packet_new(&b->pkts[0]);
     }
     list = PyList_New((Py_ssize_t)got);
     if (list == NULL)
         return NULL;
     for (i = 0; i < got; i++) {
-        PyObject *p = raw_packet_new(&self->pkts[i]);
+        PyObject *p = raw_packet_new(&b->pkts[i]);
         if (p == NULL) {
             Py_DECREF(list);
             return NULL;
@@ -1514,16 +1573,24 @@ static PyObject *raw_receive(RawContextObject *self, size_t n, int single) {
     return list;
 }
 
+static int raw_ctx_recv_fn(void *h, mcrx_raw_packet *pkts, size_t n, size_t *got) {
+    return n == 1 ? mcrx_raw_context_recv(h, pkts, got) : mcrx_raw_context_recv_batch(h, pkts, n, got);
+}
+
+static PyObject *raw_fail(void *ctx) {
+    return raise_raw(ctx);
+}
+
 static PyObject *raw_context_recv(RawContextObject *self, PyObject *unused) {
     (void)unused;
-    return raw_receive(self, 1, 1);
+    return raw_receive(&self->slots, raw_ctx_recv_fn, self->ctx, 1, 1, 0, raw_fail);
 }
 static PyObject *raw_context_recv_batch(RawContextObject *self, PyObject *const *args,
                                         Py_ssize_t nargs, PyObject *kwnames) {
     size_t n;
     if (parse_max(args, nargs, kwnames, &n) != 0)
         return NULL;
-    return raw_receive(self, n, 0);
+    return raw_receive(&self->slots, raw_ctx_recv_fn, self->ctx, n, 0, 0, raw_fail);
 }
 
 static int raw_look(void *ctx, int *ready) {
@@ -1532,10 +1599,6 @@ static int raw_look(void *ctx, int *ready) {
 
 static mcrx_sock raw_fd(void *ctx) {
     return mcrx_raw_context_fd(ctx);
-}
-
-static PyObject *raw_fail(void *ctx) {
-    return raise_raw(ctx);
 }
 
 static const wait_ops raw_wait_ops = {raw_look, raw_fd, raw_fail};
@@ -1592,6 +1655,226 @@ static PyTypeObject RawContextType = {
     .tp_new = raw_context_new,
 };
 
+/* ---- SharedRawContext (mcrx_raw_shared) ---------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    mcrx_raw_shared *sh;
+    mcrx_raw_shared_limits limits;
+    rawslots slots;
+} SharedRawObject;
+
+static PyObject *raise_shared(const mcrx_raw_shared *sh) {
+    return raise_kind(mcrx_raw_shared_last_error_code(sh), mcrx_raw_shared_last_os_error(sh),
+                      mcrx_raw_shared_last_error(sh));
+}
+
+static PyObject *shared_fail(void *sh) {
+    return raise_shared(sh);
+}
+
+static PyObject *shared_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
+    static char *names[] = {"max_subscriptions", "max_pending_packets", NULL};
+    PyObject *subs = Py_None, *pending = Py_None;
+    unsigned long long v;
+    SharedRawObject *self;
+    mcrx_raw_shared_limits l;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|$OO:SharedRawContext", names, &subs, &pending))
+        return NULL;
+    mcrx_raw_shared_limits_init(&l);
+    /* 0 passes to the library, which names the limits error. */
+    if (subs != Py_None) {
+        if (int_arg(subs, "max_subscriptions", 0, UINT32_MAX, &v) != 0)
+            return NULL;
+        l.max_subscriptions = (uint32_t)v;
+    }
+    if (pending != Py_None) {
+        if (int_arg(pending, "max_pending_packets", 0, UINT32_MAX, &v) != 0)
+            return NULL;
+        l.max_pending_packets = (uint32_t)v;
+    }
+    self = (SharedRawObject *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->sh = mcrx_raw_shared_new(&l);
+    if (self->sh == NULL) {
+        Py_DECREF(self);
+        return raise_kind(mcrx_last_error_code(), 0, mcrx_last_error());
+    }
+    self->limits = l;
+    return (PyObject *)self;
+}
+
+static void shared_dealloc(SharedRawObject *self) {
+    mcrx_raw_shared_free(self->sh);
+    rawslots_free(&self->slots);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *shared_add(SharedRawObject *self, PyObject *args, PyObject *kw) {
+    static char *names[] = {"group", "source", "interface", NULL};
+    const char *group, *source = NULL, *iface = NULL;
+    mcrx_raw_config cfg;
+    mcrx_error e;
+    uint64_t id;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "s|zz:add", names, &group, &source, &iface))
+        return NULL;
+    mcrx_raw_config_init(&cfg);
+    e = mcrx_raw_config_parse(&cfg, group, source, iface);
+    if (e != MCRX_ERROR_NONE)
+        return raise_kind(e, 0, mcrx_last_error());
+    if (mcrx_raw_shared_add(self->sh, &cfg, &id) != MCRX_STATUS_OK)
+        return raise_shared(self->sh);
+    return PyLong_FromUnsignedLongLong(id);
+}
+
+typedef int (*shared_id_fn)(mcrx_raw_shared *sh, uint64_t id);
+
+static PyObject *shared_id_call(SharedRawObject *self, PyObject *arg, shared_id_fn fn) {
+    unsigned long long id;
+    if (int_arg(arg, "subscription id", 0, UINT64_MAX, &id) != 0)
+        return NULL;
+    if (fn(self->sh, id) != MCRX_STATUS_OK)
+        return raise_shared(self->sh);
+    Py_RETURN_NONE;
+}
+static PyObject *shared_join(SharedRawObject *self, PyObject *arg) {
+    return shared_id_call(self, arg, mcrx_raw_shared_join_subscription);
+}
+static PyObject *shared_leave(SharedRawObject *self, PyObject *arg) {
+    return shared_id_call(self, arg, mcrx_raw_shared_leave_subscription);
+}
+static PyObject *shared_remove(SharedRawObject *self, PyObject *arg) {
+    return shared_id_call(self, arg, mcrx_raw_shared_remove_subscription);
+}
+
+static PyObject *shared_state(SharedRawObject *self, PyObject *arg) {
+    unsigned long long id;
+    int st;
+    if (int_arg(arg, "subscription id", 0, UINT64_MAX, &id) != 0)
+        return NULL;
+    st = mcrx_raw_shared_subscription_state(self->sh, id);
+    if (st == 0)
+        return raise_not_found(id);
+    return PyUnicode_FromString(st == MCRX_STATE_JOINED ? "joined" : "bound");
+}
+
+static PyObject *shared_contains(SharedRawObject *self, PyObject *arg) {
+    unsigned long long id;
+    if (int_arg(arg, "subscription id", 0, UINT64_MAX, &id) != 0)
+        return NULL;
+    return PyBool_FromLong(mcrx_raw_shared_contains_subscription(self->sh, id));
+}
+
+static PyObject *shared_subscription_count(SharedRawObject *self, PyObject *unused) {
+    (void)unused;
+    return PyLong_FromSize_t(mcrx_raw_shared_subscription_count(self->sh));
+}
+
+static PyObject *shared_fileno(SharedRawObject *self, PyObject *unused) {
+    (void)unused;
+    return PyLong_FromLong((long)mcrx_raw_shared_fd(self->sh));
+}
+
+static int shared_recv_fn(void *h, mcrx_raw_packet *pkts, size_t n, size_t *got) {
+    return n == 1 ? mcrx_raw_shared_recv(h, pkts, got) : mcrx_raw_shared_recv_batch(h, pkts, n, got);
+}
+
+/* Each slot's ids array holds as many ids as there are subscriptions: a
+ * datagram matches at most all of them, so the tuple is never cut. */
+static size_t shared_ids_per_slot(SharedRawObject *self) {
+    size_t n = mcrx_raw_shared_subscription_count(self->sh);
+    return n > 0 ? n : 1;
+}
+
+static PyObject *shared_recv(SharedRawObject *self, PyObject *unused) {
+    (void)unused;
+    return raw_receive(&self->slots, shared_recv_fn, self->sh, 1, 1, shared_ids_per_slot(self),
+                       shared_fail);
+}
+
+static PyObject *shared_recv_batch(SharedRawObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                   PyObject *kwnames) {
+    size_t n;
+    if (parse_max(args, nargs, kwnames, &n) != 0)
+        return NULL;
+    return raw_receive(&self->slots, shared_recv_fn, self->sh, n, 0, shared_ids_per_slot(self),
+                       shared_fail);
+}
+
+static int shared_look(void *sh, int *ready) {
+    return mcrx_raw_shared_wait(sh, 0, ready);
+}
+static mcrx_sock shared_fd(void *sh) {
+    return mcrx_raw_shared_fd(sh);
+}
+static const wait_ops shared_wait_ops = {shared_look, shared_fd, shared_fail};
+
+static PyObject *shared_wait(SharedRawObject *self, PyObject *args, PyObject *kw) {
+    return wait_loop(self->sh, &shared_wait_ops, args, kw);
+}
+
+#define F(type, field) {#field, offsetof(type, field)}
+static const field_def shared_fields[] = {
+    F(mcrx_raw_shared_metrics, capture_sockets), F(mcrx_raw_shared_metrics, active_memberships),
+    F(mcrx_raw_shared_metrics, received_packets), F(mcrx_raw_shared_metrics, unmatched_packets),
+    F(mcrx_raw_shared_metrics, demultiplex_matches), F(mcrx_raw_shared_metrics, pending_packets),
+    F(mcrx_raw_shared_metrics, kernel_drops), {NULL, 0}};
+#undef F
+
+static PyObject *shared_metrics(SharedRawObject *self, PyObject *unused) {
+    mcrx_raw_shared_metrics m;
+    (void)unused;
+    if (mcrx_raw_shared_metrics_get(self->sh, &m) != MCRX_STATUS_OK)
+        return raise_shared(self->sh);
+    return fields_dict(&m, shared_fields);
+}
+
+static PyObject *shared_limits(SharedRawObject *self, PyObject *unused) {
+    (void)unused;
+    return Py_BuildValue("{sIsI}", "max_subscriptions", (unsigned int)self->limits.max_subscriptions,
+                         "max_pending_packets", (unsigned int)self->limits.max_pending_packets);
+}
+
+static PyMethodDef shared_methods[] = {
+    {"add", (PyCFunction)(void (*)(void))shared_add, METH_VARARGS | METH_KEYWORDS,
+     "add(group, source=None, interface=None) -> int: a subscription in state bound (no socket "
+     "yet; duplicates allowed)"},
+    {"join", (PyCFunction)shared_join, METH_O,
+     "join(id): one kernel membership per (group, source) on the capture (needs CAP_NET_RAW)"},
+    {"leave", (PyCFunction)shared_leave, METH_O,
+     "leave(id): other subscriptions, duplicates included, go on; queued datagrams only it "
+     "matched are dropped"},
+    {"remove", (PyCFunction)shared_remove, METH_O, "remove(id): leaves first when joined"},
+    {"state", (PyCFunction)shared_state, METH_O, "state(id) -> 'bound' or 'joined'"},
+    {"contains", (PyCFunction)shared_contains, METH_O, "contains(id) -> bool"},
+    {"subscription_count", (PyCFunction)shared_subscription_count, METH_NOARGS, NULL},
+    {"fileno", (PyCFunction)shared_fileno, METH_NOARGS,
+     "a descriptor readable when a capture may have a datagram (drain recv() before polling it)"},
+    {"recv", (PyCFunction)shared_recv, METH_NOARGS,
+     "recv() -> RawPacket or None, without blocking (one system call per batch: the rest is "
+     "queued)"},
+    {"recv_batch", (PyCFunction)(void (*)(void))shared_recv_batch, METH_FASTCALL | METH_KEYWORDS,
+     "recv_batch(max_packets=64) -> list[RawPacket], without blocking"},
+    {"wait", (PyCFunction)(void (*)(void))shared_wait, METH_VARARGS | METH_KEYWORDS,
+     "wait(timeout=None) -> bool: block (without the GIL) until a datagram may be there"},
+    {"metrics", (PyCFunction)shared_metrics, METH_NOARGS, "metrics() -> dict"},
+    {"limits", (PyCFunction)shared_limits, METH_NOARGS,
+     "limits() -> {'max_subscriptions': int, 'max_pending_packets': int}"},
+    {NULL, NULL, 0, NULL}};
+
+static PyTypeObject SharedRawType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "mcrx_core.SharedRawContext",
+    .tp_basicsize = sizeof(SharedRawObject),
+    .tp_dealloc = (destructor)shared_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Shared raw IP capture: one capture per (family, interface) for any number of "
+              "subscriptions; each datagram once, with every subscription it matches (Linux, "
+              "CAP_NET_RAW).",
+    .tp_methods = shared_methods,
+    .tp_new = shared_new,
+};
+
 /* ---- module ------------------------------------------------------------------------ */
 
 static struct PyModuleDef module = {
@@ -1601,9 +1884,11 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__mcrx_core(void) {
     PyObject *m;
     PyTypeObject *types[] = {&PacketType,  &MetadataType,  &PwmType,      &ContextType,
-                             &SubscriptionType, &RawPacketType, &RawContextType};
+                             &SubscriptionType, &RawPacketType, &RawContextType,
+                             &SharedRawType};
     const char *names[] = {"Packet",       "ReceiveMetadata", "PacketWithMetadata", "Context",
-                           "Subscription", "RawPacket",       "RawContext"};
+                           "Subscription", "RawPacket",       "RawContext",
+                           "SharedRawContext"};
     size_t i;
     for (i = 0; i < sizeof types / sizeof types[0]; i++)
         if (PyType_Ready(types[i]) < 0)

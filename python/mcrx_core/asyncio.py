@@ -1,6 +1,10 @@
 """asyncio integration: await a datagram, or get a callback per datagram.
 
-On selector loops the subscription's socket is watched with loop.add_reader;
+AsyncSubscription wraps a Subscription; AsyncRawContext wraps a RawContext or
+a SharedRawContext (whole IP datagrams, docs/raw.md).
+
+On selector loops the subscription's socket (a raw context's readiness
+descriptor) is watched with loop.add_reader;
 loops without add_reader (the Windows proactor) fall back to a polling timer
 over the same non-blocking receive calls.
 """
@@ -12,7 +16,7 @@ import numbers
 import os
 from typing import Any, Callable, Optional
 
-__all__ = ["AsyncSubscription", "ReaderHandle", "add_reader"]
+__all__ = ["AsyncRawContext", "AsyncSubscription", "ReaderHandle", "add_reader"]
 
 
 def _check_interval(poll_interval: float) -> float:
@@ -58,31 +62,66 @@ class AsyncSubscription:
                           loop=self._loop, poll_interval=self._poll_interval)
 
     async def _recv(self, receive: Callable[[], Any]) -> Any:
-        loop = self._loop or asyncio.get_running_loop()
-        while True:
-            item = receive()  # LookupError once the subscription is removed
-            if item is not None:
-                return item
-            if not _has_reader(loop, self.subscription):
-                await asyncio.sleep(self._poll_interval)
-                continue
-            # A duplicate fd: the loop's registration must not outlive or
-            # collide with the subscription's own socket.
-            fd = os.dup(self.subscription.fileno())
-            ready = loop.create_future()
+        return await _recv_async(self._loop, self.subscription, receive, self._poll_interval)
+
+
+class AsyncRawContext:
+    """Awaitable receive over a RawContext or a SharedRawContext (one consumer at a time).
+
+    recv() and recv_batch() return RawPackets; add_reader(callback) calls back
+    per datagram. The context's readiness descriptor is what the loop watches,
+    and the receive calls drain the library's queue before waiting again.
+    """
+
+    def __init__(self, context: Any, *, loop: Optional[asyncio.AbstractEventLoop] = None,
+                 poll_interval: float = 0.01) -> None:
+        if not (hasattr(context, "recv") and hasattr(context, "recv_batch")):
+            raise TypeError(f"AsyncRawContext wraps a RawContext or SharedRawContext, not {type(context).__name__}")
+        self.context = context
+        self._loop = loop
+        self._poll_interval = _check_interval(poll_interval)
+
+    async def recv(self) -> Any:
+        return await _recv_async(self._loop, self.context, self.context.recv, self._poll_interval)
+
+    async def recv_batch(self, max_packets: int = 64) -> list:
+        """Waits for data, then returns everything available now (up to max_packets)."""
+        return await _recv_async(self._loop, self.context,
+                                 lambda: self.context.recv_batch(max_packets) or None, self._poll_interval)
+
+    def add_reader(self, callback: Callable[[Any], Any]) -> "ReaderHandle":
+        """callback(raw_packet) for every datagram until the handle is closed."""
+        loop = self._loop or asyncio.get_event_loop()
+        return _reader(loop, self.context, self.context.recv, None, callback, self._poll_interval)
+
+
+async def _recv_async(loop: Optional[asyncio.AbstractEventLoop], source: Any,
+                      receive: Callable[[], Any], poll_interval: float) -> Any:
+    loop = loop or asyncio.get_running_loop()
+    while True:
+        item = receive()  # LookupError once a subscription is removed
+        if item is not None:
+            return item
+        if not _has_reader(loop, source):
+            await asyncio.sleep(poll_interval)
+            continue
+        # A duplicate fd: the loop's registration must not outlive or
+        # collide with the source's own descriptor.
+        fd = os.dup(source.fileno())
+        ready = loop.create_future()
+        try:
             try:
-                try:
-                    loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
-                except NotImplementedError:
-                    await asyncio.sleep(self._poll_interval)
-                    continue
-                try:
-                    # Bounded wait, so a removal is noticed without traffic.
-                    await asyncio.wait({ready}, timeout=self._poll_interval * 10)
-                finally:
-                    loop.remove_reader(fd)
+                loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+            except NotImplementedError:
+                await asyncio.sleep(poll_interval)
+                continue
+            try:
+                # Bounded wait, so a removal is noticed without traffic.
+                await asyncio.wait({ready}, timeout=poll_interval * 10)
             finally:
-                os.close(fd)
+                loop.remove_reader(fd)
+        finally:
+            os.close(fd)
 
 
 class ReaderHandle:
@@ -126,11 +165,19 @@ def add_reader(subscription: Any, callback: Callable[[Any], Any], *, with_metada
     to the loop's exception handler and closes the handle.
     """
     interval = _check_interval(poll_interval)
+    loop = loop or asyncio.get_event_loop()
+    receive = subscription.recv_with_metadata_nowait if with_metadata else subscription.recv_nowait
+    return _reader(loop, subscription, receive, subscription.state, callback, interval)
+
+
+def _reader(loop: asyncio.AbstractEventLoop, source: Any, receive: Callable[[], Any],
+            alive: Optional[Callable[[], Any]], callback: Callable[[Any], Any],
+            interval: float) -> ReaderHandle:
+    """Delivers receive()'s items to callback on readiness of source.fileno();
+    alive() raising LookupError (a removed subscription) closes the handle."""
     if not callable(callback):
         raise TypeError(f"callback must be callable, not {type(callback).__name__}")
-    loop = loop or asyncio.get_event_loop()
     handle = ReaderHandle(loop)
-    receive = subscription.recv_with_metadata_nowait if with_metadata else subscription.recv_nowait
 
     def drain() -> None:
         while not handle.closed:
@@ -156,7 +203,8 @@ def add_reader(subscription: Any, callback: Callable[[Any], Any], *, with_metada
         if handle.closed:
             return
         try:
-            subscription.state()
+            if alive is not None:
+                alive()
         except LookupError:
             handle.close()
             return
@@ -170,11 +218,12 @@ def add_reader(subscription: Any, callback: Callable[[Any], Any], *, with_metada
             handle._timer = loop.call_later(interval, poll)
 
     try:
-        if not _has_reader(loop, subscription):
+        if not _has_reader(loop, source):
             raise NotImplementedError
-        handle._fd = os.dup(subscription.fileno())
+        handle._fd = os.dup(source.fileno())
         loop.add_reader(handle._fd, drain)
-        handle._timer = loop.call_later(interval, watch_removal)
+        if alive is not None:
+            handle._timer = loop.call_later(interval, watch_removal)
     except (NotImplementedError, OSError):
         if handle._fd is not None:
             os.close(handle._fd)

@@ -175,3 +175,56 @@ def test_polling_fallback_without_add_reader(send, port):
         assert got == [b"polled"] and p.payload == b"awaited"
     finally:
         loop.close()
+
+
+def test_async_raw_context_recv_and_batch(send, port):
+    ctx = mcrx_core.RawContext()
+    sid = ctx.add("239.1.3.20")
+    ctx.join(sid)
+
+    async def main():
+        actx = mcrx_core.AsyncRawContext(ctx)
+        later(0.1, send, S_V4, "239.1.3.20", port, "raw-one")
+        p = await asyncio.wait_for(actx.recv(), 3)
+        later(0.1, send, S_V4, "239.1.3.20", port, "raw-many", 3)
+        batch = await asyncio.wait_for(actx.recv_batch(64), 3)
+        return p, batch
+
+    p, batch = asyncio.run(main())
+    assert isinstance(p, mcrx_core.RawPacket) and p.data.endswith(b"raw-one") and p.subscription_id == sid
+    assert 1 <= len(batch) <= 3 and all(b.data.endswith(b"raw-many") for b in batch)
+
+
+def test_async_shared_raw_reader_and_recv(send, port):
+    sh = mcrx_core.SharedRawContext()
+    ids = [sh.add("239.1.3.21"), sh.add("239.1.3.21")]
+    for i in ids:
+        sh.join(i)
+    got = []
+
+    async def main():
+        actx = mcrx_core.AsyncRawContext(sh)
+        later(0.1, send, S_V4, "239.1.3.21", port, "shared-await")
+        first = await asyncio.wait_for(actx.recv(), 3)
+        done = asyncio.get_running_loop().create_future()
+
+        def on_packet(p):
+            got.append(p)
+            if len(got) == 3 and not done.done():
+                done.set_result(None)
+
+        with actx.add_reader(on_packet) as handle:
+            later(0.1, send, S_V4, "239.1.3.21", port, "shared-reader", 3)
+            await asyncio.wait_for(done, 3)
+        assert handle.closed
+        return first
+
+    first = asyncio.run(main())
+    assert first.data.endswith(b"shared-await") and first.matching_subscription_ids == tuple(ids)
+    assert [p.matching_subscription_ids for p in got] == [tuple(ids)] * 3
+    assert all(p.data.endswith(b"shared-reader") for p in got)
+
+
+def test_async_raw_context_needs_a_raw_context():
+    with pytest.raises(TypeError, match="RawContext or SharedRawContext"):
+        mcrx_core.AsyncRawContext(object())

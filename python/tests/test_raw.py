@@ -108,3 +108,12 @@ def test_raw_errors():
         ctx.recv_batch(0)
     with pytest.raises(TypeError):
         mcrx_core.RawContext(1)
+
+
+def test_raw_packet_names_its_subscription(send, port):
+    ctx = mcrx_core.RawContext()
+    sid = ctx.add("239.66.5.1", interface=R_V4)
+    ctx.join(sid)
+    send(S_V4, "239.66.5.1", port, "ids", 1)
+    packets = collect(ctx, 1)
+    assert [p.matching_subscription_ids for p in packets] == [(sid,)]
