@@ -20,8 +20,11 @@ on_sender() { nsenter --net="$S" "$@"; }
 next_port() { port=$((port + 1)); }
 command -v nft >/dev/null || bad "nft is not installed (scripts/install-deps.sh installs nftables)"
 
-# sender GROUP SOURCE: our sender in the background, for a few seconds
-sender() { on_sender "$send" "$1" $port --seq --rate 200 --duration 2.5 --source "$2" >/dev/null 2>&1 & }
+# sender GROUP SOURCE: our sender in the background until stop_sender. It
+# runs for as long as a section's diagnoses take (a loaded or sanitized run
+# is slow), bounded by --duration.
+sender() { on_sender "$send" "$1" $port --seq --rate 200 --duration 60 --source "$2" >/dev/null 2>&1 & }
+stop_sender() { jobs -p | xargs -r kill 2>/dev/null; wait; }
 
 # diagnose NAME EXPECT_RC WANT_IDS(space separated, "" = no problem) DOCTOR_ARGS...
 diagnose() {
@@ -53,7 +56,7 @@ sleep 0.2
 diagnose "healthy SSM setup: nothing wrong, traffic seen, exit 0" 0 "" 232.1.5.1 198.51.100.1 --port $port --wait 1
 "$doctor" 232.1.5.1 198.51.100.1 --port $port --wait 0.5 >"$work/t" 2>&1
 grep -q "^result: healthy" "$work/t" && grep -q "raw capture" "$work/t" && ok "text report" || { bad "text report"; cat "$work/t"; }
-wait
+stop_sender
 
 # ---- no port: nothing wrong found, traffic not checked, exit 1 ----
 "$doctor" 239.1.5.9 >"$work/t" 2>&1
@@ -64,7 +67,7 @@ next_port
 sender 232.1.5.2 203.0.113.1
 diagnose "wrong interface" 1 "wrong-interface no-traffic" 232.1.5.2 203.0.113.1 --port $port --wait 0.5
 diagnose "the right interface given: healthy" 0 "" 232.1.5.2 203.0.113.1 203.0.113.2 --port $port --wait 0.5
-wait
+stop_sender
 
 # ---- rp_filter: a source routed back through vb arrives on vb2 ----
 next_port
@@ -74,7 +77,7 @@ sender 232.1.5.3 192.0.2.1
 diagnose "rp_filter with an asymmetric route" 1 "rp_filter no-traffic" 232.1.5.3 192.0.2.1 203.0.113.2 --port $port --wait 0.5
 sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.vb2.rp_filter=0
 diagnose "rp_filter off again: healthy" 0 "" 232.1.5.3 192.0.2.1 203.0.113.2 --port $port --wait 0.5
-wait
+stop_sender
 on_sender ip addr del 192.0.2.1/32 dev va2
 
 # ---- IGMPv2 forced with an SSM subscription ----
@@ -86,7 +89,7 @@ sysctl -qw net.ipv4.conf.vb.force_igmp_version=0
 sysctl -qw net.ipv6.conf.vb.force_mld_version=1
 diagnose "MLDv1 forced with IPv6 SSM" 1 "igmp-version" ff3e::8000:5 2001:db8:1::1 --port $port --wait 0.3
 sysctl -qw net.ipv6.conf.vb.force_mld_version=0
-wait
+stop_sender
 
 # ---- a firewall rule ----
 next_port
@@ -99,7 +102,7 @@ nft delete table inet mcrxdoc
 nft add table inet mcrxdoc && nft add chain inet mcrxdoc in '{ type filter hook input priority 0; policy drop; }'
 diagnose "input policy drop" 1 "firewall-policy" 232.1.5.5 198.51.100.1 --port $port --wait 0.3
 nft delete table inet mcrxdoc
-wait
+stop_sender
 
 # ---- membership limits ----
 next_port
