@@ -369,6 +369,21 @@ static mcrx_error member_call(void *arg, const mcrx_ip *group, const mcrx_ip *so
     /* A kernel built without source filtering refuses the option itself. */
     if ((errno == ENOPROTOOPT || errno == EOPNOTSUPP) && !group_op)
         kind = MCRX_ERROR_SOURCE_SPECIFIC_MULTICAST_UNSUPPORTED;
+    if (errno == EINVAL && !group_op) {
+        /* RFC 3678's mode rules, which the kernel enforces with EINVAL: say
+         * which one. mcrx__filter_apply never breaks them; a caller's socket
+         * with memberships of its own can. */
+        char text[128];
+        int os = errno;
+        mcrx__os_error_text(os, text, sizeof text);
+        return mcrx__fail(err, kind, os, "%s: %s (errno %d): %s", what, text, os,
+                          ssm ? "a source join needs an INCLUDE-mode membership or none; this "
+                                "socket holds the group in EXCLUDE mode (any-source): leave "
+                                "the group first"
+                              : "a block or unblock needs an EXCLUDE-mode membership (a join "
+                                "of the whole group) on this socket; it has none, or an "
+                                "INCLUDE-mode (source-specific) one");
+    }
     return os_fail(err, kind, errno, what, family, ssm, joining);
 }
 
