@@ -88,10 +88,15 @@ static mcrx_error filter_fail(const char *why) {
 }
 
 /*
- * A version 2 source list. INCLUDE is SSM with several sources: the rules of
- * source, for each one. EXCLUDE keeps every source but the listed ones, so it
- * is ASM: an SSM-range group refuses it with the kind an ASM config gets
- * there (SSM_GROUP_REQUIRES_SOURCE), the message naming the filter.
+ * A version 2 source list. Each listed source follows source's address and
+ * family rules. INCLUDE is allowed on any group: on an SSM-range group it is
+ * SSM with several sources, on another group it is IGMPv3/MLDv2 source
+ * filtering (RFC 3678), which is what lets one subscription switch between
+ * INCLUDE and EXCLUDE on the same group. (A single version 1 source keeps
+ * its SSM-range rule, for the Rust crate's kinds.) EXCLUDE keeps every
+ * source but the listed ones, so it is ASM: an SSM-range group refuses it
+ * (RFC 4607) with the kind an ASM config gets there,
+ * SSM_GROUP_REQUIRES_SOURCE, the message naming the filter.
  */
 static mcrx_error check_list(const mcrx_subscription_config *cfg) {
     const mcrx_ip *g = &cfg->group;
@@ -122,11 +127,7 @@ static mcrx_error check_list(const mcrx_subscription_config *cfg) {
             return fail(MCRX_ERROR_SSM_GROUP_REQUIRES_SOURCE, "%s",
                         "an EXCLUDE filter is any-source multicast; SSM-range groups "
                         "(232/8, ff3x::/32) take only INCLUDE");
-        return MCRX_ERROR_NONE;
     }
-    if (!ip_is_ssm_range(g))
-        return invalid(g->family == MCRX_IP_V4 ? MCRX_ERROR_INVALID_IPV4_SSM_GROUP
-                                               : MCRX_ERROR_INVALID_IPV6_SSM_GROUP);
     return MCRX_ERROR_NONE;
 }
 

@@ -1,4 +1,5 @@
 /* A subscription: its config, endpoint, membership state and accessors. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,6 +54,16 @@ static int check_limit(const mcrx__filter *f, mcrx__err *err) {
                          knob, f->nsources, (unsigned)max, knob, f->nsources);
 }
 
+/* The kernel refused a source for its limit (where the early check could
+ * not read it): add the number this filter needs. */
+static int note_needed(const mcrx__filter *f, mcrx__err *err) {
+    size_t len = strlen(err->msg);
+    if (err->code == MCRX_ERROR_MEMBERSHIP_LIMIT_EXCEEDED && len < sizeof err->msg)
+        snprintf(err->msg + len, sizeof err->msg - len, "; this filter needs %zu sources",
+                 f->nsources);
+    return mcrx__status_of(err->code);
+}
+
 int mcrx__sub_sources_config(const mcrx_subscription *sub, uint32_t mode, const mcrx_ip *sources,
                              size_t n, mcrx_subscription_config *out, mcrx_ip **list,
                              size_t *nlist, mcrx__err *err) {
@@ -81,7 +92,7 @@ int mcrx__sub_set_sources(mcrx_subscription *sub, const mcrx_subscription_config
         (sub->state == MCRX_STATE_JOINED &&
          sub->ep.be->apply(&sub->ep, &sub->filter, &to, err) != 0)) {
         free(list);
-        return mcrx__status_of(err->code);
+        return note_needed(&to, err);
     }
     free(sub->sources);
     sub->sources = list;
@@ -104,7 +115,7 @@ int mcrx__sub_membership(mcrx_subscription *sub, int join, mcrx__err *err) {
     mcrx__filter_none(&none, &sub->cfg.group);
     if (sub->ep.be->apply(&sub->ep, join ? &none : &sub->filter, join ? &sub->filter : &none,
                           err) != 0)
-        return mcrx__status_of(err->code);
+        return note_needed(&sub->filter, err);
     sub->state = join ? MCRX_STATE_JOINED : MCRX_STATE_BOUND;
     if (join)
         sub->n.joins++;

@@ -443,12 +443,13 @@ static void source_lists_report_each_validation_kind(void **state) {
     FAIL_PURE(mcrx_subscription_config_validate(&c), MCRX_ERROR_INVALID_SOURCE_FILTER);
     c.sources_mode = MCRX_SOURCES_NONE; /* a count without a mode */
     FAIL_PURE(mcrx_subscription_config_validate(&c), MCRX_ERROR_INVALID_SOURCE_FILTER);
-    /* INCLUDE follows source's rules: SSM range, addresses, family */
+    /* INCLUDE follows source's address and family rules */
+    /* ... but also on an ASM-range group: source filtering (RFC 3678) */
     c = config(GROUP, PORT, NULL);
     c.sources_mode = MCRX_SOURCES_INCLUDE;
     c.nsources = 2;
     c.sources = two;
-    FAIL_PURE(mcrx_subscription_config_validate(&c), MCRX_ERROR_INVALID_IPV4_SSM_GROUP);
+    SAME(mcrx_subscription_config_validate(&c), MCRX_ERROR_NONE);
     c = config("ff3e::1", PORT, NULL);
     c.sources_mode = MCRX_SOURCES_INCLUDE;
     c.nsources = 2;
@@ -504,8 +505,9 @@ static void set_sources_refuses_bad_lists_and_duplicates(void **state) {
              MCRX_ERROR_INVALID_ARGUMENT);
     FAIL_CTX(f.ctx, mcrx_context_set_sources(f.ctx, f.id, MCRX_SOURCES_INCLUDE, NULL, 0),
              MCRX_ERROR_INVALID_SOURCE_FILTER);
-    FAIL_CTX(f.ctx, mcrx_context_set_sources(f.ctx, f.id, MCRX_SOURCES_INCLUDE, list, 2),
-             MCRX_ERROR_INVALID_IPV4_SSM_GROUP); /* GROUP is ASM */
+    c.group = ip_of("2001:db8::5"); /* only its address is used */
+    FAIL_CTX(f.ctx, mcrx_context_set_sources(f.ctx, f.id, MCRX_SOURCES_INCLUDE, &c.group, 1),
+             MCRX_ERROR_SOURCE_ADDRESS_FAMILY_MISMATCH);
     FAIL_CTX(f.ctx, mcrx_context_set_sources(f.ctx, f.id, MCRX_SOURCES_NONE, list, 2),
              MCRX_ERROR_INVALID_SOURCE_FILTER);
     FAIL_CTX(f.ctx, mcrx_context_set_sources(f.ctx, f.id, 3, list, 2),

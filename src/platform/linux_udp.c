@@ -330,6 +330,7 @@ static mcrx_error member_call(void *arg, const mcrx_ip *group, const mcrx_ip *so
     int group_op = op == MCRX__OP_ADD_GROUP || op == MCRX__OP_DROP_GROUP;
     int joining = op == MCRX__OP_ADD_GROUP || op == MCRX__OP_ADD_SOURCE || op == MCRX__OP_BLOCK;
     int ssm = op == MCRX__OP_ADD_SOURCE || op == MCRX__OP_DROP_SOURCE;
+    int listed = !group_op; /* a source of a list: igmp_max_msf / mld_max_msf apply */
     const char *what = family == MCRX_IP_V4 ? v4_names[op] : v6_names[op];
     mcrx_error kind = joining ? MCRX_ERROR_MULTICAST_JOIN_FAILED : MCRX_ERROR_MULTICAST_LEAVE_FAILED;
 
@@ -369,6 +370,11 @@ static mcrx_error member_call(void *arg, const mcrx_ip *group, const mcrx_ip *so
     /* A kernel built without source filtering refuses the option itself. */
     if ((errno == ENOPROTOOPT || errno == EOPNOTSUPP) && !group_op)
         kind = MCRX_ERROR_SOURCE_SPECIFIC_MULTICAST_UNSUPPORTED;
+    /* ENOBUFS on a source: igmp_max_msf / mld_max_msf reached. The early
+     * check (mcrx__plat_max_sources) misses it where the sysctl cannot be
+     * read, as mld_max_msf outside the initial network namespace. */
+    if (errno == ENOBUFS && !group_op && op != MCRX__OP_UNBLOCK && op != MCRX__OP_DROP_SOURCE)
+        kind = MCRX_ERROR_MEMBERSHIP_LIMIT_EXCEEDED;
     if (errno == EINVAL && !group_op) {
         /* RFC 3678's mode rules, which the kernel enforces with EINVAL: say
          * which one. mcrx__filter_apply never breaks them; a caller's socket
@@ -377,14 +383,14 @@ static mcrx_error member_call(void *arg, const mcrx_ip *group, const mcrx_ip *so
         int os = errno;
         mcrx__os_error_text(os, text, sizeof text);
         return mcrx__fail(err, kind, os, "%s: %s (errno %d): %s", what, text, os,
-                          ssm ? "a source join needs an INCLUDE-mode membership or none; this "
-                                "socket holds the group in EXCLUDE mode (any-source): leave "
-                                "the group first"
+                          ssm ? "a source join needs an INCLUDE-mode membership, none, or a "
+                                "plain any-source one; this socket holds the group in EXCLUDE "
+                                "mode with blocked sources: unblock them or leave the group"
                               : "a block or unblock needs an EXCLUDE-mode membership (a join "
                                 "of the whole group) on this socket; it has none, or an "
                                 "INCLUDE-mode (source-specific) one");
     }
-    return os_fail(err, kind, errno, what, family, ssm, joining);
+    return os_fail(err, kind, errno, what, family, listed, joining);
 }
 
 /*
