@@ -14,6 +14,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -465,11 +466,51 @@ static mcrx_error unpin_interface(mcrx__endpoint *ep, mcrx__err *err) {
     return 0;
 }
 
+/*
+ * A change of mode between two memberships, in one full-state call
+ * (RFC 3678's MCAST_MSFILTER). The kernel then reports it as RFC 3376 and
+ * 3810 ask (CHANGE_TO_INCLUDE / CHANGE_TO_EXCLUDE with the new list), and
+ * the group is never left in between. mcrx__filter_apply's portable way
+ * leaves and joins again: Linux merges the two reports and, for EXCLUDE ->
+ * INCLUDE, sends only ALLOW, so a router keeps forwarding every source; and
+ * datagrams arriving in the gap are lost. Returns 0, or -1 when the kernel
+ * refused (the caller then takes the portable way).
+ */
+static int set_msfilter(mcrx__endpoint *ep, const mcrx__filter *to) {
+    size_t i, size = GROUP_FILTER_SIZE(to->nsources > 0 ? to->nsources : 1);
+    struct group_filter *gf = calloc(1, size);
+    mcrx_ip g = to->group;
+    int rc;
+    if (gf == NULL)
+        return -1;
+    g.scope_id = 0;
+    gf->gf_interface = ep->ifindex;
+    gf->gf_fmode = to->mode == MCRX__INCLUDE ? MCAST_INCLUDE : MCAST_EXCLUDE;
+    gf->gf_numsrc = (uint32_t)to->nsources;
+    mcrx_ip_to_sockaddr(&g, 0, &gf->gf_group, sizeof gf->gf_group);
+    for (i = 0; i < to->nsources; i++)
+        mcrx_ip_to_sockaddr(&to->sources[i], 0, &gf->gf_slist[i], sizeof gf->gf_slist[i]);
+    rc = setsockopt((int)ep->sock, to->group.family == MCRX_IP_V6 ? IPPROTO_IPV6 : IPPROTO_IP,
+                    MCAST_MSFILTER, gf, (socklen_t)size);
+    free(gf);
+    return rc == 0 ? 0 : -1;
+}
+
+/* from -> to on ep's interface: a change of mode in one call where the
+ * kernel takes it, else the portable difference. */
+static mcrx_error apply_filter(mcrx__endpoint *ep, const mcrx__filter *from,
+                               const mcrx__filter *to, mcrx__err *err) {
+    if (from->mode != to->mode && !mcrx__filter_is_none(from) && !mcrx__filter_is_none(to) &&
+        set_msfilter(ep, to) == 0)
+        return 0;
+    return mcrx__filter_apply(from, to, member_call, ep, err);
+}
+
 static mcrx_error udp_apply(mcrx__endpoint *ep, const mcrx__filter *from, const mcrx__filter *to,
                             mcrx__err *err) {
     int joining = mcrx__filter_is_none(from) && !mcrx__filter_is_none(to);
     int leaving = !mcrx__filter_is_none(from) && mcrx__filter_is_none(to);
-    mcrx_error rc = mcrx__filter_apply(from, to, member_call, ep, err);
+    mcrx_error rc = apply_filter(ep, from, to, err);
     if (rc != 0)
         return rc;
     if (to->group.family != MCRX_IP_V6)
@@ -491,7 +532,7 @@ static mcrx_error udp_apply(mcrx__endpoint *ep, const mcrx__filter *from, const 
 /* Lent to the raw packet backend (linux_member.h). */
 mcrx_error mcrx__linux_member_apply(mcrx__endpoint *ep, const mcrx__filter *from,
                                     const mcrx__filter *to, mcrx__err *err) {
-    return mcrx__filter_apply(from, to, member_call, ep, err);
+    return apply_filter(ep, from, to, err);
 }
 
 /* ---- receive ------------------------------------------------------------------ */
