@@ -88,9 +88,12 @@ int mcrx__sub_set_sources(mcrx_subscription *sub, const mcrx_subscription_config
                           mcrx_ip *list, size_t nlist, mcrx__err *err) {
     mcrx__filter to;
     mcrx__config_filter(cfg, list, nlist, &to);
-    if (check_limit(&to, err) != 0 ||
-        (sub->state == MCRX_STATE_JOINED &&
-         sub->ep.be->apply(&sub->ep, &sub->filter, &to, err) != 0)) {
+    if (check_limit(&to, err) != 0) {
+        free(list);
+        return mcrx__status_of(err->code);
+    }
+    if (sub->state == MCRX_STATE_JOINED &&
+        sub->ep.be->apply(&sub->ep, &sub->filter, &to, err) != 0) {
         free(list);
         return note_needed(&to, err);
     }

@@ -353,6 +353,7 @@ static void check_limit_error(mcrx_context *ctx, const fam *f, unsigned needed) 
     assert_int_equal(mcrx_context_last_error_code(ctx), MCRX_ERROR_MEMBERSHIP_LIMIT_EXCEEDED);
     if (strncmp(msg, "MCRX: ", 6) != 0 || strstr(msg, f->knob) == NULL || strstr(msg, num) == NULL)
         fail_msg("message \"%s\" does not name %s and %s", msg, f->knob, num);
+    print_message("%s\n", msg);
 }
 
 /*
@@ -461,6 +462,7 @@ static void kernel_mode_rules_are_named(const fam *f) {
     msg = mcrx_context_last_error(ctx);
     if (strstr(msg, "EXCLUDE mode") == NULL)
         fail_msg("message \"%s\" does not name the mode rule", msg);
+    print_message("%s\n", msg);
     mcrx_context_free(ctx);
 }
 
