@@ -19,7 +19,7 @@ sysctl -qw net.ipv4.conf.vb.igmpv3_unsolicited_report_interval=100 \
   net.ipv6.conf.vb.mldv2_unsolicited_report_interval=100
 
 # run FAMILY GROUP PORT IFACE CAPTURE-FILTER DISPLAY-FILTER FIELDS... -- then
-# steps on stdin: "<command>|<expected record type>|<expected sources>"
+# steps on stdin: "<command>|<expected record type, - for none>|<expected sources>"
 run() {
   local fam=$1 group=$2 port=$3 iface=$4 filter=$5 display=$6; shift 6
   local fields=(-e frame.time_epoch) f
@@ -52,7 +52,7 @@ names = {1: "IS_IN", 2: "IS_EX", 3: "TO_IN", 4: "TO_EX", 5: "ALLOW", 6: "BLOCK"}
 steps = []
 for line in open(steps_file):
     t, cmd, rtype, srcs = line.rstrip("\n").split("|")
-    steps.append((float(t), cmd, int(rtype), sorted(srcs.split())))
+    steps.append((float(t), cmd, None if rtype == "-" else int(rtype), sorted(srcs.split())))
 records = []  # (time, type, group, sources) for every record of every report
 for line in open(cap_file):
     cols = line.rstrip("\n").split("|")
@@ -72,6 +72,13 @@ bad = 0
 for i, (t0, cmd, rtype, srcs) in enumerate(steps):
     t1 = steps[i + 1][0] if i + 1 < len(steps) else float("inf")
     got = [(names.get(r[1], r[1]), r[3]) for r in records if t0 <= r[0] < t1]
+    if rtype is None:  # a change while not joined: nothing on the wire
+        if got:
+            print(f"FAIL: {fam} '{cmd}': expected no record, saw {got}")
+            bad = 1
+        else:
+            print(f"ok: {fam} '{cmd}' -> nothing")
+        continue
     want = (names[rtype], srcs)
     if not got or any(g != want for g in got):
         print(f"FAIL: {fam} '{cmd}': expected {want[0]}{{{','.join(want[1])}}}, saw {got}")
@@ -99,6 +106,9 @@ include $B4|3|$B4
 exclude $C4|4|$C4
 include $A4 $B4|3|$A4 $B4
 leave|6|$A4 $B4
+exclude $C4 $X4|-|
+join|4|$C4 $X4
+leave|3|
 EOF2
 
 # MLD reports carry a hop-by-hop header, so BPF's "icmp6" misses them:
@@ -119,5 +129,8 @@ include $B6|3|$B6
 exclude $C6|4|$C6
 include $A6 $B6|3|$A6 $B6
 leave|6|$A6 $B6
+exclude $C6 $X6|-|
+join|4|$C6 $X6
+leave|3|
 EOF2
 echo "source-reports-test: passed"

@@ -1,7 +1,7 @@
 /* Test helper: one subscription whose source filter changes on command, so
  * a capture can watch each change's IGMPv3/MLDv2 report.
  * usage: tsources GROUP PORT INTERFACE|-
- * stdin, one command a line:  include S... | exclude S... | asm | leave
+ * stdin, one command a line:  include S... | exclude S... | asm | leave | join
  * The first filter command adds and joins; later ones call set_sources.
  * Each command answers "ok" or "error: <message>" on stdout. */
 #include <stdio.h>
@@ -38,6 +38,8 @@ int main(int argc, char **argv) {
             continue;
         if (!strcmp(word, "leave")) {
             rc = mcrx_context_leave_subscription(ctx, id);
+        } else if (!strcmp(word, "join")) {
+            rc = mcrx_context_join_subscription(ctx, id);
         } else {
             mode = !strcmp(word, "include")   ? MCRX_SOURCES_INCLUDE
                    : !strcmp(word, "exclude") ? MCRX_SOURCES_EXCLUDE
