@@ -198,6 +198,7 @@ mcrx_sock mcrx_subscription_into_sock(mcrx_subscription *sub) {
         return MCRX_SOCK_INVALID;
     s = sub->ep.sock;
     sub->ep.be->close(&sub->ep, 1);
+    free(sub->sources);
     free(sub);
     return s;
 }
