@@ -1,7 +1,7 @@
 /*
  * Benchmark receiver: measures how fast a full socket queue is emptied.
  *
- * usage: drain MODE GROUP PORT COUNT K READY_FILE
+ * usage: drain MODE GROUP PORT COUNT K READY_FILE [FIRST]
  *   MODE  naive     recvfrom loop on a plain socket (baseline 1)
  *         recvmmsg  recvmmsg(64) loop written against the kernel (baseline 2, the ceiling)
  *         recvmmsg-bare  the same without the sender addresses (for reference)
@@ -18,6 +18,11 @@
  *                   group (ours); drained with recvmmsg. What differs is the
  *                   kernel's delivery cost, seen as the sender's rate.
  *         uv        mcrx-core-uv: a context receiver on a libuv loop, callback per datagram
+ *         uring-raw an io_uring multishot recvmsg loop written against liburing (provided
+ *                   buffer ring of 256 x 2 KiB, sender addresses fetched): the second
+ *                   anchor, the kernel's io_uring path without the library
+ *         uring-MODE  a library mode (uring-batch, uring-sub, uring-poll, ...) on a
+ *                   context made with MCRX_BACKEND_IO_URING (128 buffers of 2 KiB)
  *         A "-lean" suffix on a library mode (sub-lean, ctx-lean, batch-lean) turns
  *         off the per-datagram pktinfo report (rx_options = 0). A "-nocount"
  *         suffix only labels a run of a drain built with MCRX_COUNTERS=OFF.
@@ -49,6 +54,9 @@
 #include <mcrx/mcrx.h>
 #ifdef MCRX_BENCH_UV
 #include <mcrx/mcrx_uv.h>
+#endif
+#ifdef MCRX_BENCH_URING
+#include <liburing.h>
 #endif
 
 /* ---- allocation counter ---- */
@@ -90,6 +98,24 @@ static void die(const char *what, const char *detail) {
     exit(1);
 }
 
+/* The library's socket bound to group:port, found by its address: asking
+ * mcrx_subscription_sock for it would turn fetching ahead off (the caller
+ * would be watching the raw socket). Used only to see the queue's length. */
+static int socket_bound_to(const char *group, uint16_t port) {
+    struct in_addr g;
+    int fd;
+    inet_pton(AF_INET, group, &g);
+    for (fd = 3; fd < 65536; fd++) {
+        struct sockaddr_in sin;
+        socklen_t len = sizeof sin;
+        if (getsockname(fd, (struct sockaddr *)&sin, &len) == 0 && sin.sin_family == AF_INET &&
+            sin.sin_port == htons(port) && sin.sin_addr.s_addr == g.s_addr)
+            return fd;
+    }
+    die("active socket", "no socket bound to the group");
+    return -1;
+}
+
 static void force_rcvbuf(int fd) {
     int v = RCVBUF;
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof v) != 0)
@@ -119,8 +145,80 @@ static int plain_socket(const char *group, uint16_t port) {
     return plain_socket_at(group, port, 0, 1);
 }
 
-#ifdef MCRX_BENCH_UV
+/* ---- the hand-written io_uring loop ---- */
+#ifdef MCRX_BENCH_URING
+#define URING_BUFS 256
+/* What a careful program does with liburing 2.3 alone: one multishot
+ * recvmsg with the sender's address into a provided buffer ring it
+ * registers itself, each completion's buffer given back at once, re-armed
+ * when the request ends (ENOBUFS). */
+static long uring_raw_drain(int fd) {
+    static unsigned char bufs[URING_BUFS][SLOT + 64];
+    struct io_uring ring;
+    struct io_uring_params p;
+    struct io_uring_buf_reg reg;
+    struct io_uring_buf_ring *br;
+    struct msghdr mh;
+    long n = 0;
+    int armed = 0, i, mask = io_uring_buf_ring_mask(URING_BUFS);
+    memset(&p, 0, sizeof p);
+    p.flags = IORING_SETUP_CQSIZE;
+    p.cq_entries = URING_BUFS * 2;
+    if (io_uring_queue_init_params(8, &ring, &p) < 0)
+        die("uring-raw", "io_uring_queue_init");
+    if (posix_memalign((void **)&br, 4096, URING_BUFS * sizeof(struct io_uring_buf)) != 0)
+        die("uring-raw", "posix_memalign");
+    memset(&reg, 0, sizeof reg);
+    reg.ring_addr = (unsigned long)br;
+    reg.ring_entries = URING_BUFS;
+    reg.bgid = 0;
+    if (io_uring_register_buf_ring(&ring, &reg, 0) < 0)
+        die("uring-raw", "io_uring_register_buf_ring");
+    io_uring_buf_ring_init(br);
+    for (i = 0; i < URING_BUFS; i++)
+        io_uring_buf_ring_add(br, bufs[i], sizeof bufs[i], (unsigned short)i, mask, i);
+    io_uring_buf_ring_advance(br, URING_BUFS);
+    memset(&mh, 0, sizeof mh);
+    mh.msg_namelen = sizeof(struct sockaddr_in6);
+    for (;;) {
+        struct io_uring_cqe *cqe;
+        unsigned head, seen = 0;
+        int back = 0;
+        if (!armed) {
+            struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+            io_uring_prep_recvmsg_multishot(sqe, fd, &mh, MSG_TRUNC);
+            sqe->flags |= IOSQE_BUFFER_SELECT;
+            sqe->buf_group = 0;
+            io_uring_submit(&ring);
+            armed = 1;
+        }
+        io_uring_for_each_cqe(&ring, head, cqe) {
+            seen++;
+            if (!(cqe->flags & IORING_CQE_F_MORE))
+                armed = 0;
+            if (cqe->res >= 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
+                unsigned short bid = (unsigned short)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+                struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(bufs[bid], cqe->res, &mh);
+                if (o != NULL)
+                    n++;
+                io_uring_buf_ring_add(br, bufs[bid], sizeof bufs[bid], bid, mask, back++);
+            }
+        }
+        if (seen > 0) {
+            io_uring_buf_ring_advance(br, back);
+            io_uring_cq_advance(&ring, seen);
+        } else if (queued(fd) == 0 && armed) {
+            break;
+        }
+    }
+    io_uring_queue_exit(&ring);
+    free(br);
+    return n;
+}
+#endif
+
 /* ---- the libuv mode ---- */
+#ifdef MCRX_BENCH_UV
 static long uv_count;
 static int uv_fd;
 static void on_uv(mcrx_uv_receiver *r, int status, const mcrx_datagram *dg, void *user) {
@@ -162,7 +260,7 @@ static void on_packet(const McrxPacketView *p, void *user) {
 int main(int argc, char **argv) {
     const char *mode, *group, *ready;
     char base[32];
-    int lean = 0;
+    int lean = 0, uring = 0;
     uint16_t port;
     long count, k, received = 0, i;
     static unsigned char arena[BATCH * SLOT];
@@ -171,7 +269,8 @@ int main(int argc, char **argv) {
     mcrx_subscription *active = NULL;
     int fd = -1, sig;
     sigset_t set;
-    double t0, t1, c0, c1, join_s = 0, leave_s = 0;
+    double t0, t1, c0, c1, join_s = 0, leave_s = 0, join_cpu = 0, free_s = 0;
+    long first = 0;
     long a0, a1;
     FILE *f;
 
@@ -185,11 +284,19 @@ int main(int argc, char **argv) {
         base[strlen(base) - 5] = '\0';
         lean = 1;
     }
+    if (!strncmp(base, "uring-", 6) && strcmp(base, "uring-raw")) {
+        memmove(base, base + 6, strlen(base + 6) + 1);
+        uring = 1;
+    }
     group = argv[2];
     port = (uint16_t)atoi(argv[3]);
     count = atol(argv[4]);
     k = atol(argv[5]);
     ready = argv[6];
+    /* Several drains on one port (join.sh, K above one process's open-file
+     * limit) take distinct idle groups: FIRST is this one's first index. */
+    if (argc > 7)
+        first = atol(argv[7]);
 
     {
         struct rlimit rl = {(rlim_t)k + 256, (rlim_t)k + 256};
@@ -199,7 +306,8 @@ int main(int argc, char **argv) {
     sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-    if (!strcmp(mode, "naive") || !strncmp(mode, "recvmmsg", 8) || !strcmp(mode, "recvmsg-pktinfo")) {
+    if (!strcmp(mode, "naive") || !strncmp(mode, "recvmmsg", 8) || !strcmp(mode, "recvmsg-pktinfo") ||
+        !strcmp(mode, "uring-raw")) {
         fd = plain_socket(group, port);
     } else if (!strncmp(mode, "kernel-", 7)) {
         int bind_group = !strcmp(mode, "kernel-group");
@@ -214,27 +322,50 @@ int main(int argc, char **argv) {
         mode = "recvmmsg"; /* drained like the ceiling */
     } else {
         uint64_t id = 0, active_id = 0;
-        ctx = mcrx_context_new();
+        if (uring) {
+            mcrx_context_options o;
+            mcrx_context_options_init(&o);
+            o.backend = MCRX_BACKEND_IO_URING;
+            o.no_fallback = 1;
+            o.ring_buffer_bytes = SLOT;
+            ctx = mcrx_context_new_with_options(&o);
+            if (ctx == NULL)
+                die("io_uring context", mcrx_last_error());
+        } else {
+            ctx = mcrx_context_new();
+        }
         t0 = now();
+        c0 = cpu();
         for (i = 0; i < k; i++) {
             char g[32];
+            long gi = first + i;
             if (i == k - 1)
                 snprintf(g, sizeof g, "%s", group);
             else
-                snprintf(g, sizeof g, "239.100.%ld.%ld", (i / 250) % 256, i % 250 + 1);
+                snprintf(g, sizeof g, "239.%ld.%ld.%ld", 100 + gi / 64000, (gi / 250) % 256,
+                         gi % 250 + 1);
             mcrx_subscription_config cfg;
             mcrx_subscription_config_parse(&cfg, g, port, NULL, NULL);
             if (lean)
                 cfg.rx_options = 0;
+            if (i == k - 1)
+                cfg.rcvbuf_bytes = RCVBUF; /* the library forces it (SO_RCVBUFFORCE) as root */
             if (mcrx_context_add(ctx, &cfg, &id) || mcrx_context_join_subscription(ctx, id))
                 die("add/join", mcrx_context_last_error(ctx));
             if (i == k - 1)
                 active_id = id;
         }
         join_s = now() - t0;
+        join_cpu = cpu() - c0;
         active = mcrx_context_get_subscription(ctx, active_id);
-        fd = (int)mcrx_subscription_sock(active);
-        force_rcvbuf(fd);
+        /* Not through mcrx_subscription_sock: a caller that asks for the raw
+         * socket turns fetching ahead off for it (it would watch the socket). */
+        {
+            size_t got_buf = 0;
+            if (mcrx_subscription_rcvbuf(active, &got_buf) != 0 || got_buf < (size_t)RCVBUF)
+                die("receive buffer", "the library did not get SO_RCVBUFFORCE (needs CAP_NET_ADMIN)");
+        }
+        fd = socket_bound_to(group, (uint16_t)port);
     }
     mcrx_datagrams_init(dgs, BATCH, arena, SLOT, NULL);
 
@@ -302,6 +433,12 @@ int main(int argc, char **argv) {
             }
             received += r;
         }
+    } else if (!strcmp(mode, "uring-raw")) {
+#ifdef MCRX_BENCH_URING
+        received = uring_raw_drain(fd);
+#else
+        die("mode", "uring-raw: built without liburing");
+#endif
     } else if (!strcmp(mode, "uv")) {
 #ifdef MCRX_BENCH_UV
         uv_loop_t loop;
@@ -323,7 +460,7 @@ int main(int argc, char **argv) {
 #else
         die("mode", "uv: built without libuv");
 #endif
-    } else if (!strcmp(mode, "thread")) {
+    } else if (!strcmp(base, "thread")) {
         thread_target = count;
         if (mcrx_context_start(ctx, on_packet, NULL, 0))
             die("start", mcrx_context_last_error(ctx));
@@ -341,7 +478,7 @@ int main(int argc, char **argv) {
         pthread_mutex_unlock(&mu);
         mcrx_context_stop(ctx);
         received = thread_count;
-    } else if (!strcmp(mode, "poll")) {
+    } else if (!strcmp(base, "poll")) {
         for (;;) {
             size_t got = 0;
             if (mcrx_context_poll(ctx, BATCH, on_polled, NULL, &got))
@@ -374,15 +511,20 @@ int main(int argc, char **argv) {
     a1 = allocs;
     if (ctx != NULL) {
         double l0 = now();
-        for (i = 0; i < (long)mcrx_context_subscription_count(ctx); i++)
+        /* DRAIN_FREE_JOINED=1: no leaves, mcrx_context_free drops them all. */
+        int leave = getenv("DRAIN_FREE_JOINED") == NULL;
+        for (i = 0; leave && i < (long)mcrx_context_subscription_count(ctx); i++)
             mcrx_context_leave_subscription(ctx,
                                             mcrx_subscription_id(mcrx_context_subscription_at(ctx, (size_t)i)));
         leave_s = now() - l0;
+        l0 = now();
         mcrx_context_free(ctx);
+        free_s = now() - l0;
     } else {
         close(fd);
     }
-    printf("mode=%s k=%ld received=%ld seconds=%.6f cpu=%.6f allocs=%ld join_s=%.6f leave_s=%.6f\n",
-           argv[1], k, received, t1 - t0, c1 - c0, a1 - a0, join_s, leave_s);
+    printf("mode=%s k=%ld received=%ld seconds=%.6f cpu=%.6f allocs=%ld join_s=%.6f leave_s=%.6f "
+           "join_cpu_s=%.6f free_s=%.6f\n",
+           argv[1], k, received, t1 - t0, c1 - c0, a1 - a0, join_s, leave_s, join_cpu, free_s);
     return 0;
 }

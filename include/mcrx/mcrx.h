@@ -407,6 +407,72 @@ typedef struct McrxSubscription mcrx_subscription;
 typedef intptr_t mcrx_sock;
 #define MCRX_SOCK_INVALID ((mcrx_sock)-1)
 
+/*
+ * Receive backends. Every backend keeps the same API, sockets, memberships,
+ * isolation and counters; they differ in how datagrams get from the kernel
+ * into the caller's slots.
+ * - MCRX_BACKEND_UDP: the default; recvmmsg on each subscription's socket
+ *   straight into the caller's slots.
+ * - MCRX_BACKEND_IO_URING (Linux 6.0 and later, built with liburing): each
+ *   subscription gets an io_uring with a multishot recvmsg on its socket,
+ *   into ring_buffers kernel-provided buffers of ring_buffer_bytes payload
+ *   room each, then copied into the caller's slots. A datagram larger than
+ *   the room is delivered truncated (MCRX_DATAGRAM_TRUNCATED, wire_len the
+ *   datagram's size), as one larger than the caller's slot; the default
+ *   room (65536) holds any UDP datagram. The buffers are address space
+ *   (about ring_buffers x ring_buffer_bytes per subscription) faulted in
+ *   only where datagrams land. What the context waits on
+ *   (mcrx_context_sockets, mcrx_subscription_wait) is the ring's fd;
+ *   mcrx_subscription_sock is still the UDP socket. Two differences: a
+ *   signal does not cut mcrx_context_wait short (the ring's completions
+ *   interrupt waits the same way, so an interrupted wait goes on to its
+ *   deadline), and closing the UDP socket behind the library's back is not
+ *   reported (the armed request holds its own reference to it). Opt-in:
+ *   see docs/performance.md for what it measures against the UDP backend.
+ */
+typedef enum mcrx_backend_kind {
+    MCRX_BACKEND_UDP = 0,
+    MCRX_BACKEND_IO_URING = 1
+} mcrx_backend_kind;
+
+#define MCRX_CONTEXT_OPTIONS_VERSION 1
+
+typedef struct mcrx_context_options {
+    uint32_t version;           /* set by init */
+    uint32_t backend;           /* mcrx_backend_kind; init: MCRX_BACKEND_UDP */
+    /* 1: fail with NOT_SUPPORTED instead of falling back to the UDP backend
+     * where the asked-for backend is unavailable. init: 0. */
+    uint32_t no_fallback;
+    uint32_t ring_buffers;      /* io_uring: buffers per subscription, a power of two up to 32768; init 128 */
+    uint32_t ring_buffer_bytes; /* io_uring: payload room of each, 1 to 1048576; init 65536 */
+} mcrx_context_options;
+
+/* Fills opts with the defaults above (UDP backend) and the version. */
+MCRX_EXTERN void mcrx_context_options_init(mcrx_context_options *opts);
+
+/*
+ * A context whose subscriptions use the backend opts asks for. Where it is
+ * unavailable (io_uring: another OS, a build without liburing, or the kernel
+ * refuses io_uring_setup: ENOSYS, or EPERM from the sysctl
+ * kernel.io_uring_disabled or a seccomp profile, as in many containers) the
+ * context uses the UDP backend instead, and mcrx_context_backend says so;
+ * with no_fallback it returns NULL instead. Returns NULL with the thread's
+ * last error (mcrx_last_error_code) set: INVALID_ARGUMENT (opts NULL, not
+ * initialised, an unknown backend, ring sizes out of range),
+ * NOT_SUPPORTED (no_fallback), OUT_OF_MEMORY, SOCKET_CREATE_FAILED.
+ *
+ * mcrx_context_new reads the environment variable MCRX_BACKEND once per
+ * call: "io_uring" makes it mcrx_context_new_with_options with that backend
+ * (and the other defaults, falling back as above); unset, empty or "udp",
+ * the UDP backend. It is how a program (and the test suite) is switched to
+ * io_uring without a rebuild.
+ */
+MCRX_EXTERN mcrx_context *mcrx_context_new_with_options(const mcrx_context_options *opts);
+
+/* The name of the backend ctx's subscriptions use: "udp" or "io_uring"
+ * (what a fallback chose); NULL for a NULL ctx. */
+MCRX_EXTERN const char *mcrx_context_backend(const mcrx_context *ctx);
+
 /* Precise kind of the context's last failure (MCRX_ERROR_NONE after success). */
 MCRX_EXTERN mcrx_error mcrx_context_last_error_code(const mcrx_context *ctx);
 /* errno of the last failure when the OS refused, else 0. */
@@ -472,6 +538,27 @@ MCRX_EXTERN int mcrx_context_take_subscription(mcrx_context *ctx, uint64_t id,
  * A2 from two ready subscriptions arrive as A1, B1, A2. Idle subscriptions
  * cost no system call. *received_out is 1 if dg was filled, else 0.
  * Errors: INVALID_ARGUMENT, RECEIVE_FAILED.
+ *
+ * Fetching ahead: when a subscription's previous one-datagram call found a
+ * datagram, the next one asks the kernel for dg and up to 16 more in one
+ * system call that never waits (it takes what is queued), and the following
+ * calls hand those out by copy: a backlog costs a system call per 17
+ * datagrams, not per datagram, and a lone datagram is received exactly as
+ * before. The staged copies are made with dg->cap, so truncation is as dg's
+ * own (a datagram staged under a smaller cap than a later call's keeps its
+ * cut, flagged MCRX_DATAGRAM_TRUNCATED with its wire_len); a cap above
+ * 16 KiB is never staged. Metadata, the isolation filter and the fair order
+ * are those of a direct receive. A subscription holds staging memory (about
+ * 35 KiB) only while it has staged datagrams; the context keeps two empty
+ * ones, so a steady stream allocates nothing. Staged datagrams are ready for
+ * mcrx_context_fd (readable while any are staged), mcrx_context_wait and
+ * mcrx_subscription_wait. They would not show on a subscription's own
+ * socket: asking for it (mcrx_subscription_sock) turns fetching ahead off
+ * for that subscription, and asking for the socket list
+ * (mcrx_context_sockets) turns it off for the context; the socket-list tier
+ * never fetches ahead. A leave drops a subscription's staged datagrams; a
+ * taken or removed subscription takes them with it (a taken one hands them
+ * out, then receives directly).
  */
 MCRX_EXTERN int mcrx_context_recv(mcrx_context *ctx, mcrx_datagram *dg, size_t *received_out);
 
@@ -487,8 +574,11 @@ MCRX_EXTERN int mcrx_context_recv_batch(mcrx_context *ctx, mcrx_datagram *dgs, s
                                         size_t *received_out);
 
 /*
- * An fd that is readable when any joined subscription may have a datagram
- * (level-triggered): one registration for a whole context. MCRX_SOCK_INVALID
+ * An fd that is readable when any joined subscription may have a datagram,
+ * including datagrams a one-datagram call fetched ahead (see
+ * mcrx_context_recv), level-triggered: one registration for a whole
+ * context. It may wake once more after the last datagram was taken; the
+ * receive call that then finds nothing quiets it. MCRX_SOCK_INVALID
  * for NULL, and on platforms whose readiness has no single handle (the
  * socket-list tier), where the context's last error is NOT_SUPPORTED: watch
  * the sockets mcrx_context_sockets lists instead.
@@ -501,7 +591,10 @@ MCRX_EXTERN mcrx_sock mcrx_context_fd(const mcrx_context *ctx);
  * subscription, in ascending subscription id. Stores up to cap of them in
  * socks_out and their total in *count_out (call with cap 0 to size the
  * array). When one is readable, receive from the context as usual. The list
- * changes with join, leave and remove: ask again after those.
+ * changes with join, leave and remove: ask again after those. A context
+ * whose caller asked for this list stops fetching ahead (mcrx_context_recv),
+ * so readiness on these sockets stays exact; what was fetched before is
+ * handed out by the next receive calls, and mcrx_context_wait sees it.
  * Errors: INVALID_ARGUMENT. Safe from any thread.
  */
 MCRX_EXTERN int mcrx_context_sockets(mcrx_context *ctx, mcrx_sock *socks_out, size_t cap,
@@ -528,7 +621,9 @@ MCRX_EXTERN uint64_t mcrx_subscription_id(const mcrx_subscription *sub);
 MCRX_EXTERN int mcrx_subscription_state(const mcrx_subscription *sub);
 MCRX_EXTERN const mcrx_subscription_config *mcrx_subscription_get_config(
     const mcrx_subscription *sub);
-/* The socket, still owned by the subscription. */
+/* The socket, still owned by the subscription. A caller that asks for it is
+ * taken to watch it: this subscription's one-datagram calls stop fetching
+ * ahead (see mcrx_context_recv), so the socket's readiness stays exact. */
 MCRX_EXTERN mcrx_sock mcrx_subscription_sock(const mcrx_subscription *sub);
 /*
  * The socket's receive buffer as the kernel has it now (Linux counts its own
@@ -556,11 +651,14 @@ MCRX_EXTERN int mcrx_subscription_leave_group(mcrx_subscription *sub);
 
 /*
  * Receives at most one datagram from this subscription. Bound (not joined):
- * SUBSCRIPTION_NOT_JOINED. Otherwise as mcrx_context_recv.
+ * SUBSCRIPTION_NOT_JOINED. Otherwise as mcrx_context_recv, fetching ahead
+ * included while the subscription belongs to a context (a taken one does
+ * not fetch ahead).
  */
 MCRX_EXTERN int mcrx_subscription_recv(mcrx_subscription *sub, mcrx_datagram *dg,
                                        size_t *received_out);
-/* As mcrx_context_wait, for this subscription's socket. */
+/* As mcrx_context_wait, for this subscription's socket and the datagrams
+ * its one-datagram calls fetched ahead. */
 MCRX_EXTERN int mcrx_subscription_wait(mcrx_subscription *sub, int timeout_ms, int *ready_out);
 
 /* Up to n datagrams from this subscription in as few system calls as possible.
