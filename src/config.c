@@ -1,5 +1,6 @@
 /* Subscription configs: defaults, validation, and the text forms users type.
  * Addresses themselves are the address leaf's (addr.c). */
+#include <stddef.h>
 #include <string.h>
 
 #include "internal.h"
@@ -51,7 +52,19 @@ void mcrx_subscription_config_init(mcrx_subscription_config *cfg) {
 }
 
 int mcrx_subscription_config_is_ssm(const mcrx_subscription_config *cfg) {
-    return cfg != NULL && cfg->source.family != MCRX_IP_NONE;
+    if (cfg == NULL)
+        return 0;
+    if (cfg->version >= 2 && cfg->sources_mode == MCRX_SOURCES_INCLUDE)
+        return 1;
+    return cfg->source.family != MCRX_IP_NONE;
+}
+
+void mcrx__config_import(mcrx_subscription_config *dst, const mcrx_subscription_config *src) {
+    /* A version 1 caller's struct ends where version 2's fields begin:
+     * copy no byte past it, and leave the new fields at their defaults. */
+    size_t n = src->version >= 2 ? sizeof *dst : offsetof(mcrx_subscription_config, sources_mode);
+    memset(dst, 0, sizeof *dst);
+    memcpy(dst, src, n);
 }
 
 static mcrx_error invalid(mcrx_error code) {
@@ -59,8 +72,70 @@ static mcrx_error invalid(mcrx_error code) {
     return code;
 }
 
+/* The address rules of an SSM source, for source and each listed source. */
+static mcrx_error check_source(const mcrx_ip *g, const mcrx_ip *s) {
+    static const uint8_t bcast[4] = {255, 255, 255, 255};
+    if ((s->family != MCRX_IP_V4 && s->family != MCRX_IP_V6) || ip_is_unspecified(s) ||
+        mcrx_ip_is_multicast(s) || (s->family == MCRX_IP_V4 && memcmp(s->bytes, bcast, 4) == 0))
+        return invalid(MCRX_ERROR_INVALID_SOURCE_ADDRESS);
+    if (s->family != g->family)
+        return invalid(MCRX_ERROR_SOURCE_ADDRESS_FAMILY_MISMATCH);
+    return MCRX_ERROR_NONE;
+}
+
+static mcrx_error filter_fail(const char *why) {
+    return fail(MCRX_ERROR_INVALID_SOURCE_FILTER, "%s", why);
+}
+
+/*
+ * A version 2 source list. Each listed source follows source's address and
+ * family rules. INCLUDE is allowed on any group: on an SSM-range group it is
+ * SSM with several sources, on another group it is IGMPv3/MLDv2 source
+ * filtering (RFC 3678), which is what lets one subscription switch between
+ * INCLUDE and EXCLUDE on the same group. (A single version 1 source keeps
+ * its SSM-range rule, for the Rust crate's kinds.) EXCLUDE keeps every
+ * source but the listed ones, so it is ASM: an SSM-range group refuses it
+ * (RFC 4607) with the kind an ASM config gets there,
+ * SSM_GROUP_REQUIRES_SOURCE, the message naming the filter.
+ */
+static mcrx_error check_list(const mcrx_subscription_config *cfg) {
+    const mcrx_ip *g = &cfg->group;
+    mcrx_error e;
+    uint32_t i;
+    if (cfg->sources_mode > MCRX_SOURCES_EXCLUDE) {
+        mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_SOURCE_FILTER, 0,
+                      "unknown sources_mode %u (MCRX_SOURCES_NONE, _INCLUDE or _EXCLUDE)",
+                      (unsigned)cfg->sources_mode);
+        return MCRX_ERROR_INVALID_SOURCE_FILTER;
+    }
+    if (cfg->sources_mode == MCRX_SOURCES_NONE)
+        return cfg->nsources != 0
+                   ? filter_fail("sources_mode is MCRX_SOURCES_NONE but nsources is not 0")
+                   : MCRX_ERROR_NONE;
+    if (cfg->source.family != MCRX_IP_NONE)
+        return filter_fail("source and a sources list together: give the source in the list");
+    if (cfg->nsources > 0 && cfg->sources == NULL)
+        return filter_fail("nsources is not 0 but sources is NULL");
+    if (cfg->sources_mode == MCRX_SOURCES_INCLUDE && cfg->nsources == 0)
+        return filter_fail("an INCLUDE filter needs at least one source (INCLUDE{} receives "
+                           "nothing; leave the group instead)");
+    for (i = 0; i < cfg->nsources; i++)
+        if ((e = check_source(g, &cfg->sources[i])) != MCRX_ERROR_NONE)
+            return e;
+    if (cfg->sources_mode == MCRX_SOURCES_EXCLUDE) {
+        if (ip_is_ssm_range(g))
+            return fail(MCRX_ERROR_SSM_GROUP_REQUIRES_SOURCE, "%s",
+                        "an EXCLUDE filter is any-source multicast; SSM-range groups "
+                        "(232/8, ff3x::/32) take only INCLUDE");
+    }
+    return MCRX_ERROR_NONE;
+}
+
 mcrx_error mcrx_subscription_config_validate(const mcrx_subscription_config *cfg) {
     const mcrx_ip *g, *s;
+    mcrx_error e;
+    /* Fields past version 1 are read only when version says they exist. */
+    int has_list = cfg != NULL && cfg->version >= 2 && cfg->sources_mode != MCRX_SOURCES_NONE;
     if (cfg == NULL || cfg->version < 1 || cfg->version > MCRX_SUBSCRIPTION_CONFIG_VERSION)
         return fail(MCRX_ERROR_INVALID_ARGUMENT, "%s",
                     "config is NULL or was not set up by mcrx_subscription_config_init");
@@ -70,16 +145,13 @@ mcrx_error mcrx_subscription_config_validate(const mcrx_subscription_config *cfg
         return invalid(MCRX_ERROR_INVALID_DESTINATION_PORT);
     if (!mcrx_ip_is_multicast(g))
         return invalid(MCRX_ERROR_INVALID_MULTICAST_GROUP);
-    if (s->family == MCRX_IP_NONE && ip_is_ssm_range(g))
+    if (cfg->version >= 2 && (e = check_list(cfg)) != MCRX_ERROR_NONE)
+        return e;
+    if (s->family == MCRX_IP_NONE && !has_list && ip_is_ssm_range(g))
         return invalid(MCRX_ERROR_SSM_GROUP_REQUIRES_SOURCE);
     if (s->family != MCRX_IP_NONE) {
-        static const uint8_t bcast[4] = {255, 255, 255, 255};
-        if ((s->family != MCRX_IP_V4 && s->family != MCRX_IP_V6) || ip_is_unspecified(s) ||
-            mcrx_ip_is_multicast(s) ||
-            (s->family == MCRX_IP_V4 && memcmp(s->bytes, bcast, 4) == 0))
-            return invalid(MCRX_ERROR_INVALID_SOURCE_ADDRESS);
-        if (s->family != g->family)
-            return invalid(MCRX_ERROR_SOURCE_ADDRESS_FAMILY_MISMATCH);
+        if ((e = check_source(g, s)) != MCRX_ERROR_NONE)
+            return e;
         if (g->family == MCRX_IP_V4 && !ip_is_ssm_range(g))
             return invalid(MCRX_ERROR_INVALID_IPV4_SSM_GROUP);
         if (g->family == MCRX_IP_V6 && !ip_is_ssm_range(g))
@@ -101,6 +173,39 @@ mcrx_error mcrx_subscription_config_validate(const mcrx_subscription_config *cfg
     }
     mcrx__err_clear(mcrx__tls_err());
     return MCRX_ERROR_NONE;
+}
+
+mcrx_error mcrx__config_prepare(const mcrx_subscription_config *src,
+                                mcrx_subscription_config *cfg, mcrx_ip **list, size_t *nlist,
+                                mcrx__err *err) {
+    mcrx_error e;
+    *list = NULL;
+    *nlist = 0;
+    mcrx__config_import(cfg, src);
+    if (mcrx_subscription_config_validate(cfg) != MCRX_ERROR_NONE) {
+        mcrx__err_copy(err, mcrx__tls_err());
+        return err->code;
+    }
+    if (cfg->sources_mode != MCRX_SOURCES_NONE) {
+        e = mcrx__sources_normalise(cfg->sources, cfg->nsources, list, nlist, err);
+        if (e != 0)
+            return e;
+        cfg->sources = *list;
+        cfg->nsources = (uint32_t)*nlist;
+    } else if (cfg->source.family != MCRX_IP_NONE) {
+        return mcrx__sources_normalise(&cfg->source, 1, list, nlist, err);
+    } else {
+        cfg->sources = NULL; /* a version 2 caller's pointer with nsources 0 */
+    }
+    return 0;
+}
+
+void mcrx__config_filter(const mcrx_subscription_config *cfg, const mcrx_ip *list, size_t nlist,
+                         mcrx__filter *f) {
+    mcrx__filter_none(f, &cfg->group);
+    f->mode = mcrx_subscription_config_is_ssm(cfg) ? MCRX__INCLUDE : MCRX__EXCLUDE;
+    f->sources = list;
+    f->nsources = nlist;
 }
 
 mcrx_error mcrx_parse_interface(const char *text, int group_family, mcrx_ip *addr_out,

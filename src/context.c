@@ -277,10 +277,13 @@ static int same_ip(const mcrx_ip *a, const mcrx_ip *b) {
     return mcrx_ip_equal(a, b) && a->scope_id == b->scope_id;
 }
 
-static int same_config(const mcrx_subscription_config *a, const mcrx_subscription_config *b) {
-    return a->dst_port == b->dst_port && mcrx_ip_equal(&a->group, &b->group) &&
-           same_ip(&a->source, &b->source) && same_ip(&a->interface, &b->interface) &&
-           a->interface_index == b->interface_index;
+/* Configs compare by their normalised filters (fa, fb): a version 1 source
+ * S is the same as a version 2 INCLUDE{S}, and a list's order and repeats
+ * do not matter. */
+static int same_config(const mcrx_subscription_config *a, const mcrx__filter *fa,
+                       const mcrx_subscription_config *b, const mcrx__filter *fb) {
+    return a->dst_port == b->dst_port && mcrx__filter_equal(fa, fb) &&
+           same_ip(&a->interface, &b->interface) && a->interface_index == b->interface_index;
 }
 
 /* FNV-1a over exactly the fields same_config compares. */
@@ -298,11 +301,14 @@ static uint64_t hash_ip(uint64_t h, const mcrx_ip *ip, int with_scope) {
     return with_scope ? hash_bytes(h, &ip->scope_id, sizeof ip->scope_id) : h;
 }
 
-static uint64_t config_hash(const mcrx_subscription_config *c) {
+static uint64_t config_hash(const mcrx_subscription_config *c, const mcrx__filter *f) {
     uint64_t h = 0xcbf29ce484222325ULL;
+    size_t i;
     h = hash_bytes(h, &c->dst_port, sizeof c->dst_port);
     h = hash_ip(h, &c->group, 0);
-    h = hash_ip(h, &c->source, 1);
+    h = hash_bytes(h, &f->mode, sizeof f->mode);
+    for (i = 0; i < f->nsources; i++) /* sorted: equal filters hash alike */
+        h = hash_ip(h, &f->sources[i], 0);
     h = hash_ip(h, &c->interface, 1);
     return hash_bytes(h, &c->interface_index, sizeof c->interface_index);
 }
@@ -386,32 +392,49 @@ static int reserve(mcrx_context *ctx) {
     return 0;
 }
 
-/* Validation and duplicate check, in the Rust crate's order. */
-static int precheck(mcrx_context *ctx, const mcrx_subscription_config *cfg) {
+/* Duplicate check of a prepared config (its filter f) against every
+ * subscription but self. */
+static int check_duplicate(mcrx_context *ctx, const mcrx_subscription_config *cfg,
+                           const mcrx__filter *f, const mcrx_subscription *self) {
     const mcrx_subscription *s;
     uint64_t h;
-    mcrx_error e = mcrx_subscription_config_validate(cfg);
-    if (e != MCRX_ERROR_NONE)
-        return mcrx__err_copy(&ctx->err, mcrx__tls_err());
-    if (ctx->capsubs > 0) {
-        h = config_hash(cfg);
-        for (s = *bucket(ctx, h); s != NULL; s = s->same_hash)
-            if (s->cfg_hash == h && same_config(&s->cfg, cfg))
-                return mcrx__err_set(&ctx->err, MCRX_ERROR_DUPLICATE_SUBSCRIPTION, 0,
-                                     "same config as subscription %llu",
-                                     (unsigned long long)s->id);
-    }
-    return reserve(ctx);
+    if (ctx->capsubs == 0)
+        return 0;
+    h = config_hash(cfg, f);
+    for (s = *bucket(ctx, h); s != NULL; s = s->same_hash)
+        if (s != self && s->cfg_hash == h && same_config(&s->cfg, &s->filter, cfg, f))
+            return mcrx__err_set(&ctx->err, MCRX_ERROR_DUPLICATE_SUBSCRIPTION, 0,
+                                 "same config as subscription %llu", (unsigned long long)s->id);
+    return 0;
 }
 
-static int store(mcrx_context *ctx, const mcrx_subscription_config *cfg,
-                 const mcrx__endpoint *ep, uint64_t *id_out) {
+/* Validation (cfg_in imported into cfg, its list normalised into *list)
+ * and duplicate check, in the Rust crate's order. */
+static int precheck(mcrx_context *ctx, const mcrx_subscription_config *cfg_in,
+                    mcrx_subscription_config *cfg, mcrx_ip **list, size_t *nlist) {
+    mcrx__filter f;
+    int rc;
+    if (mcrx__config_prepare(cfg_in, cfg, list, nlist, &ctx->err) != 0)
+        return mcrx__status_of(ctx->err.code);
+    mcrx__config_filter(cfg, *list, *nlist, &f);
+    rc = check_duplicate(ctx, cfg, &f, NULL);
+    if (rc == 0)
+        rc = reserve(ctx);
+    if (rc != 0) {
+        free(*list);
+        *list = NULL;
+    }
+    return rc;
+}
+
+static int store(mcrx_context *ctx, const mcrx_subscription_config *cfg, mcrx_ip *list,
+                 size_t nlist, const mcrx__endpoint *ep, uint64_t *id_out) {
     mcrx_subscription *sub;
-    int rc = mcrx__sub_new(ctx->next_id, cfg, ep, &sub, &ctx->err);
+    int rc = mcrx__sub_new(ctx->next_id, cfg, list, nlist, ep, &sub, &ctx->err);
     if (rc != 0)
         return rc;
     sub->ctx = ctx;
-    sub->cfg_hash = config_hash(cfg);
+    sub->cfg_hash = config_hash(&sub->cfg, &sub->filter);
     index_sub(ctx, sub);
     ctx->subs[ctx->nsubs++] = sub;
     ctx->added++;
@@ -419,21 +442,28 @@ static int store(mcrx_context *ctx, const mcrx_subscription_config *cfg,
     return 0;
 }
 
-static int add(mcrx_context *ctx, const mcrx_subscription_config *cfg, mcrx_sock caller_sock,
-               uint64_t *id_out) {
+static int add(mcrx_context *ctx, const mcrx_subscription_config *cfg_in,
+               mcrx_sock caller_sock, uint64_t *id_out) {
     const mcrx__backend *be = ctx->backend;
     const mcrx_subscription *owner;
     mcrx__endpoint ep;
-    int rc = precheck(ctx, cfg);
+    /* From here on only the imported copy is read: a version 1 caller's
+     * struct ends before the version 2 fields. */
+    mcrx_subscription_config copy, *cfg = &copy;
+    mcrx_ip *list;
+    size_t nlist;
+    int rc = precheck(ctx, cfg_in, cfg, &list, &nlist);
     if (rc != 0)
         return rc;
     /* Before anything touches the socket: a second owner would change the
      * first one's options now and close its fd twice later. */
     owner = caller_sock != MCRX_SOCK_INVALID ? sock_owner(ctx, caller_sock) : NULL;
-    if (owner != NULL)
+    if (owner != NULL) {
+        free(list);
         return mcrx__err_set(&ctx->err, MCRX_ERROR_INVALID_ARGUMENT, 0,
                              "socket %lld is already owned by subscription %llu",
                              (long long)caller_sock, (unsigned long long)owner->id);
+    }
     memset(&ep, 0, sizeof ep);
     ep.be = be;
     ep.sock = MCRX_SOCK_INVALID;
@@ -444,9 +474,11 @@ static int add(mcrx_context *ctx, const mcrx_subscription_config *cfg, mcrx_sock
                         "the %s receive path does not take a caller's socket", be->name);
     else
         rc = be->adopt(cfg, caller_sock, &ep, &ctx->err);
-    if (rc != 0)
+    if (rc != 0) {
+        free(list);
         return mcrx__status_of(ctx->err.code);
-    rc = store(ctx, cfg, &ep, id_out);
+    }
+    rc = store(ctx, cfg, list, nlist, &ep, id_out);
     if (rc != 0)
         be->close(&ep, caller_sock != MCRX_SOCK_INVALID);
     return rc;
@@ -635,4 +667,61 @@ int mcrx_subscription_join_group(mcrx_subscription *sub) {
 
 int mcrx_subscription_leave_group(mcrx_subscription *sub) {
     return membership(sub, 0);
+}
+
+/* ---- source filters ------------------------------------------------------------ */
+
+int mcrx_context_set_sources(mcrx_context *ctx, uint64_t id, uint32_t mode,
+                             const mcrx_ip *sources, size_t n) {
+    mcrx_subscription *sub;
+    mcrx_subscription_config cfg;
+    mcrx__filter f;
+    mcrx_ip *list;
+    size_t nlist;
+    int rc;
+    if (ctx == NULL)
+        return mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
+                             "context is NULL");
+    mcrx__mutex_lock(&ctx->lock);
+    mcrx__err_clear(&ctx->err);
+    sub = lookup(ctx, id);
+    rc = sub == NULL ? MCRX_STATUS_ERROR
+                     : mcrx__sub_sources_config(sub, mode, sources, n, &cfg, &list, &nlist,
+                                                &ctx->err);
+    if (rc == 0) {
+        mcrx__config_filter(&cfg, list, nlist, &f);
+        rc = check_duplicate(ctx, &cfg, &f, sub);
+        if (rc != 0)
+            free(list);
+    }
+    if (rc == 0) {
+        /* Out of its hash bucket while the config changes, back in after
+         * (with the old hash again when the change failed). */
+        unindex_sub(ctx, sub);
+        rc = mcrx__sub_set_sources(sub, &cfg, list, nlist, &ctx->err);
+        sub->cfg_hash = config_hash(&sub->cfg, &sub->filter);
+        index_sub(ctx, sub);
+    }
+    mcrx__mutex_unlock(&ctx->lock);
+    return rc;
+}
+
+int mcrx_subscription_set_sources(mcrx_subscription *sub, uint32_t mode,
+                                  const mcrx_ip *sources, size_t n) {
+    mcrx_subscription_config cfg;
+    mcrx_ip *list;
+    size_t nlist;
+    if (sub == NULL)
+        return mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
+                             "subscription is NULL");
+    if (sub->ctx != NULL) {
+        /* Still the context's: through it, under its lock. */
+        mcrx_context *ctx = sub->ctx;
+        int rc = mcrx_context_set_sources(ctx, sub->id, mode, sources, n);
+        return mcrx__err_copy(&sub->err, &ctx->err) == 0 ? 0 : rc;
+    }
+    mcrx__err_clear(&sub->err);
+    if (mcrx__sub_sources_config(sub, mode, sources, n, &cfg, &list, &nlist, &sub->err) != 0)
+        return mcrx__status_of(sub->err.code);
+    return mcrx__sub_set_sources(sub, &cfg, list, nlist, &sub->err);
 }

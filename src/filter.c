@@ -1,5 +1,6 @@
 /* Filter states: what a membership accepts, as data the platform applies and
  * the receive path checks. Depends only on the address leaf. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -12,15 +13,53 @@ void mcrx__filter_none(mcrx__filter *f, const mcrx_ip *group) {
 }
 
 void mcrx__filter_of_config(mcrx__filter *f, const mcrx_subscription_config *cfg,
-                            mcrx_ip *sources) {
+                            mcrx_ip *one) {
     mcrx__filter_none(f, &cfg->group);
-    if (mcrx_subscription_config_is_ssm(cfg)) {
-        sources[0] = cfg->source;
-        f->sources = sources;
+    /* A version 1 config (an older caller's smaller struct) has no list. */
+    if (cfg->version >= 2 && cfg->sources_mode != MCRX_SOURCES_NONE) {
+        f->mode = cfg->sources_mode == MCRX_SOURCES_INCLUDE ? MCRX__INCLUDE : MCRX__EXCLUDE;
+        f->sources = cfg->sources;
+        f->nsources = cfg->nsources;
+    } else if (cfg->source.family != MCRX_IP_NONE) {
+        one[0] = cfg->source;
+        one[0].scope_id = 0;
+        f->sources = one;
         f->nsources = 1;
     } else {
         f->mode = MCRX__EXCLUDE;
     }
+}
+
+static int ip_order(const void *a, const void *b) {
+    const mcrx_ip *x = a, *y = b;
+    if (x->family != y->family)
+        return x->family < y->family ? -1 : 1;
+    return memcmp(x->bytes, y->bytes, sizeof x->bytes);
+}
+
+mcrx_error mcrx__sources_normalise(const mcrx_ip *in, size_t n, mcrx_ip **out, size_t *nout,
+                                   mcrx__err *err) {
+    mcrx_ip *v;
+    size_t i, k = 0;
+    *out = NULL;
+    *nout = 0;
+    if (n == 0)
+        return 0;
+    if (n > SIZE_MAX / sizeof *v || (v = malloc(n * sizeof *v)) == NULL)
+        return mcrx__fail(err, MCRX_ERROR_OUT_OF_MEMORY, 0, "source list of %zu", n);
+    for (i = 0; i < n; i++) {
+        /* Whole struct zeroed first: bytes past an IPv4 address compare too. */
+        memset(&v[i], 0, sizeof v[i]);
+        v[i].family = in[i].family;
+        memcpy(v[i].bytes, in[i].bytes, in[i].family == MCRX_IP_V4 ? 4 : 16);
+    }
+    qsort(v, n, sizeof *v, ip_order);
+    for (i = 0; i < n; i++)
+        if (k == 0 || ip_order(&v[k - 1], &v[i]) != 0)
+            v[k++] = v[i];
+    *out = v;
+    *nout = k;
+    return 0;
 }
 
 int mcrx__filter_has(const mcrx__filter *f, const mcrx_ip *source) {

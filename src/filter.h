@@ -22,10 +22,20 @@ typedef struct mcrx__filter {
     const mcrx_ip *sources;
 } mcrx__filter;
 
-/* The state a config asks for: EXCLUDE{} or INCLUDE{source}. sources must
- * have room for one address and outlive f. */
+/* The state a config asks for: EXCLUDE{} (ASM), INCLUDE{source} (SSM), or
+ * the config's own list (version >= 2, sources_mode INCLUDE or EXCLUDE; the
+ * list must be normalised, see mcrx__sources_normalise, and outlive f). one
+ * must have room for one address and outlive f. */
 void mcrx__filter_of_config(mcrx__filter *f, const mcrx_subscription_config *cfg,
                             mcrx_ip *sources);
+struct mcrx__err;
+
+/* Copies in[0..n) into a new array (malloc; NULL when n is 0), sorted by
+ * family and bytes, without duplicates, scopes cleared: the one form every
+ * comparison and the kernel calls work with. *nout is the count kept.
+ * Returns 0, or OUT_OF_MEMORY with the record filled. */
+mcrx_error mcrx__sources_normalise(const mcrx_ip *in, size_t n, mcrx_ip **out, size_t *nout,
+                                   struct mcrx__err *err);
 /* INCLUDE{} for group: no membership. */
 void mcrx__filter_none(mcrx__filter *f, const mcrx_ip *group);
 /* 1 if f lists source (same family and bytes; the scope is ignored). */

@@ -83,10 +83,13 @@ struct McrxSubscription {
     uint64_t id;
     mcrx_subscription_config cfg;
     mcrx__endpoint ep;         /* the backend's endpoint: socket, interface, isolation */
-    /* The membership asked for, as data: EXCLUDE{} or INCLUDE{source}. It
+    /* The membership asked for, as data: EXCLUDE{...} or INCLUDE{...}. It
      * is what the platform applies on join and what classify() checks. */
     mcrx__filter filter;
-    mcrx_ip filter_sources[1];
+    /* The filter's sources, owned, normalised (mcrx__sources_normalise);
+     * cfg.sources points here when the config has a list. */
+    mcrx_ip *sources;
+    size_t nsources;
     int state;
     mcrx_context *ctx;         /* owner, NULL once taken */
     int in_poller;
@@ -167,8 +170,23 @@ struct McrxContext {
 mcrx_context *mcrx__context_new_with(const mcrx__backend *backend, int socket_list);
 
 /* Subscription internals (subscription.c), used by context.c and recv.c. */
-int mcrx__sub_new(uint64_t id, const mcrx_subscription_config *cfg, const mcrx__endpoint *ep,
-                  mcrx_subscription **out, mcrx__err *err);
+/* cfg and list come from mcrx__config_prepare; the new subscription owns
+ * list (also on failure). */
+int mcrx__sub_new(uint64_t id, const mcrx_subscription_config *cfg, mcrx_ip *list,
+                  size_t nlist, const mcrx__endpoint *ep, mcrx_subscription **out,
+                  mcrx__err *err);
+/* The config sub would have with the filter mode, sources[0..n) (full
+ * state, mcrx_context_set_sources), prepared: *list is its normalised list
+ * for mcrx__sub_set_sources, or NULL. Returns the C ABI status. */
+int mcrx__sub_sources_config(const mcrx_subscription *sub, uint32_t mode, const mcrx_ip *sources,
+                             size_t n, mcrx_subscription_config *out, mcrx_ip **list,
+                             size_t *nlist, mcrx__err *err);
+/* Moves sub to cfg's filter (from mcrx__sub_sources_config; sub owns list
+ * from here, also on failure): checked against the kernel's source limit,
+ * applied to the membership when Joined (undone on failure, the old filter
+ * kept). Returns the C ABI status. */
+int mcrx__sub_set_sources(mcrx_subscription *sub, const mcrx_subscription_config *cfg,
+                          mcrx_ip *list, size_t nlist, mcrx__err *err);
 void mcrx__sub_destroy(mcrx_subscription *sub);
 /* Joins (join 1) or leaves; returns the C ABI status. */
 int mcrx__sub_membership(mcrx_subscription *sub, int join, mcrx__err *err);
@@ -200,6 +218,20 @@ mcrx_error mcrx__fail(mcrx__err *e, mcrx_error code, int os, const char *fmt, ..
  * every backend (config.c), over the platform's interface lookups. */
 mcrx_error mcrx__config_interface_index(const mcrx_subscription_config *cfg, uint32_t *ifindex,
                                         mcrx__err *err);
+
+/* Copies src into dst reading no byte past src's version (a version 1
+ * caller's struct is shorter); fields src lacks are zero. */
+void mcrx__config_import(mcrx_subscription_config *dst, const mcrx_subscription_config *src);
+/* What add and set_sources work with: src imported and validated, its list
+ * normalised into *list (malloc, sorted, no duplicates; cfg->sources
+ * points at it) or, for a single source, *list is that source alone (cfg
+ * unchanged); NULL for ASM. Returns 0 or the kind, the record filled. */
+mcrx_error mcrx__config_prepare(const mcrx_subscription_config *src,
+                                mcrx_subscription_config *cfg, mcrx_ip **list, size_t *nlist,
+                                mcrx__err *err);
+/* The membership state cfg asks for, over its prepared list. */
+void mcrx__config_filter(const mcrx_subscription_config *cfg, const mcrx_ip *list, size_t nlist,
+                         mcrx__filter *f);
 
 /* Whether a caller's socket, bound to ip:port, fits cfg (family, port):
  * the same check for every backend's adopt (config.c). */

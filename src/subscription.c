@@ -1,21 +1,27 @@
 /* A subscription: its config, endpoint, membership state and accessors. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
-int mcrx__sub_new(uint64_t id, const mcrx_subscription_config *cfg, const mcrx__endpoint *ep,
-                  mcrx_subscription **out, mcrx__err *err) {
+int mcrx__sub_new(uint64_t id, const mcrx_subscription_config *cfg, mcrx_ip *list,
+                  size_t nlist, const mcrx__endpoint *ep, mcrx_subscription **out,
+                  mcrx__err *err) {
     mcrx_subscription *sub = calloc(1, sizeof *sub);
-    if (sub == NULL)
+    if (sub == NULL) {
+        free(list);
         return mcrx__err_set(err, MCRX_ERROR_OUT_OF_MEMORY, 0, "subscription");
+    }
     sub->id = id;
     sub->cfg = *cfg;
+    sub->sources = list;
+    sub->nsources = nlist;
     sub->ep = *ep;
     sub->watch.kind = MCRX__WATCH_SUBSCRIPTION;
     sub->watch.handle = ep->be->wait_handle(&sub->ep);
     sub->state = MCRX_STATE_BOUND;
-    mcrx__filter_of_config(&sub->filter, cfg, sub->filter_sources);
+    mcrx__config_filter(cfg, list, nlist, &sub->filter);
     mcrx_ip_format(&cfg->group, sub->group_text, sizeof sub->group_text);
     mcrx_ip_format(&ep->local_ip, sub->local_text, sizeof sub->local_text);
     mcrx_ip_format(&cfg->interface, sub->iface_text, sizeof sub->iface_text);
@@ -27,8 +33,77 @@ void mcrx__sub_destroy(mcrx_subscription *sub) {
     if (sub == NULL)
         return;
     sub->ep.be->close(&sub->ep, 0);
+    free(sub->sources);
     free(sub->stage);
     free(sub);
+}
+
+/* The kernel's per-socket cap on sources per group, checked before asking:
+ * past it the kernel answers ENOBUFS after part of the list is applied. */
+static int check_limit(const mcrx__filter *f, mcrx__err *err) {
+    uint32_t max;
+    const char *knob;
+    char group[MCRX_IP_STRLEN];
+    if (f->nsources == 0 || mcrx__plat_max_sources(f->group.family, &max, &knob) != 0 ||
+        f->nsources <= max)
+        return 0;
+    mcrx_ip_format(&f->group, group, sizeof group);
+    return mcrx__err_set(err, MCRX_ERROR_MEMBERSHIP_LIMIT_EXCEEDED, 0,
+                         "%s filter of %zu sources on %s needs %s >= %zu, it is %u; raise it "
+                         "(sysctl -w %s=%zu)",
+                         f->mode == MCRX__INCLUDE ? "INCLUDE" : "EXCLUDE", f->nsources, group,
+                         knob, f->nsources, (unsigned)max, knob, f->nsources);
+}
+
+/* The kernel refused a source for its limit (where the early check could
+ * not read it): add the number this filter needs. */
+static int note_needed(const mcrx__filter *f, mcrx__err *err) {
+    size_t len = strlen(err->msg);
+    if (err->code == MCRX_ERROR_MEMBERSHIP_LIMIT_EXCEEDED && len < sizeof err->msg)
+        snprintf(err->msg + len, sizeof err->msg - len, "; this filter needs %zu sources",
+                 f->nsources);
+    return mcrx__status_of(err->code);
+}
+
+int mcrx__sub_sources_config(const mcrx_subscription *sub, uint32_t mode, const mcrx_ip *sources,
+                             size_t n, mcrx_subscription_config *out, mcrx_ip **list,
+                             size_t *nlist, mcrx__err *err) {
+    mcrx_subscription_config cand = sub->cfg;
+    *list = NULL;
+    *nlist = 0;
+    if ((n > 0 && sources == NULL) || n > UINT32_MAX)
+        return mcrx__err_set(err, MCRX_ERROR_INVALID_ARGUMENT, 0,
+                             "sources is NULL with n %zu, or n is above UINT32_MAX", n);
+    /* Full state: the list replaces source and any earlier list. */
+    cand.version = MCRX_SUBSCRIPTION_CONFIG_VERSION;
+    memset(&cand.source, 0, sizeof cand.source);
+    cand.sources_mode = mode;
+    cand.nsources = (uint32_t)n;
+    cand.sources = sources;
+    if (mcrx__config_prepare(&cand, out, list, nlist, err) != 0)
+        return mcrx__status_of(err->code);
+    return 0;
+}
+
+int mcrx__sub_set_sources(mcrx_subscription *sub, const mcrx_subscription_config *cfg,
+                          mcrx_ip *list, size_t nlist, mcrx__err *err) {
+    mcrx__filter to;
+    mcrx__config_filter(cfg, list, nlist, &to);
+    if (check_limit(&to, err) != 0) {
+        free(list);
+        return mcrx__status_of(err->code);
+    }
+    if (sub->state == MCRX_STATE_JOINED &&
+        sub->ep.be->apply(&sub->ep, &sub->filter, &to, err) != 0) {
+        free(list);
+        return note_needed(&to, err);
+    }
+    free(sub->sources);
+    sub->sources = list;
+    sub->nsources = nlist;
+    sub->cfg = *cfg;
+    sub->filter = to;
+    return 0;
 }
 
 int mcrx__sub_membership(mcrx_subscription *sub, int join, mcrx__err *err) {
@@ -39,10 +114,12 @@ int mcrx__sub_membership(mcrx_subscription *sub, int join, mcrx__err *err) {
     if (!join && sub->state != MCRX_STATE_JOINED)
         return mcrx__err_set(err, MCRX_ERROR_SUBSCRIPTION_NOT_JOINED, 0, "id %llu",
                              (unsigned long long)sub->id);
+    if (join && check_limit(&sub->filter, err) != 0)
+        return mcrx__status_of(err->code);
     mcrx__filter_none(&none, &sub->cfg.group);
     if (sub->ep.be->apply(&sub->ep, join ? &none : &sub->filter, join ? &sub->filter : &none,
                           err) != 0)
-        return mcrx__status_of(err->code);
+        return note_needed(&sub->filter, err);
     sub->state = join ? MCRX_STATE_JOINED : MCRX_STATE_BOUND;
     if (join)
         sub->n.joins++;
@@ -128,6 +205,7 @@ mcrx_sock mcrx_subscription_into_sock(mcrx_subscription *sub) {
         return MCRX_SOCK_INVALID;
     s = sub->ep.sock;
     sub->ep.be->close(&sub->ep, 1);
+    free(sub->sources);
     free(sub);
     return s;
 }

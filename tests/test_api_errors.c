@@ -408,6 +408,179 @@ static void config_functions_report_each_validation_kind(void **state) {
     FAIL_PURE(W(mcrx_parse_interface)("7", 99, &ip, &idx), MCRX_ERROR_INVALID_INTERFACE);
 }
 
+/* ---- source filters (RFC 3678 lists, full state) ---------------------------------------- */
+
+static mcrx_ip ip_of(const char *text) {
+    mcrx_ip ip;
+    assert_int_equal(mcrx_ip_parse(text, &ip), MCRX_ERROR_NONE);
+    return ip;
+}
+
+static void source_lists_report_each_validation_kind(void **state) {
+    mcrx_subscription_config c;
+    mcrx_ip two[2];
+    (void)state;
+    two[0] = ip_of("192.0.2.1");
+    two[1] = ip_of("192.0.2.2");
+    c = config("232.1.2.3", PORT, NULL);
+    c.sources_mode = MCRX_SOURCES_INCLUDE;
+    c.nsources = 2;
+    c.sources = two;
+    SAME(mcrx_subscription_config_validate(&c), MCRX_ERROR_NONE);
+    SAME(mcrx_subscription_config_is_ssm(&c), 1);
+    c.nsources = 0;
+    FAIL_PURE(mcrx_subscription_config_validate(&c), MCRX_ERROR_INVALID_SOURCE_FILTER);
+    assert_non_null(strstr(mcrx_last_error(), "at least one source"));
+    c.nsources = 2;
+    c.sources = NULL;
+    FAIL_PURE(mcrx_subscription_config_validate(&c), MCRX_ERROR_INVALID_SOURCE_FILTER);
+    c.sources = two;
+    c.source = two[0]; /* source and a list together */
+    FAIL_PURE(mcrx_subscription_config_validate(&c), MCRX_ERROR_INVALID_SOURCE_FILTER);
+    assert_non_null(strstr(mcrx_last_error(), "source and a sources list together"));
+    memset(&c.source, 0, sizeof c.source);
+    c.sources_mode = 7;
+    FAIL_PURE(mcrx_subscription_config_validate(&c), MCRX_ERROR_INVALID_SOURCE_FILTER);
+    c.sources_mode = MCRX_SOURCES_NONE; /* a count without a mode */
+    FAIL_PURE(mcrx_subscription_config_validate(&c), MCRX_ERROR_INVALID_SOURCE_FILTER);
+    /* INCLUDE follows source's address and family rules */
+    /* ... but also on an ASM-range group: source filtering (RFC 3678) */
+    c = config(GROUP, PORT, NULL);
+    c.sources_mode = MCRX_SOURCES_INCLUDE;
+    c.nsources = 2;
+    c.sources = two;
+    SAME(mcrx_subscription_config_validate(&c), MCRX_ERROR_NONE);
+    c = config("ff3e::1", PORT, NULL);
+    c.sources_mode = MCRX_SOURCES_INCLUDE;
+    c.nsources = 2;
+    c.sources = two;
+    FAIL_PURE(mcrx_subscription_config_validate(&c), MCRX_ERROR_SOURCE_ADDRESS_FAMILY_MISMATCH);
+    c = config("232.1.2.3", PORT, NULL);
+    c.sources_mode = MCRX_SOURCES_INCLUDE;
+    c.nsources = 2;
+    c.sources = two;
+    two[1] = ip_of("0.0.0.0");
+    FAIL_PURE(mcrx_subscription_config_validate(&c), MCRX_ERROR_INVALID_SOURCE_ADDRESS);
+    two[1] = ip_of("239.1.1.1");
+    FAIL_PURE(mcrx_subscription_config_validate(&c), MCRX_ERROR_INVALID_SOURCE_ADDRESS);
+    two[1] = ip_of("192.0.2.2");
+    /* EXCLUDE is ASM: an SSM-range group refuses it */
+    c.sources_mode = MCRX_SOURCES_EXCLUDE;
+    FAIL_PURE(mcrx_subscription_config_validate(&c), MCRX_ERROR_SSM_GROUP_REQUIRES_SOURCE);
+    assert_non_null(strstr(mcrx_last_error(), "EXCLUDE"));
+    c = config(GROUP, PORT, NULL);
+    c.sources_mode = MCRX_SOURCES_EXCLUDE;
+    c.nsources = 2;
+    c.sources = two;
+    SAME(mcrx_subscription_config_validate(&c), MCRX_ERROR_NONE);
+    SAME(mcrx_subscription_config_is_ssm(&c), 0);
+    c.nsources = 0; /* EXCLUDE{} is plain ASM */
+    SAME(mcrx_subscription_config_validate(&c), MCRX_ERROR_NONE);
+    /* A version 1 config: the list fields are not read at all */
+    c = config(GROUP, PORT, NULL);
+    c.version = 1;
+    c.sources_mode = 99;
+    c.nsources = 5;
+    SAME(mcrx_subscription_config_validate(&c), MCRX_ERROR_NONE);
+}
+
+static void set_sources_refuses_bad_lists_and_duplicates(void **state) {
+    fixture f;
+    mcrx_subscription_config c, *v1;
+    const mcrx_subscription_config *got;
+    mcrx_subscription *taken;
+    mcrx_ip list[3];
+    uint64_t id2, id3;
+    (void)state;
+    fixture_open(&f);
+    list[0] = ip_of("192.0.2.9");
+    list[1] = ip_of("192.0.2.3");
+    list[2] = ip_of("192.0.2.9"); /* a repeat: normalised away */
+
+    FAIL_THREAD(W(mcrx_context_set_sources)(NULL, f.id, MCRX_SOURCES_EXCLUDE, list, 1),
+                MCRX_ERROR_INVALID_ARGUMENT);
+    FAIL_CTX(f.ctx, W(mcrx_context_set_sources)(f.ctx, f.id + 1000, MCRX_SOURCES_NONE, NULL, 0),
+             MCRX_ERROR_SUBSCRIPTION_NOT_FOUND);
+    FAIL_CTX(f.ctx, mcrx_context_set_sources(f.ctx, f.id, MCRX_SOURCES_EXCLUDE, NULL, 2),
+             MCRX_ERROR_INVALID_ARGUMENT);
+    FAIL_CTX(f.ctx, mcrx_context_set_sources(f.ctx, f.id, MCRX_SOURCES_INCLUDE, NULL, 0),
+             MCRX_ERROR_INVALID_SOURCE_FILTER);
+    c.group = ip_of("2001:db8::5"); /* only its address is used */
+    FAIL_CTX(f.ctx, mcrx_context_set_sources(f.ctx, f.id, MCRX_SOURCES_INCLUDE, &c.group, 1),
+             MCRX_ERROR_SOURCE_ADDRESS_FAMILY_MISMATCH);
+    FAIL_CTX(f.ctx, mcrx_context_set_sources(f.ctx, f.id, MCRX_SOURCES_NONE, list, 2),
+             MCRX_ERROR_INVALID_SOURCE_FILTER);
+    FAIL_CTX(f.ctx, mcrx_context_set_sources(f.ctx, f.id, 3, list, 2),
+             MCRX_ERROR_INVALID_SOURCE_FILTER);
+    /* the failures changed nothing */
+    got = mcrx_subscription_get_config(f.sub);
+    assert_int_equal(got->sources_mode, MCRX_SOURCES_NONE);
+    assert_int_equal(got->nsources, 0);
+
+    /* EXCLUDE{9, 3, 9}: stored sorted, without the repeat, in the
+     * subscription's own copy */
+    SAME(mcrx_context_set_sources(f.ctx, f.id, MCRX_SOURCES_EXCLUDE, list, 3), MCRX_STATUS_OK);
+    got = mcrx_subscription_get_config(f.sub);
+    assert_int_equal(got->sources_mode, MCRX_SOURCES_EXCLUDE);
+    assert_int_equal(got->nsources, 2);
+    assert_ptr_not_equal(got->sources, list);
+    assert_true(mcrx_ip_equal(&got->sources[0], &list[1]));
+    assert_true(mcrx_ip_equal(&got->sources[1], &list[0]));
+
+    /* Another subscription with the same filter in another order is a
+     * duplicate, at add and at set_sources. */
+    c = f.cfg;
+    c.sources_mode = MCRX_SOURCES_EXCLUDE;
+    c.sources = list;
+    c.nsources = 2;
+    list[0] = ip_of("192.0.2.3");
+    list[1] = ip_of("192.0.2.9");
+    FAIL_CTX(f.ctx, mcrx_context_add(f.ctx, &c, &id2), MCRX_ERROR_DUPLICATE_SUBSCRIPTION);
+    c.nsources = 1;
+    SAME(mcrx_context_add(f.ctx, &c, &id2), MCRX_STATUS_OK);
+    FAIL_CTX(f.ctx, mcrx_context_set_sources(f.ctx, id2, MCRX_SOURCES_EXCLUDE, list, 2),
+             MCRX_ERROR_DUPLICATE_SUBSCRIPTION);
+    assert_int_equal(mcrx_subscription_get_config(mcrx_context_get_subscription(f.ctx, id2))
+                         ->nsources, 1); /* unchanged */
+
+    /* A version 1 config (an older caller's shorter struct, on the heap so
+     * a read past it is caught) with source S equals a version 2 INCLUDE{S}. */
+    v1 = malloc(offsetof(mcrx_subscription_config, sources_mode));
+    assert_non_null(v1);
+    c = config("232.1.2.3", PORT, "192.0.2.3");
+    memcpy(v1, &c, offsetof(mcrx_subscription_config, sources_mode));
+    v1->version = 1;
+    SAME(mcrx_context_add(f.ctx, v1, &id3), MCRX_STATUS_OK);
+    free(v1);
+    got = mcrx_subscription_get_config(mcrx_context_get_subscription(f.ctx, id3));
+    assert_int_equal(got->sources_mode, MCRX_SOURCES_NONE);
+    assert_int_equal(got->nsources, 0);
+    assert_null(got->sources);
+    c = config("232.1.2.3", PORT, NULL);
+    c.sources_mode = MCRX_SOURCES_INCLUDE;
+    c.sources = list;
+    c.nsources = 1;
+    FAIL_CTX(f.ctx, mcrx_context_add(f.ctx, &c, &id2), MCRX_ERROR_DUPLICATE_SUBSCRIPTION);
+    /* back to ASM on an SSM-range group: refused */
+    FAIL_CTX(f.ctx, mcrx_context_set_sources(f.ctx, id3, MCRX_SOURCES_NONE, NULL, 0),
+             MCRX_ERROR_SSM_GROUP_REQUIRES_SOURCE);
+
+    /* the subscription's own calls: through its context, then taken */
+    FAIL_THREAD(W(mcrx_subscription_set_sources)(NULL, MCRX_SOURCES_NONE, NULL, 0),
+                MCRX_ERROR_INVALID_ARGUMENT);
+    FAIL_SUB(f.sub, W(mcrx_subscription_set_sources)(f.sub, MCRX_SOURCES_INCLUDE, NULL, 0),
+             MCRX_ERROR_INVALID_SOURCE_FILTER);
+    SAME(mcrx_subscription_set_sources(f.sub, MCRX_SOURCES_NONE, NULL, 0), MCRX_STATUS_OK);
+    assert_int_equal(mcrx_subscription_get_config(f.sub)->sources_mode, MCRX_SOURCES_NONE);
+    assert_int_equal(mcrx_context_take_subscription(f.ctx, f.id, &taken), 0);
+    FAIL_SUB(taken, mcrx_subscription_set_sources(taken, MCRX_SOURCES_EXCLUDE, NULL, 1),
+             MCRX_ERROR_INVALID_ARGUMENT);
+    SAME(mcrx_subscription_set_sources(taken, MCRX_SOURCES_EXCLUDE, list, 2), MCRX_STATUS_OK);
+    assert_int_equal(mcrx_subscription_get_config(taken)->nsources, 2);
+    mcrx_subscription_free(taken);
+    mcrx_context_free(f.ctx);
+}
+
 static void datagram_setup_with_null_makes_no_usable_slot(void **state) {
     mcrx_datagram dgs[2];
     unsigned char arena[16];
@@ -1396,6 +1569,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(error_texts_exist_for_every_kind),
         cmocka_unit_test(address_functions_refuse_null_and_bad_text),
         cmocka_unit_test(config_functions_report_each_validation_kind),
+        cmocka_unit_test(source_lists_report_each_validation_kind),
+        cmocka_unit_test(set_sources_refuses_bad_lists_and_duplicates),
         cmocka_unit_test(datagram_setup_with_null_makes_no_usable_slot),
         cmocka_unit_test(context_calls_refuse_null_and_unknown_ids),
         cmocka_unit_test(sockets_handed_over_are_checked_before_use),

@@ -278,6 +278,30 @@ else
   bad "socat is not installed"
 fi
 
+# ---- source filters: --source repeated (INCLUDE), --exclude (EXCLUDE) ----
+expect_fail "--source with --exclude" "--source and --exclude together" "$recv" 239.1.2.3 5000 --source 198.51.100.1 --exclude 198.51.100.3
+expect_fail "bad --exclude" "invalid source IP address 'x'" "$recv" 239.1.2.3 5000 --exclude x
+next_port
+timeout 10 "$recv" 239.1.2.70 $port --exclude 198.51.100.3 --json --count 3 >"$work/r" 2>"$work/re" &
+pid=$!
+sleep 0.4
+on_sender "$send" 239.1.2.70 $port from-excluded 10 198.51.100.3 --count 5 >/dev/null
+on_sender "$send" 239.1.2.70 $port from-kept 10 198.51.100.1 --count 3 >/dev/null
+wait $pid
+if [ "$(grep -c '"source":"198.51.100.1"' "$work/r")" = 3 ] && ! grep -q 198.51.100.3 "$work/r" &&
+  grep -qx "  source: exclude{198.51.100.3}" "$work/re"; then
+  ok "--exclude: only the other sources, banner says exclude"; else bad "--exclude"; cat "$work/r" "$work/re"; fi
+next_port
+timeout 10 "$meta" 232.1.2.71 $port --source 198.51.100.1 --source 198.51.100.3 --json --count 4 >"$work/r" 2>"$work/re" &
+pid=$!
+sleep 0.4
+on_sender "$send" 232.1.2.71 $port one 10 198.51.100.1 --count 2 >/dev/null
+on_sender "$send" 232.1.2.71 $port two 10 198.51.100.3 --count 2 >/dev/null
+wait $pid
+if [ "$(grep -c '"source":"198.51.100.1"' "$work/r")" = 2 ] && [ "$(grep -c '"source":"198.51.100.3"' "$work/r")" = 2 ] &&
+  grep -qx "  source: include{198.51.100.1, 198.51.100.3}" "$work/re"; then
+  ok "--source twice: INCLUDE of both"; else bad "--source twice"; cat "$work/r" "$work/re"; fi
+
 echo "tools: $passed passed, $failed failed"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

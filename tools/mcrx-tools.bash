@@ -4,7 +4,7 @@ _mcrx_tools() {
     case $1 in
     *mcrx_send) opts="--interface --source --count --duration --ttl --seq --size --rate --burst --pause --quiet --help" ;;
     *mcrx_doctor) opts="--port --wait --json --help" ;;
-    *) opts="--source --interface --count --timeout --json --stats --stats= --rcvbuf --pcap --help" ;;
+    *) opts="--source --exclude --interface --count --timeout --json --stats --stats= --rcvbuf --pcap --help" ;;
     esac
     case $prev in
     --pcap) COMPREPLY=($(compgen -f -- "$cur")); return ;;

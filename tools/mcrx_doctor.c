@@ -656,10 +656,13 @@ int main(int argc, char **argv) {
         if (ctx == NULL || mcrx_context_add(ctx, &cfg, &id) != MCRX_STATUS_OK ||
             mcrx_context_join_subscription(ctx, id) != MCRX_STATUS_OK) {
             int os = ctx ? mcrx_context_last_os_error(ctx) : 0;
-            finding *f = add(os == ENOBUFS ? "limit" : "join-failed", 1, "the join failed%s",
-                             os == ENOBUFS ? ": a membership limit is reached" : "");
+            /* The kernel's ENOBUFS, or the library's check before asking. */
+            int limit = os == ENOBUFS || (ctx != NULL && mcrx_context_last_error_code(ctx) ==
+                                                            MCRX_ERROR_MEMBERSHIP_LIMIT_EXCEEDED);
+            finding *f = add(limit ? "limit" : "join-failed", 1, "the join failed%s",
+                             limit ? ": a membership limit is reached" : "");
             appendf(f->evidence, sizeof f->evidence, "%s", ctx ? mcrx_context_last_error(ctx) : mcrx_last_error());
-            if (os == ENOBUFS)
+            if (limit)
                 appendf(f->fix, sizeof f->fix, "sysctl -w net.ipv4.igmp_max_memberships=1024 net.ipv4.igmp_max_msf=64");
         } else {
             joined = 1;

@@ -72,16 +72,24 @@ int mcrx_tool_metrics_init(mcrx_tool_metrics *m, const mcrx_tool_options *o,
     {
         char src[MCRX_IP_STRLEN + 32] = "";
         int ssm = mcrx_subscription_config_is_ssm(cfg);
-        if (ssm) {
+        /* A source list: source_addr only when it names one sender. */
+        const mcrx_ip *one = cfg->sources_mode == MCRX_SOURCES_NONE ? &cfg->source
+                             : cfg->sources_mode == MCRX_SOURCES_INCLUDE && cfg->nsources == 1
+                                 ? &cfg->sources[0]
+                                 : NULL;
+        if (ssm && one != NULL) {
             char ip[MCRX_IP_STRLEN];
-            mcrx_ip_format(&cfg->source, ip, sizeof ip);
+            mcrx_ip_format(one, ip, sizeof ip);
             snprintf(src, sizeof src, ",\"source_addr\":\"%s\"", ip);
         }
         snprintf(builtin, sizeof builtin,
                  "{\"transport\":\"udp-multicast\",\"role\":\"receiver\",\"multicast_group\":\"%s\","
                  "\"multicast_port\":%lu,\"multicast_interface\":\"%s\",\"join_mode\":\"%s\","
                  "\"source_filter\":\"%s\",\"batch_receive_enabled\":false%s}",
-                 o->group, o->port, iface, ssm ? "ssm" : "asm", ssm ? "source-specific" : "any",
+                 o->group, o->port, iface, ssm ? "ssm" : "asm",
+                 ssm                                              ? "source-specific"
+                 : cfg->sources_mode == MCRX_SOURCES_EXCLUDE && cfg->nsources > 0 ? "exclude"
+                                                                  : "any",
                  src);
     }
     if (merge_flags(o->name, builtin, user_flags, flags, sizeof flags) != 0)

@@ -3,7 +3,8 @@
  * One program behind two entry points (mcrx_recv.c, mcrx_recv_meta.c).
  *
  *   <prog> <group> <dst_port> [source] [interface]
- *          [--source S] [--interface I] [--count N] [--timeout S] [--json]
+ *          [--source S]... | [--exclude S]... [--interface I] [--count N]
+ *          [--timeout S] [--json]
  *          [--stats[=SECONDS]] [--rcvbuf BYTES] [--pcap FILE]
  *
  * Exit status: 0 after a signal, --count datagrams or (--stats) the end
@@ -33,7 +34,10 @@ static void usage(FILE *f, const mcrx_tool_options *o) {
             "Joins <group> on <dst_port> (SSM when a source is given) and prints each\n"
             "datagram as it arrives%s.\n"
             "\n"
-            "  --source <ip>       SSM source address (232/8, ff3x::/32 groups)\n"
+            "  --source <ip>       SSM source address (232/8, ff3x::/32 groups); repeat it\n"
+            "                      for a source filter INCLUDE{ip, ...} (any group)\n"
+            "  --exclude <ip>      every source but ip (repeatable): EXCLUDE{ip, ...},\n"
+            "                      any-source groups only\n"
             "  --interface <if>    local interface: an address, or for IPv6 groups\n"
             "                      fe80::1%%7, fe80::1%%eth0 or a bare index like 7\n"
             "  --count <n>         exit 0 after n datagrams\n"
@@ -69,8 +73,8 @@ static int arg_error(const mcrx_tool_options *o, const char *fmt, const char *ar
  * leftover positional is the source, the second the interface. */
 int mcrx_tool_recv_parse(int argc, char **argv, mcrx_tool_options *o) {
     const char *pos[8];
-    const char *flag_source = NULL, *flag_iface = NULL;
-    int npos = 0, i;
+    const char *flag_iface = NULL;
+    int npos = 0, i, nsource = 0;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -105,12 +109,24 @@ int mcrx_tool_recv_parse(int argc, char **argv, mcrx_tool_options *o) {
             i++;
             continue;
         }
+        if (!strcmp(a, "--source") || !strcmp(a, "--exclude")) {
+            int ex = a[2] == 'e';
+            if (i + 1 >= argc)
+                return arg_error(o, "missing value after %s", a);
+            if (o->nlist > 0 && ex != o->exclude)
+                return arg_error(o, "%s", "--source and --exclude together (a filter is "
+                                          "INCLUDE or EXCLUDE)");
+            if (o->nlist == MCRX_TOOL_MAX_SOURCES)
+                return arg_error(o, "more than %s sources", "64");
+            o->exclude = ex;
+            o->list[o->nlist++] = argv[++i];
+            nsource += !ex;
+            continue;
+        }
         if (!strncmp(a, "--", 2)) {
             const char **slot = NULL;
             const char *v;
-            if (!strcmp(a, "--source"))
-                slot = &flag_source;
-            else if (!strcmp(a, "--interface"))
+            if (!strcmp(a, "--interface"))
                 slot = &flag_iface;
             else if (strcmp(a, "--count") && strcmp(a, "--timeout"))
                 return arg_error(o, "unexpected argument '%s'", a);
@@ -142,8 +158,12 @@ int mcrx_tool_recv_parse(int argc, char **argv, mcrx_tool_options *o) {
         return arg_error(o, "%s", "dst_port must not be 0");
     o->source = npos > 2 ? pos[2] : NULL;
     o->interface = npos > 3 ? pos[3] : NULL;
-    if (flag_source != NULL)
-        o->source = flag_source;
+    if (nsource == 1) { /* one --source: plain SSM, as before */
+        o->source = o->list[0];
+        o->nlist = 0;
+    } else if (o->nlist > 0) {
+        o->source = NULL;
+    }
     if (flag_iface != NULL)
         o->interface = flag_iface;
     return 0;
@@ -161,7 +181,15 @@ void mcrx_tool_recv_banner(FILE *f, const mcrx_tool_options *o, const mcrx_subsc
     fprintf(f, "%s ready\n", o->ready_name);
     fprintf(f, "  group: %s\n", o->group);
     fprintf(f, "  dst_port: %lu\n", o->port);
-    fprintf(f, "  source: %s\n", o->source ? o->source : "any");
+    if (o->nlist > 0) {
+        int i;
+        fprintf(f, "  source: %s{", o->exclude ? "exclude" : "include");
+        for (i = 0; i < o->nlist; i++)
+            fprintf(f, "%s%s", i ? ", " : "", o->list[i]);
+        fprintf(f, "}\n");
+    } else {
+        fprintf(f, "  source: %s\n", o->source ? o->source : "any");
+    }
     fprintf(f, "  interface: %s\n", iface);
     fprintf(f, "  sub_id: %llu\n", (unsigned long long)id);
     if (o->stats)
@@ -192,6 +220,19 @@ mcrx_context *mcrx_tool_recv_open(const mcrx_tool_options *o, mcrx_subscription_
     if (!mcrx_ip_is_multicast(&cfg->group)) {
         arg_error(o, "group address %s is not multicast", o->group);
         return NULL;
+    }
+    if (o->nlist > 0) {
+        /* add copies the list; static so cfg stays whole for the caller */
+        static mcrx_ip list[MCRX_TOOL_MAX_SOURCES];
+        int i;
+        for (i = 0; i < o->nlist; i++)
+            if (mcrx_ip_parse(o->list[i], &list[i]) != MCRX_ERROR_NONE) {
+                arg_error(o, "invalid source IP address '%s'", o->list[i]);
+                return NULL;
+            }
+        cfg->sources_mode = o->exclude ? MCRX_SOURCES_EXCLUDE : MCRX_SOURCES_INCLUDE;
+        cfg->sources = list;
+        cfg->nsources = (uint32_t)o->nlist;
     }
     /* Every report the output shows: timestamps, TTL and the drop count are
      * in the JSON rows of both receivers. */

@@ -27,9 +27,17 @@ void mcrx_tool_preview(const unsigned char *p, size_t n, char *buf, size_t len);
 void mcrx_tool_print_human(FILE *f, const mcrx_datagram *dg, int meta);
 void mcrx_tool_print_json(FILE *f, const mcrx_datagram *dg, int meta);
 
+/* Most --source / --exclude addresses one command line takes. */
+#define MCRX_TOOL_MAX_SOURCES 64
+
 /* The receivers' shared command line. */
 typedef struct mcrx_tool_options {
     const char *group, *source, *interface;
+    /* --source given more than once (INCLUDE list) or --exclude (EXCLUDE
+     * list); a single --source stays in source. */
+    const char *list[MCRX_TOOL_MAX_SOURCES];
+    int nlist;
+    int exclude;
     unsigned long port;
     long count;     /* -1 = unlimited */
     double timeout; /* <= 0 = none */

@@ -262,9 +262,18 @@ typedef struct McrxSubscriptionConfig {
     /* ---- version 2 (a version 1 config, from an older header, has none of
      * these: the library reads them only when version >= 2) ---- */
     /* Source filter (RFC 3678), instead of source: MCRX_SOURCES_INCLUDE
-     * with 1..n sources (SSM ranges as for source), or MCRX_SOURCES_EXCLUDE
-     * with 0..n (ASM groups only; none = plain ASM). Borrowed for the call:
-     * add copies the list, and get_config shows the copy. */
+     * with 1..n sources (any group: SSM with several sources on 232/8 and
+     * ff3x::/32, source filtering elsewhere), or MCRX_SOURCES_EXCLUDE with
+     * 0..n (not on SSM-range groups: SSM_GROUP_REQUIRES_SOURCE; none =
+     * plain ASM). Each source follows source's address and family rules;
+     * the list's own faults (source and a list together, INCLUDE with none,
+     * an unknown mode, a count without a mode or array) are
+     * INVALID_SOURCE_FILTER. Borrowed for the call: add copies the list
+     * sorted, without repeats and scopes, and get_config shows that copy.
+     * Configs compare (DUPLICATE_SUBSCRIPTION) by filter: source S equals
+     * INCLUDE{S}. The kernel's cap per socket and group (Linux:
+     * net.ipv4.igmp_max_msf, net.ipv6.mld_max_msf) is checked at join:
+     * MEMBERSHIP_LIMIT_EXCEEDED names the setting and the number needed. */
     uint32_t sources_mode;         /* MCRX_SOURCES_*; NONE = use source */
     uint32_t nsources;
     const mcrx_ip *sources;
@@ -663,13 +672,20 @@ MCRX_EXTERN int mcrx_subscription_recv_batch(mcrx_subscription *sub, mcrx_datagr
 
 /*
  * Replaces the subscription's source filter with mode and sources[0..n)
- * (full state, as mcrx_subscription_config.sources_mode): Bound, it takes
- * effect at join; Joined, the library applies the difference to every
- * interface's membership (allow, block, or a change of mode) and undoes it
- * on failure, keeping the old filter. MCRX_SOURCES_NONE with n 0 is ASM.
- * The receive-side check follows at once. Errors: INVALID_ARGUMENT, the
- * validation kinds, DUPLICATE_SUBSCRIPTION, MEMBERSHIP_LIMIT_EXCEEDED (with
- * the sysctl and the number needed), and the join kinds.
+ * (full state, as mcrx_subscription_config.sources_mode; the list is
+ * copied, normalised, and replaces source too): Bound, it takes effect at
+ * join; Joined, the library applies the difference to every interface's
+ * membership (allow, block, or a change of mode: on Linux one
+ * MCAST_MSFILTER call, so the network sees CHANGE_TO_INCLUDE/EXCLUDE) and
+ * undoes it on failure, keeping the old filter. MCRX_SOURCES_NONE with n 0
+ * is ASM. The receive-side check follows at once: datagrams queued under the
+ * old filter that the new one refuses are discarded. Errors:
+ * INVALID_ARGUMENT (sources NULL with n > 0), the validation kinds (as for
+ * the config's fields), SUBSCRIPTION_NOT_FOUND, DUPLICATE_SUBSCRIPTION (the
+ * new filter equals another subscription's), MEMBERSHIP_LIMIT_EXCEEDED (the
+ * sysctl, its value and the number needed), and the join and leave kinds.
+ * mcrx_subscription_set_sources on a subscription its context still holds
+ * goes through the context.
  */
 MCRX_EXTERN int mcrx_context_set_sources(mcrx_context *ctx, uint64_t id, uint32_t mode,
                                          const mcrx_ip *sources, size_t n);

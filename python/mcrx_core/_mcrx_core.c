@@ -738,16 +738,77 @@ static PyObject *sub_wrap(ContextObject *owner, uint64_t id) {
     return (PyObject *)s;
 }
 
+/* A source filter from include= / exclude= (iterables of address strings,
+ * None = not given): *mode and a PyMem list (*list, *n) for the library,
+ * which copies it. Both given is the library's INVALID_SOURCE_FILTER. */
+static int filter_args(PyObject *include, PyObject *exclude, uint32_t *mode, mcrx_ip **list,
+                       size_t *n) {
+    PyObject *seq, *arg = include != NULL && include != Py_None ? include : exclude;
+    Py_ssize_t i, len;
+    *mode = MCRX_SOURCES_NONE;
+    *list = NULL;
+    *n = 0;
+    if (include != NULL && include != Py_None && exclude != NULL && exclude != Py_None) {
+        raise_kind(MCRX_ERROR_INVALID_SOURCE_FILTER, 0,
+                   "MCRX: invalid source filter: include and exclude together (a filter is "
+                   "one or the other)");
+        return -1;
+    }
+    if (arg == NULL || arg == Py_None)
+        return 0;
+    if (PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "sources must be an iterable of address strings, "
+                                         "not one string");
+        return -1;
+    }
+    seq = PySequence_Fast(arg, "sources must be an iterable of address strings");
+    if (seq == NULL)
+        return -1;
+    len = PySequence_Fast_GET_SIZE(seq);
+    *list = PyMem_Malloc((size_t)(len > 0 ? len : 1) * sizeof **list);
+    if (*list == NULL) {
+        Py_DECREF(seq);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (i = 0; i < len; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        const char *text = PyUnicode_Check(item) ? PyUnicode_AsUTF8(item) : NULL;
+        if (text == NULL) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "each source must be an address string");
+        } else if (mcrx_ip_parse(text, &(*list)[i]) != MCRX_ERROR_NONE) {
+            raise_kind(MCRX_ERROR_INVALID_ADDRESS, 0, mcrx_last_error());
+            text = NULL;
+        }
+        if (text == NULL) {
+            Py_DECREF(seq);
+            PyMem_Free(*list);
+            *list = NULL;
+            return -1;
+        }
+    }
+    Py_DECREF(seq);
+    *n = (size_t)len;
+    *mode = arg == include ? MCRX_SOURCES_INCLUDE : MCRX_SOURCES_EXCLUDE;
+    return 0;
+}
+
 static PyObject *context_add_subscription(ContextObject *self, PyObject *args, PyObject *kw) {
-    static char *names[] = {"group", "dst_port", "source", "interface", "rcvbuf", NULL};
+    static char *names[] = {"group",  "dst_port", "source",  "interface",
+                            "rcvbuf", "sources",  "exclude", NULL};
     const char *group, *source = NULL, *iface = NULL;
-    PyObject *port_arg, *rcvbuf_arg = NULL;
+    PyObject *port_arg, *rcvbuf_arg = NULL, *include = NULL, *exclude = NULL;
     unsigned long long port, rcvbuf = 0;
     mcrx_subscription_config cfg;
     mcrx_error e;
+    mcrx_ip *list;
+    size_t n;
+    uint32_t mode;
+    int st;
     uint64_t id;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "sO|zz$O:add_subscription", names, &group, &port_arg,
-                                     &source, &iface, &rcvbuf_arg))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "sO|zz$OOO:add_subscription", names, &group,
+                                     &port_arg, &source, &iface, &rcvbuf_arg, &include, &exclude))
         return NULL;
     /* Ranges of the config's fields: uint16_t dst_port, uint32_t rcvbuf_bytes
      * (port 0 is left to the library, whose message says why it is refused). */
@@ -759,9 +820,53 @@ static PyObject *context_add_subscription(ContextObject *self, PyObject *args, P
     if (e != MCRX_ERROR_NONE)
         return raise_kind(e, 0, mcrx_last_error());
     cfg.rcvbuf_bytes = (uint32_t)rcvbuf;
-    if (mcrx_context_add(self->ctx, &cfg, &id) != MCRX_STATUS_OK)
+    if (filter_args(include, exclude, &mode, &list, &n) != 0)
+        return NULL;
+    cfg.sources_mode = mode;
+    cfg.sources = list;
+    cfg.nsources = (uint32_t)n;
+    st = mcrx_context_add(self->ctx, &cfg, &id);
+    PyMem_Free(list);
+    if (st != MCRX_STATUS_OK)
         return raise_ctx(self->ctx);
     return sub_wrap(self, id);
+}
+
+static PyObject *set_sources(ContextObject *ctx, uint64_t id, PyObject *args, PyObject *kw) {
+    static char *names[] = {"include", "exclude", NULL};
+    PyObject *include = NULL, *exclude = NULL;
+    mcrx_ip *list;
+    size_t n;
+    uint32_t mode;
+    int st;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|$OO:set_sources", names, &include, &exclude))
+        return NULL;
+    if (filter_args(include, exclude, &mode, &list, &n) != 0)
+        return NULL;
+    st = mcrx_context_set_sources(ctx->ctx, id, mode, list, n);
+    PyMem_Free(list);
+    if (st != MCRX_STATUS_OK)
+        return raise_ctx(ctx->ctx);
+    Py_RETURN_NONE;
+}
+
+static PyObject *context_set_sources(ContextObject *self, PyObject *args, PyObject *kw) {
+    unsigned long long id;
+    PyObject *rest, *r;
+    if (PyTuple_GET_SIZE(args) != 1) {
+        PyErr_SetString(PyExc_TypeError,
+                        "set_sources(id, *, include=None, exclude=None) takes one positional "
+                        "argument");
+        return NULL;
+    }
+    if (int_arg(PyTuple_GET_ITEM(args, 0), "subscription id", 0, UINT64_MAX, &id) != 0)
+        return NULL;
+    rest = PyTuple_New(0);
+    if (rest == NULL)
+        return NULL;
+    r = set_sources(self, id, rest, kw);
+    Py_DECREF(rest);
+    return r;
 }
 
 static PyObject *context_get_subscription(ContextObject *self, PyObject *arg) {
@@ -1008,7 +1113,12 @@ static PyMethodDef context_methods[] = {
     {"metrics", (PyCFunction)context_metrics, METH_NOARGS, "lifetime counters and gauges (dict)"},
     {"add_subscription", (PyCFunction)(void (*)(void))context_add_subscription,
      METH_VARARGS | METH_KEYWORDS,
-     "add_subscription(group, dst_port, source=None, interface=None, *, rcvbuf=0) -> Subscription"},
+     "add_subscription(group, dst_port, source=None, interface=None, *, rcvbuf=0, sources=None, "
+     "exclude=None) -> Subscription: sources=[...] is a source filter INCLUDE{...}, "
+     "exclude=[...] EXCLUDE{...} (RFC 3678)"},
+    {"set_sources", (PyCFunction)(void (*)(void))context_set_sources, METH_VARARGS | METH_KEYWORDS,
+     "set_sources(id, *, include=None, exclude=None): replaces the subscription's source filter "
+     "(full state; neither given = any source), applied at once when joined"},
     {"get_subscription", (PyCFunction)context_get_subscription, METH_O, NULL},
     {"remove_subscription", (PyCFunction)context_remove_subscription, METH_O, NULL},
     {"subscription_count", (PyCFunction)context_subscription_count, METH_NOARGS, NULL},
@@ -1230,12 +1340,46 @@ static PyObject *sub_get_join_mode(SubscriptionObject *s, void *c) {
     return PyUnicode_FromString(mcrx_subscription_config_is_ssm(cfg) ? "ssm" : "asm");
 }
 
+/* ('include' | 'exclude', [addresses]): the filter in force, sorted;
+ * ASM is ('exclude', []), a single source ('include', [source]). */
+static PyObject *sub_get_source_filter(SubscriptionObject *s, void *c) {
+    const mcrx_subscription_config *cfg = sub_cfg(s);
+    PyObject *list;
+    uint32_t i, n;
+    (void)c;
+    if (cfg == NULL)
+        return NULL;
+    n = cfg->sources_mode != MCRX_SOURCES_NONE ? cfg->nsources
+        : cfg->source.family != MCRX_IP_NONE   ? 1
+                                               : 0;
+    list = PyList_New((Py_ssize_t)n);
+    if (list == NULL)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        PyObject *ip = ip_str(cfg->sources_mode != MCRX_SOURCES_NONE ? &cfg->sources[i]
+                                                                    : &cfg->source);
+        if (ip == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, ip);
+    }
+    return Py_BuildValue("(sN)", mcrx_subscription_config_is_ssm(cfg) ? "include" : "exclude",
+                         list);
+}
+
+static PyObject *sub_set_sources(SubscriptionObject *s, PyObject *args, PyObject *kw) {
+    return set_sources(s->owner, s->id, args, kw);
+}
+
 static PyObject *sub_repr(SubscriptionObject *s) {
     return PyUnicode_FromFormat("<mcrx_core.Subscription id=%llu>", (unsigned long long)s->id);
 }
 
 static PyMethodDef sub_methods[] = {
     {"join", (PyCFunction)sub_join, METH_NOARGS, NULL},
+    {"set_sources", (PyCFunction)(void (*)(void))sub_set_sources, METH_VARARGS | METH_KEYWORDS,
+     "set_sources(*, include=None, exclude=None): replaces the source filter (full state)"},
     {"leave", (PyCFunction)sub_leave, METH_NOARGS, NULL},
     {"remove", (PyCFunction)sub_remove, METH_NOARGS, "remove from the context -> bool"},
     {"recv_nowait", (PyCFunction)sub_recv_nowait, METH_NOARGS, NULL},
@@ -1262,6 +1406,8 @@ static PyGetSetDef sub_getset[] = {
     {"interface", (getter)sub_get_interface, NULL, NULL, NULL},
     {"interface_index", (getter)sub_get_interface_index, NULL, NULL, NULL},
     {"join_mode", (getter)sub_get_join_mode, NULL, "'asm' or 'ssm'", NULL},
+    {"source_filter", (getter)sub_get_source_filter, NULL,
+     "('include' | 'exclude', [addresses]) in force, sorted", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
 static PyTypeObject SubscriptionType = {

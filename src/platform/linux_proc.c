@@ -55,6 +55,24 @@ static int read_file(const char *path, char *buf, size_t len) {
     return 0;
 }
 
+int mcrx__plat_max_sources(int family, uint32_t *max, const char **knob) {
+    /* /proc/sys/net answers for the calling thread's network namespace,
+     * where the sockets are. */
+    const char *path = family == MCRX_IP_V6 ? "/proc/sys/net/ipv6/mld_max_msf"
+                                            : "/proc/sys/net/ipv4/igmp_max_msf";
+    char buf[32];
+    char *end;
+    unsigned long v;
+    *knob = family == MCRX_IP_V6 ? "net.ipv6.mld_max_msf" : "net.ipv4.igmp_max_msf";
+    if (read_file(path, buf, sizeof buf) != 0)
+        return -1;
+    v = strtoul(buf, &end, 10);
+    if (end == buf || v > UINT32_MAX)
+        return -1;
+    *max = (uint32_t)v;
+    return 0;
+}
+
 static uint64_t status_field(const char *status, const char *key) {
     const char *p = strstr(status, key);
     return p != NULL ? strtoull(p + strlen(key), NULL, 10) : 0;

@@ -14,6 +14,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -339,6 +340,7 @@ static mcrx_error member_call(void *arg, const mcrx_ip *group, const mcrx_ip *so
     int group_op = op == MCRX__OP_ADD_GROUP || op == MCRX__OP_DROP_GROUP;
     int joining = op == MCRX__OP_ADD_GROUP || op == MCRX__OP_ADD_SOURCE || op == MCRX__OP_BLOCK;
     int ssm = op == MCRX__OP_ADD_SOURCE || op == MCRX__OP_DROP_SOURCE;
+    int listed = !group_op; /* a source of a list: igmp_max_msf / mld_max_msf apply */
     const char *what = family == MCRX_IP_V4 ? v4_names[op] : v6_names[op];
     mcrx_error kind = joining ? MCRX_ERROR_MULTICAST_JOIN_FAILED : MCRX_ERROR_MULTICAST_LEAVE_FAILED;
 
@@ -378,7 +380,27 @@ static mcrx_error member_call(void *arg, const mcrx_ip *group, const mcrx_ip *so
     /* A kernel built without source filtering refuses the option itself. */
     if ((errno == ENOPROTOOPT || errno == EOPNOTSUPP) && !group_op)
         kind = MCRX_ERROR_SOURCE_SPECIFIC_MULTICAST_UNSUPPORTED;
-    return os_fail(err, kind, errno, what, family, ssm, joining);
+    /* ENOBUFS on a source: igmp_max_msf / mld_max_msf reached. The early
+     * check (mcrx__plat_max_sources) misses it where the sysctl cannot be
+     * read, as mld_max_msf outside the initial network namespace. */
+    if (errno == ENOBUFS && !group_op && op != MCRX__OP_UNBLOCK && op != MCRX__OP_DROP_SOURCE)
+        kind = MCRX_ERROR_MEMBERSHIP_LIMIT_EXCEEDED;
+    if (errno == EINVAL && !group_op) {
+        /* RFC 3678's mode rules, which the kernel enforces with EINVAL: say
+         * which one. mcrx__filter_apply never breaks them; a caller's socket
+         * with memberships of its own can. */
+        char text[128];
+        int os = errno;
+        mcrx__os_error_text(os, text, sizeof text);
+        return mcrx__fail(err, kind, os, "%s: %s (errno %d): %s", what, text, os,
+                          ssm ? "a source join needs an INCLUDE-mode membership, none, or a "
+                                "plain any-source one; this socket holds the group in EXCLUDE "
+                                "mode with blocked sources: unblock them or leave the group"
+                              : "a block or unblock needs an EXCLUDE-mode membership (a join "
+                                "of the whole group) on this socket; it has none, or an "
+                                "INCLUDE-mode (source-specific) one");
+    }
+    return os_fail(err, kind, errno, what, family, listed, joining);
 }
 
 /*
@@ -453,11 +475,51 @@ static mcrx_error unpin_interface(mcrx__endpoint *ep, mcrx__err *err) {
     return 0;
 }
 
+/*
+ * A change of mode between two memberships, in one full-state call
+ * (RFC 3678's MCAST_MSFILTER). The kernel then reports it as RFC 3376 and
+ * 3810 ask (CHANGE_TO_INCLUDE / CHANGE_TO_EXCLUDE with the new list), and
+ * the group is never left in between. mcrx__filter_apply's portable way
+ * leaves and joins again: Linux merges the two reports and, for EXCLUDE ->
+ * INCLUDE, sends only ALLOW, so a router keeps forwarding every source; and
+ * datagrams arriving in the gap are lost. Returns 0, or -1 when the kernel
+ * refused (the caller then takes the portable way).
+ */
+static int set_msfilter(mcrx__endpoint *ep, const mcrx__filter *to) {
+    size_t i, size = GROUP_FILTER_SIZE(to->nsources > 0 ? to->nsources : 1);
+    struct group_filter *gf = calloc(1, size);
+    mcrx_ip g = to->group;
+    int rc;
+    if (gf == NULL)
+        return -1;
+    g.scope_id = 0;
+    gf->gf_interface = ep->ifindex;
+    gf->gf_fmode = to->mode == MCRX__INCLUDE ? MCAST_INCLUDE : MCAST_EXCLUDE;
+    gf->gf_numsrc = (uint32_t)to->nsources;
+    mcrx_ip_to_sockaddr(&g, 0, &gf->gf_group, sizeof gf->gf_group);
+    for (i = 0; i < to->nsources; i++)
+        mcrx_ip_to_sockaddr(&to->sources[i], 0, &gf->gf_slist[i], sizeof gf->gf_slist[i]);
+    rc = setsockopt((int)ep->sock, to->group.family == MCRX_IP_V6 ? IPPROTO_IPV6 : IPPROTO_IP,
+                    MCAST_MSFILTER, gf, (socklen_t)size);
+    free(gf);
+    return rc == 0 ? 0 : -1;
+}
+
+/* from -> to on ep's interface: a change of mode in one call where the
+ * kernel takes it, else the portable difference. */
+static mcrx_error apply_filter(mcrx__endpoint *ep, const mcrx__filter *from,
+                               const mcrx__filter *to, mcrx__err *err) {
+    if (from->mode != to->mode && !mcrx__filter_is_none(from) && !mcrx__filter_is_none(to) &&
+        set_msfilter(ep, to) == 0)
+        return 0;
+    return mcrx__filter_apply(from, to, member_call, ep, err);
+}
+
 static mcrx_error udp_apply(mcrx__endpoint *ep, const mcrx__filter *from, const mcrx__filter *to,
                             mcrx__err *err) {
     int joining = mcrx__filter_is_none(from) && !mcrx__filter_is_none(to);
     int leaving = !mcrx__filter_is_none(from) && mcrx__filter_is_none(to);
-    mcrx_error rc = mcrx__filter_apply(from, to, member_call, ep, err);
+    mcrx_error rc = apply_filter(ep, from, to, err);
     if (rc != 0)
         return rc;
     if (to->group.family != MCRX_IP_V6)
@@ -479,7 +541,7 @@ static mcrx_error udp_apply(mcrx__endpoint *ep, const mcrx__filter *from, const 
 /* Lent to the raw packet backend (linux_member.h). */
 mcrx_error mcrx__linux_member_apply(mcrx__endpoint *ep, const mcrx__filter *from,
                                     const mcrx__filter *to, mcrx__err *err) {
-    return mcrx__filter_apply(from, to, member_call, ep, err);
+    return apply_filter(ep, from, to, err);
 }
 
 /* ---- receive ------------------------------------------------------------------ */

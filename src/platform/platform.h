@@ -274,6 +274,12 @@ uint64_t mcrx__plat_drops(mcrx_sock sock);
 /* /proc-style figures of this process; MCRX_ERROR_NOT_SUPPORTED where the
  * OS has none. */
 mcrx_error mcrx__plat_hardware(mcrx_hardware_metrics *out, struct mcrx__err *err);
+/* The kernel's cap on sources per group and socket for family (an
+ * RFC 3678 filter's INCLUDE or EXCLUDE list), in *max, and the setting that
+ * sets it in *knob (a static text, e.g. "net.ipv4.igmp_max_msf"). Returns
+ * 0, or nonzero where no cap is known (the caller then checks nothing
+ * early; the kernel's own refusal still names the setting). */
+int mcrx__plat_max_sources(int family, uint32_t *max, const char **knob);
 /* Wall clock, Unix nanoseconds. */
 int64_t mcrx__wall_ns(void);
 /* A monotonic clock, nanoseconds from an arbitrary start: for deadlines. */

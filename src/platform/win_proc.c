@@ -25,6 +25,14 @@ mcrx_error mcrx__win_startup(mcrx__err *err) {
     return 0;
 }
 
+int mcrx__plat_max_sources(int family, uint32_t *max, const char **knob) {
+    /* Windows documents no per-socket source cap: nothing to check early. */
+    (void)family;
+    *max = 0;
+    *knob = NULL;
+    return -1;
+}
+
 int64_t mcrx__mono_ns(void) {
     LARGE_INTEGER c, f;
     QueryPerformanceCounter(&c);
