@@ -203,9 +203,19 @@ mcrx_sock mcrx_subscription_into_sock(mcrx_subscription *sub) {
     mcrx_sock s;
     if (sub == NULL || sub->ctx != NULL)
         return MCRX_SOCK_INVALID;
+    if (sub->stage != NULL && sub->stage->len > 0) {
+        /* Fetched ahead from the socket: they cannot go back into it, and
+         * dropping them would lose the caller's datagrams silently. */
+        mcrx__fail(mcrx__tls_err(), MCRX_ERROR_BUSY, 0,
+                   "%zu datagrams fetched ahead are still held for subscription %llu; "
+                   "receive them (mcrx_subscription_recv until it reports 0) first",
+                   sub->stage->len, (unsigned long long)sub->id);
+        return MCRX_SOCK_INVALID;
+    }
     s = sub->ep.sock;
     sub->ep.be->close(&sub->ep, 1);
     free(sub->sources);
+    free(sub->stage);
     free(sub);
     return s;
 }

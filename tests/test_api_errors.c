@@ -545,11 +545,18 @@ static void set_sources_refuses_bad_lists_and_duplicates(void **state) {
 
     /* A version 1 config (an older caller's shorter struct, on the heap so
      * a read past it is caught) with source S equals a version 2 INCLUDE{S}. */
-    v1 = malloc(offsetof(mcrx_subscription_config, sources_mode));
-    assert_non_null(v1);
-    c = config("232.1.2.3", PORT, "192.0.2.3");
-    memcpy(v1, &c, offsetof(mcrx_subscription_config, sources_mode));
-    v1->version = 1;
+    {
+        /* Written as bytes: a store through the full struct type would be
+         * out of bounds in the compiler's eyes, as it would be in C. */
+        const size_t v1_size = offsetof(mcrx_subscription_config, sources_mode);
+        const uint32_t one = 1;
+        unsigned char *raw = malloc(v1_size);
+        assert_non_null(raw);
+        c = config("232.1.2.3", PORT, "192.0.2.3");
+        memcpy(raw, &c, v1_size);
+        memcpy(raw + offsetof(mcrx_subscription_config, version), &one, sizeof one);
+        v1 = (mcrx_subscription_config *)(void *)raw;
+    }
     SAME(mcrx_context_add(f.ctx, v1, &id3), MCRX_STATUS_OK);
     free(v1);
     got = mcrx_subscription_get_config(mcrx_context_get_subscription(f.ctx, id3));

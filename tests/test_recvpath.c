@@ -1499,6 +1499,11 @@ static void leave_drops_staged_datagrams_and_take_keeps_them(void **state) {
     assert_int_equal(mcrx_context_take_subscription(ctx, bid, &taken), 0);
     assert_ptr_equal(taken, b);
     assert_int_equal(ctx->nstaged, 0);
+    /* Its socket cannot be handed back while datagrams fetched from it are
+     * held: that would drop them silently. */
+    assert_int_equal(mcrx_subscription_into_sock(taken), MCRX_SOCK_INVALID);
+    assert_int_equal(mcrx_last_error_code(), MCRX_ERROR_BUSY);
+    assert_non_null(strstr(mcrx_last_error(), "2 datagrams fetched ahead"));
     assert_int_equal(mcrx_subscription_wait(taken, 0, &ready), 0);
     assert_int_equal(ready, 1);
     assert_string_equal(sub_recv_one(taken, s), "B2");

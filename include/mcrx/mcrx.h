@@ -736,7 +736,10 @@ MCRX_EXTERN int mcrx_subscription_interfaces(mcrx_subscription *sub,
 /* Frees a taken subscription and closes its socket. NULL is a no-op. */
 MCRX_EXTERN void mcrx_subscription_free(mcrx_subscription *sub);
 /* Frees a taken subscription and returns its socket, still joined if it was;
- * the caller closes it. */
+ * the caller closes it. While datagrams fetched ahead by one-datagram calls
+ * are still held in the library (they cannot be put back into the socket),
+ * it refuses: MCRX_SOCK_INVALID with BUSY in mcrx_last_error_code(), the
+ * subscription untouched; receive until a call reports 0, then retry. */
 MCRX_EXTERN mcrx_sock mcrx_subscription_into_sock(mcrx_subscription *sub);
 
 #ifdef __cplusplus
