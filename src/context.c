@@ -44,6 +44,7 @@ void mcrx_context_free(mcrx_context *ctx) {
     free(ctx->ready);
     free(ctx->by_cfg);
     free(ctx->by_sock);
+    mcrx__ifset_close(ctx);
     ctx->poller->ops->close(ctx->poller);
     mcrx__mutex_destroy(&ctx->lock);
     free(ctx);
@@ -135,6 +136,11 @@ int mcrx_context_sockets(mcrx_context *ctx, mcrx_sock *socks_out, size_t cap, si
             socks_out[n] = sub->watch.handle;
         n++;
     }
+    if (ctx->ifmon != NULL) { /* interface changes: rejoin is part of readiness */
+        if (n < cap)
+            socks_out[n] = ctx->ifmon_watch.handle;
+        n++;
+    }
     mcrx__mutex_unlock(&ctx->lock);
     *count_out = n;
     return 0;
@@ -197,10 +203,12 @@ static int same_ip(const mcrx_ip *a, const mcrx_ip *b) {
     return mcrx_ip_equal(a, b) && a->scope_id == b->scope_id;
 }
 
-static int same_config(const mcrx_subscription_config *a, const mcrx_subscription_config *b) {
+static int same_config(const mcrx_subscription *s, const mcrx_subscription_config *b,
+                       const mcrx__ifnames *names) {
+    const mcrx_subscription_config *a = &s->cfg;
     return a->dst_port == b->dst_port && mcrx_ip_equal(&a->group, &b->group) &&
            same_ip(&a->source, &b->source) && same_ip(&a->interface, &b->interface) &&
-           a->interface_index == b->interface_index;
+           a->interface_index == b->interface_index && mcrx__ifset_equal(s, names);
 }
 
 /* FNV-1a over exactly the fields same_config compares. */
@@ -218,13 +226,20 @@ static uint64_t hash_ip(uint64_t h, const mcrx_ip *ip, int with_scope) {
     return with_scope ? hash_bytes(h, &ip->scope_id, sizeof ip->scope_id) : h;
 }
 
-static uint64_t config_hash(const mcrx_subscription_config *c) {
+static uint64_t config_hash(const mcrx_subscription_config *c, const mcrx__ifnames *names) {
     uint64_t h = 0xcbf29ce484222325ULL;
+    size_t i;
     h = hash_bytes(h, &c->dst_port, sizeof c->dst_port);
     h = hash_ip(h, &c->group, 0);
     h = hash_ip(h, &c->source, 1);
     h = hash_ip(h, &c->interface, 1);
-    return hash_bytes(h, &c->interface_index, sizeof c->interface_index);
+    h = hash_bytes(h, &c->interface_index, sizeof c->interface_index);
+    /* The normalised interface set: the same interfaces in any order and
+     * spelling (name, index, address) are the same set. */
+    h = hash_bytes(h, &names->flags, sizeof names->flags);
+    for (i = 0; i < names->n; i++)
+        h = hash_bytes(h, names->names[i], strlen(names->names[i]) + 1);
+    return h;
 }
 
 static mcrx_subscription **bucket(const mcrx_context *ctx, uint64_t hash) {
@@ -307,16 +322,19 @@ static int reserve(mcrx_context *ctx) {
 }
 
 /* Validation and duplicate check, in the Rust crate's order. */
-static int precheck(mcrx_context *ctx, const mcrx_subscription_config *cfg) {
+static int precheck(mcrx_context *ctx, const mcrx_subscription_config *cfg,
+                    mcrx__ifnames *names) {
     const mcrx_subscription *s;
     uint64_t h;
     mcrx_error e = mcrx_subscription_config_validate(cfg);
     if (e != MCRX_ERROR_NONE)
         return mcrx__err_copy(&ctx->err, mcrx__tls_err());
+    if (mcrx__ifset_normalise(cfg, names, &ctx->err) != 0)
+        return mcrx__status_of(ctx->err.code);
     if (ctx->capsubs > 0) {
-        h = config_hash(cfg);
+        h = config_hash(cfg, names);
         for (s = *bucket(ctx, h); s != NULL; s = s->same_hash)
-            if (s->cfg_hash == h && same_config(&s->cfg, cfg))
+            if (s->cfg_hash == h && same_config(s, cfg, names))
                 return mcrx__err_set(&ctx->err, MCRX_ERROR_DUPLICATE_SUBSCRIPTION, 0,
                                      "same config as subscription %llu",
                                      (unsigned long long)s->id);
@@ -325,13 +343,13 @@ static int precheck(mcrx_context *ctx, const mcrx_subscription_config *cfg) {
 }
 
 static int store(mcrx_context *ctx, const mcrx_subscription_config *cfg,
-                 const mcrx__endpoint *ep, uint64_t *id_out) {
+                 const mcrx__endpoint *ep, const mcrx__ifnames *names, uint64_t *id_out) {
     mcrx_subscription *sub;
-    int rc = mcrx__sub_new(ctx->next_id, cfg, ep, &sub, &ctx->err);
+    int rc = mcrx__sub_new(ctx->next_id, cfg, ep, names, &sub, &ctx->err);
     if (rc != 0)
         return rc;
     sub->ctx = ctx;
-    sub->cfg_hash = config_hash(cfg);
+    sub->cfg_hash = config_hash(cfg, names);
     index_sub(ctx, sub);
     ctx->subs[ctx->nsubs++] = sub;
     ctx->added++;
@@ -344,7 +362,8 @@ static int add(mcrx_context *ctx, const mcrx_subscription_config *cfg, mcrx_sock
     const mcrx__backend *be = ctx->backend;
     const mcrx_subscription *owner;
     mcrx__endpoint ep;
-    int rc = precheck(ctx, cfg);
+    mcrx__ifnames names;
+    int rc = precheck(ctx, cfg, &names);
     if (rc != 0)
         return rc;
     /* Before anything touches the socket: a second owner would change the
@@ -366,7 +385,7 @@ static int add(mcrx_context *ctx, const mcrx_subscription_config *cfg, mcrx_sock
         rc = be->adopt(cfg, caller_sock, &ep, &ctx->err);
     if (rc != 0)
         return mcrx__status_of(ctx->err.code);
-    rc = store(ctx, cfg, &ep, id_out);
+    rc = store(ctx, cfg, &ep, &names, id_out);
     if (rc != 0)
         be->close(&ep, caller_sock != MCRX_SOCK_INVALID);
     return rc;
@@ -429,6 +448,9 @@ static int join_locked(mcrx_context *ctx, uint64_t id) {
     int rc;
     if (sub == NULL)
         return MCRX_STATUS_ERROR;
+    /* The interface monitor subscribes before the join lists the links:
+     * a change in between is not lost. */
+    mcrx__ifset_watch(ctx, sub);
     rc = mcrx__sub_membership(sub, 1, &ctx->err);
     if (rc != 0)
         return rc;

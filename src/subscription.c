@@ -5,12 +5,17 @@
 #include "internal.h"
 
 int mcrx__sub_new(uint64_t id, const mcrx_subscription_config *cfg, const mcrx__endpoint *ep,
-                  mcrx_subscription **out, mcrx__err *err) {
+                  const mcrx__ifnames *names, mcrx_subscription **out, mcrx__err *err) {
     mcrx_subscription *sub = calloc(1, sizeof *sub);
     if (sub == NULL)
         return mcrx__err_set(err, MCRX_ERROR_OUT_OF_MEMORY, 0, "subscription");
     sub->id = id;
     sub->cfg = *cfg;
+    if (names != NULL && mcrx__ifset_init(sub, names, err) != 0) {
+        mcrx__ifset_free(sub);
+        free(sub);
+        return mcrx__status_of(err->code);
+    }
     sub->ep = *ep;
     sub->watch.kind = MCRX__WATCH_SUBSCRIPTION;
     sub->watch.handle = ep->be->wait_handle(&sub->ep);
@@ -27,6 +32,7 @@ void mcrx__sub_destroy(mcrx_subscription *sub) {
     if (sub == NULL)
         return;
     sub->ep.be->close(&sub->ep, 0);
+    mcrx__ifset_free(sub);
     free(sub);
 }
 
@@ -39,8 +45,7 @@ int mcrx__sub_membership(mcrx_subscription *sub, int join, mcrx__err *err) {
         return mcrx__err_set(err, MCRX_ERROR_SUBSCRIPTION_NOT_JOINED, 0, "id %llu",
                              (unsigned long long)sub->id);
     mcrx__filter_none(&none, &sub->cfg.group);
-    if (sub->ep.be->apply(&sub->ep, join ? &none : &sub->filter, join ? &sub->filter : &none,
-                          err) != 0)
+    if (mcrx__sub_apply(sub, join ? &none : &sub->filter, join ? &sub->filter : &none, err) != 0)
         return mcrx__status_of(err->code);
     sub->state = join ? MCRX_STATE_JOINED : MCRX_STATE_BOUND;
     if (join)
@@ -121,6 +126,7 @@ mcrx_sock mcrx_subscription_into_sock(mcrx_subscription *sub) {
         return MCRX_SOCK_INVALID;
     s = sub->ep.sock;
     sub->ep.be->close(&sub->ep, 1);
+    mcrx__ifset_free(sub);
     free(sub);
     return s;
 }
