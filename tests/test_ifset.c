@@ -192,6 +192,16 @@ static void check_set(const fam *f, int ssm, int all) {
         id = add_set(ctx, group, ssm ? f->s1 : NULL, port, names, 2, 0);
     assert_int_equal(mcrx_context_join_subscription(ctx, id), 0);
     expect_interfaces(ctx, id, names, 2);
+    {
+        /* The socket-list tier lists the interface monitor too: a loop
+         * watching only the subscription's socket would never rejoin. */
+        mcrx_sock socks[4];
+        size_t n = 0;
+        assert_int_equal(mcrx_context_sockets(ctx, socks, 4, &n), 0);
+        assert_int_equal(n, 2);
+        assert_int_equal(socks[0], mcrx_subscription_sock(mcrx_context_get_subscription(ctx, id)));
+        assert_true(socks[1] >= 0 && socks[1] != socks[0]);
+    }
     th_settle();
     send_n(s1, group, port, N);
     send_n(s2, group, port, N);

@@ -489,7 +489,9 @@ MCRX_EXTERN mcrx_sock mcrx_context_fd(const mcrx_context *ctx);
 /*
  * The socket-list tier of event-loop integration (as c-ares has it), for
  * every platform: the handles to watch for readability, one per joined
- * subscription, in ascending subscription id. Stores up to cap of them in
+ * subscription, in ascending subscription id, then (Linux, once a
+ * subscription with an interface set was joined) the interface monitor's
+ * netlink socket, whose readiness drives rejoin. Stores up to cap of them in
  * socks_out and their total in *count_out (call with cap 0 to size the
  * array). When one is readable, receive from the context as usual. The list
  * changes with join, leave and remove: ask again after those.
