@@ -283,24 +283,24 @@ mcrx_error mcrx__sub_apply(mcrx_subscription *sub, const mcrx__filter *from,
     if (mcrx__filter_is_none(from))
         return join_set(sub, &none, to, err);
     if (mcrx__filter_is_none(to)) {
-        /* Leave every interface; one that fails to leave stays joined. */
+        /* Leave every interface. One that went away or down since the last
+         * look has lost its membership in the kernel already (or the leave
+         * names a dead index): what the socket may still record is cleared
+         * with a plain group leave, and the leave succeeds. */
         for (i = 0; i < sub->nifs; i++) {
             mcrx__err one;
             if (!sub->ifs[i].joined)
                 continue;
-            if (sub->ep.be->apply(&sub->ep, sub->ifs[i].index, from, to, &one) == 0)
-                sub->ifs[i].joined = 0;
-            else if (rc == 0)
-                rc = mcrx__err_copy(err, &one) != 0 ? one.code : 0;
+            if (sub->ep.be->apply(&sub->ep, sub->ifs[i].index, from, to, &one) != 0)
+                drop_dead(sub, sub->ifs[i].index);
+            sub->ifs[i].joined = 0;
         }
-        if (rc == 0) {
-            /* What ALL found is found again at the next join. */
-            for (i = j = 0; i < sub->nifs; i++)
-                if (sub->ifs[i].listed)
-                    sub->ifs[j++] = sub->ifs[i];
-            sub->nifs = j;
-        }
-        return rc;
+        /* What ALL found is found again at the next join. */
+        for (i = j = 0; i < sub->nifs; i++)
+            if (sub->ifs[i].listed)
+                sub->ifs[j++] = sub->ifs[i];
+        sub->nifs = j;
+        return 0;
     }
     /* A change of filter while joined: on every interface, or on none. */
     for (i = 0; i < sub->nifs && rc == 0; i++)

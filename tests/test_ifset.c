@@ -14,7 +14,9 @@
  *   (/proc/net/igmp, igmp6) keep no stale membership, and with
  *   igmp_max_memberships 2 the cycle repeats without the limit being eaten
  *   (SSM: the membership a source leave would strand).
- * - ALL gains a new link: joined, its traffic arrives.
+ * - ALL: the same delete / re-create and down / up of vb2, followed once
+ *   found; and a new link appearing after the join: joined, its traffic
+ *   arrives.
  * - IPv6 MTU below 1280: LOST, back to 1500: JOINED and delivery again.
  * - igmp_max_memberships 2 and a set of 3: the join fails before the
  *   kernel refuses, naming the sysctl and 3.
@@ -304,7 +306,7 @@ static int kernel_member(int v6, const char *ifname, const char *hex) {
     return system(cmd) == 0;
 }
 
-static void check_rejoin(const fam *f, int ssm) {
+static void check_rejoin(const fam *f, int ssm, int all) {
     static const char *const names[] = {"vb", "vb2"};
     mcrx_context *ctx = mcrx_context_new();
     mcrx_subscription_config cfg;
@@ -326,8 +328,12 @@ static void check_rejoin(const fam *f, int ssm) {
     if (!f->v6)
         sh("sysctl -qw net.ipv4.igmp_max_memberships=2");
     assert_int_equal(mcrx_subscription_config_parse(&cfg, group, port, ssm ? f->s2 : NULL, NULL), 0);
-    cfg.interfaces = names;
-    cfg.ninterfaces = 2;
+    if (all) {
+        cfg.interface_flags = MCRX_IFSET_ALL; /* vb2 is followed once ALL found it */
+    } else {
+        cfg.interfaces = names;
+        cfg.ninterfaces = 2;
+    }
     assert_int_equal(mcrx_context_add(ctx, &cfg, &id), 0);
     assert_int_equal(mcrx_context_join_subscription(ctx, id), 0);
     resume_ms(ctx, f, group, port, th_rx_ifindex("vb2"), th_now_ms());
@@ -344,8 +350,9 @@ static void check_rejoin(const fam *f, int ssm) {
         ev = wait_event(ctx, MCRX_IFEVENT_JOINED, "vb2");
         assert_int_equal(ev.interface_index, now);
         ms = resume_ms(ctx, f, group, port, now, ms);
-        fprintf(stderr, "test_ifset: IPv%d %s re-created vb2 (index %u -> %u): delivery resumed "
-                        "in %lld ms\n", f->v6 ? 6 : 4, ssm ? "SSM" : "ASM", old, now, ms);
+        fprintf(stderr, "test_ifset: IPv%d %s%s re-created vb2 (index %u -> %u): delivery resumed "
+                        "in %lld ms\n", f->v6 ? 6 : 4, ssm ? "SSM" : "ASM", all ? " ALL" : "", old,
+                now, ms);
         assert_true(ms <= TH_WAIT_MS);
         assert_true(kernel_member(f->v6, "vb2", hex));
     }
@@ -372,6 +379,11 @@ static void check_rejoin(const fam *f, int ssm) {
     assert_int_equal(m.interface_losses, f->v6 ? 4 : 3);
     assert_int_equal(m.interface_rejoins, f->v6 ? 4 : 3);
     expect_interfaces(ctx, id, names, 2);
+    /* vb2 gone with no receive since (not looked at): the leave still
+     * succeeds, and vb's membership goes. */
+    sh("ip link del vb2");
+    assert_int_equal(mcrx_context_leave_subscription(ctx, id), 0);
+    make_vb2();
     /* Removed: nothing of it is left in the kernel. */
     assert_int_equal(mcrx_context_remove_subscription(ctx, id), 0);
     assert_false(kernel_member(f->v6, "vb2", hex));
@@ -381,10 +393,12 @@ static void check_rejoin(const fam *f, int ssm) {
         sh("sysctl -qw net.ipv4.igmp_max_memberships=20");
 }
 
-static void rejoin_v4_asm(void **st) { (void)st; check_rejoin(&V4, 0); }
-static void rejoin_v4_ssm(void **st) { (void)st; check_rejoin(&V4, 1); }
-static void rejoin_v6_asm(void **st) { (void)st; check_rejoin(&V6, 0); }
-static void rejoin_v6_ssm(void **st) { (void)st; check_rejoin(&V6, 1); }
+static void rejoin_v4_asm(void **st) { (void)st; check_rejoin(&V4, 0, 0); }
+static void rejoin_v4_ssm(void **st) { (void)st; check_rejoin(&V4, 1, 0); }
+static void rejoin_v6_asm(void **st) { (void)st; check_rejoin(&V6, 0, 0); }
+static void rejoin_v6_ssm(void **st) { (void)st; check_rejoin(&V6, 1, 0); }
+static void rejoin_v4_all(void **st) { (void)st; check_rejoin(&V4, 0, 1); }
+static void rejoin_v6_all(void **st) { (void)st; check_rejoin(&V6, 0, 1); }
 
 /* ALL gains a link that appears after the join. */
 static void all_gains(void **st) {
@@ -444,6 +458,7 @@ int main(void) {
         cmocka_unit_test(all_v4),        cmocka_unit_test(all_v6),
         cmocka_unit_test(rejoin_v4_asm), cmocka_unit_test(rejoin_v4_ssm),
         cmocka_unit_test(rejoin_v6_asm), cmocka_unit_test(rejoin_v6_ssm),
+        cmocka_unit_test(rejoin_v4_all), cmocka_unit_test(rejoin_v6_all),
         cmocka_unit_test(all_gains),     cmocka_unit_test(limit_planned),
     };
     th_init();
