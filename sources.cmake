@@ -28,6 +28,7 @@ set(MCRX_LINUX_SOURCES
   src/platform/linux_proc.c
   src/platform/linux_raw.c
   src/platform/linux_udp.c
+  src/platform/linux_uring.c
   src/platform/linux_wakeup.c
   src/platform/poller_epoll.c
   src/platform/poller_list.c

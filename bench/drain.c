@@ -18,6 +18,11 @@
  *                   group (ours); drained with recvmmsg. What differs is the
  *                   kernel's delivery cost, seen as the sender's rate.
  *         uv        mcrx-core-uv: a context receiver on a libuv loop, callback per datagram
+ *         uring-raw an io_uring multishot recvmsg loop written against liburing (provided
+ *                   buffer ring of 256 x 2 KiB, sender addresses fetched): the second
+ *                   anchor, the kernel's io_uring path without the library
+ *         uring-MODE  a library mode (uring-batch, uring-sub, uring-poll, ...) on a
+ *                   context made with MCRX_BACKEND_IO_URING (128 buffers of 2 KiB)
  *         A "-lean" suffix on a library mode (sub-lean, ctx-lean, batch-lean) turns
  *         off the per-datagram pktinfo report (rx_options = 0). A "-nocount"
  *         suffix only labels a run of a drain built with MCRX_COUNTERS=OFF.
@@ -49,6 +54,9 @@
 #include <mcrx/mcrx.h>
 #ifdef MCRX_BENCH_UV
 #include <mcrx/mcrx_uv.h>
+#endif
+#ifdef MCRX_BENCH_URING
+#include <liburing.h>
 #endif
 
 /* ---- allocation counter ---- */
@@ -119,8 +127,80 @@ static int plain_socket(const char *group, uint16_t port) {
     return plain_socket_at(group, port, 0, 1);
 }
 
-#ifdef MCRX_BENCH_UV
+/* ---- the hand-written io_uring loop ---- */
+#ifdef MCRX_BENCH_URING
+#define URING_BUFS 256
+/* What a careful program does with liburing 2.3 alone: one multishot
+ * recvmsg with the sender's address into a provided buffer ring it
+ * registers itself, each completion's buffer given back at once, re-armed
+ * when the request ends (ENOBUFS). */
+static long uring_raw_drain(int fd) {
+    static unsigned char bufs[URING_BUFS][SLOT + 64];
+    struct io_uring ring;
+    struct io_uring_params p;
+    struct io_uring_buf_reg reg;
+    struct io_uring_buf_ring *br;
+    struct msghdr mh;
+    long n = 0;
+    int armed = 0, i, mask = io_uring_buf_ring_mask(URING_BUFS);
+    memset(&p, 0, sizeof p);
+    p.flags = IORING_SETUP_CQSIZE;
+    p.cq_entries = URING_BUFS * 2;
+    if (io_uring_queue_init_params(8, &ring, &p) < 0)
+        die("uring-raw", "io_uring_queue_init");
+    if (posix_memalign((void **)&br, 4096, URING_BUFS * sizeof(struct io_uring_buf)) != 0)
+        die("uring-raw", "posix_memalign");
+    memset(&reg, 0, sizeof reg);
+    reg.ring_addr = (unsigned long)br;
+    reg.ring_entries = URING_BUFS;
+    reg.bgid = 0;
+    if (io_uring_register_buf_ring(&ring, &reg, 0) < 0)
+        die("uring-raw", "io_uring_register_buf_ring");
+    io_uring_buf_ring_init(br);
+    for (i = 0; i < URING_BUFS; i++)
+        io_uring_buf_ring_add(br, bufs[i], sizeof bufs[i], (unsigned short)i, mask, i);
+    io_uring_buf_ring_advance(br, URING_BUFS);
+    memset(&mh, 0, sizeof mh);
+    mh.msg_namelen = sizeof(struct sockaddr_in6);
+    for (;;) {
+        struct io_uring_cqe *cqe;
+        unsigned head, seen = 0;
+        int back = 0;
+        if (!armed) {
+            struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+            io_uring_prep_recvmsg_multishot(sqe, fd, &mh, MSG_TRUNC);
+            sqe->flags |= IOSQE_BUFFER_SELECT;
+            sqe->buf_group = 0;
+            io_uring_submit(&ring);
+            armed = 1;
+        }
+        io_uring_for_each_cqe(&ring, head, cqe) {
+            seen++;
+            if (!(cqe->flags & IORING_CQE_F_MORE))
+                armed = 0;
+            if (cqe->res >= 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
+                unsigned short bid = (unsigned short)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+                struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(bufs[bid], cqe->res, &mh);
+                if (o != NULL)
+                    n++;
+                io_uring_buf_ring_add(br, bufs[bid], sizeof bufs[bid], bid, mask, back++);
+            }
+        }
+        if (seen > 0) {
+            io_uring_buf_ring_advance(br, back);
+            io_uring_cq_advance(&ring, seen);
+        } else if (queued(fd) == 0 && armed) {
+            break;
+        }
+    }
+    io_uring_queue_exit(&ring);
+    free(br);
+    return n;
+}
+#endif
+
 /* ---- the libuv mode ---- */
+#ifdef MCRX_BENCH_UV
 static long uv_count;
 static int uv_fd;
 static void on_uv(mcrx_uv_receiver *r, int status, const mcrx_datagram *dg, void *user) {
@@ -162,7 +242,7 @@ static void on_packet(const McrxPacketView *p, void *user) {
 int main(int argc, char **argv) {
     const char *mode, *group, *ready;
     char base[32];
-    int lean = 0;
+    int lean = 0, uring = 0;
     uint16_t port;
     long count, k, received = 0, i;
     static unsigned char arena[BATCH * SLOT];
@@ -185,6 +265,10 @@ int main(int argc, char **argv) {
         base[strlen(base) - 5] = '\0';
         lean = 1;
     }
+    if (!strncmp(base, "uring-", 6) && strcmp(base, "uring-raw")) {
+        memmove(base, base + 6, strlen(base + 6) + 1);
+        uring = 1;
+    }
     group = argv[2];
     port = (uint16_t)atoi(argv[3]);
     count = atol(argv[4]);
@@ -199,7 +283,8 @@ int main(int argc, char **argv) {
     sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-    if (!strcmp(mode, "naive") || !strncmp(mode, "recvmmsg", 8) || !strcmp(mode, "recvmsg-pktinfo")) {
+    if (!strcmp(mode, "naive") || !strncmp(mode, "recvmmsg", 8) || !strcmp(mode, "recvmsg-pktinfo") ||
+        !strcmp(mode, "uring-raw")) {
         fd = plain_socket(group, port);
     } else if (!strncmp(mode, "kernel-", 7)) {
         int bind_group = !strcmp(mode, "kernel-group");
@@ -214,7 +299,18 @@ int main(int argc, char **argv) {
         mode = "recvmmsg"; /* drained like the ceiling */
     } else {
         uint64_t id = 0, active_id = 0;
-        ctx = mcrx_context_new();
+        if (uring) {
+            mcrx_context_options o;
+            mcrx_context_options_init(&o);
+            o.backend = MCRX_BACKEND_IO_URING;
+            o.no_fallback = 1;
+            o.ring_buffer_bytes = SLOT;
+            ctx = mcrx_context_new_with_options(&o);
+            if (ctx == NULL)
+                die("io_uring context", mcrx_last_error());
+        } else {
+            ctx = mcrx_context_new();
+        }
         t0 = now();
         for (i = 0; i < k; i++) {
             char g[32];
@@ -302,6 +398,12 @@ int main(int argc, char **argv) {
             }
             received += r;
         }
+    } else if (!strcmp(mode, "uring-raw")) {
+#ifdef MCRX_BENCH_URING
+        received = uring_raw_drain(fd);
+#else
+        die("mode", "uring-raw: built without liburing");
+#endif
     } else if (!strcmp(mode, "uv")) {
 #ifdef MCRX_BENCH_UV
         uv_loop_t loop;
@@ -323,7 +425,7 @@ int main(int argc, char **argv) {
 #else
         die("mode", "uv: built without libuv");
 #endif
-    } else if (!strcmp(mode, "thread")) {
+    } else if (!strcmp(base, "thread")) {
         thread_target = count;
         if (mcrx_context_start(ctx, on_packet, NULL, 0))
             die("start", mcrx_context_last_error(ctx));
@@ -341,7 +443,7 @@ int main(int argc, char **argv) {
         pthread_mutex_unlock(&mu);
         mcrx_context_stop(ctx);
         received = thread_count;
-    } else if (!strcmp(mode, "poll")) {
+    } else if (!strcmp(base, "poll")) {
         for (;;) {
             size_t got = 0;
             if (mcrx_context_poll(ctx, BATCH, on_polled, NULL, &got))

@@ -25,7 +25,8 @@ set -eu
 #   gcc-mingw-w64-x86-64 mingw-w64-x86-64-dev
 #                             make windows: the Windows DLL and tools (cross build)
 #   wine64                    runs the Windows programs in make check
-PACKAGES="cmake make gcc pkg-config libmnl-dev libcmocka-dev iproute2 util-linux procps tshark iperf socat libuv1-dev libjansson-dev valgrind python3-dev python3-setuptools python3-pip python3-venv python3-pytest python3-wheel-whl python3-setuptools-whl python3-pip-whl locales clang nftables gcc-mingw-w64-x86-64 mingw-w64-x86-64-dev wine64"
+#   liburing-dev              the io_uring receive backend (Linux >= 6.0)
+PACKAGES="cmake make gcc pkg-config libmnl-dev libcmocka-dev iproute2 util-linux procps tshark iperf socat libuv1-dev libjansson-dev valgrind python3-dev python3-setuptools python3-pip python3-venv python3-pytest python3-wheel-whl python3-setuptools-whl python3-pip-whl locales clang nftables gcc-mingw-w64-x86-64 mingw-w64-x86-64-dev wine64 liburing-dev"
 
 missing=""
 if ! command -v dpkg-query >/dev/null 2>&1; then

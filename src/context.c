@@ -25,8 +25,60 @@ mcrx_context *mcrx__context_new_with(const mcrx__backend *backend, int socket_li
     return ctx;
 }
 
+void mcrx_context_options_init(mcrx_context_options *opts) {
+    if (opts == NULL)
+        return;
+    memset(opts, 0, sizeof *opts);
+    opts->version = MCRX_CONTEXT_OPTIONS_VERSION;
+    opts->backend = MCRX_BACKEND_UDP;
+    opts->ring_buffers = 128;
+    opts->ring_buffer_bytes = 65536;
+}
+
+mcrx_context *mcrx_context_new_with_options(const mcrx_context_options *opts) {
+    const mcrx__backend *be = &mcrx__udp_backend, *owned = NULL;
+    mcrx__err *err = mcrx__tls_err();
+    mcrx_context *ctx;
+    if (opts == NULL || opts->version != MCRX_CONTEXT_OPTIONS_VERSION ||
+        opts->backend > MCRX_BACKEND_IO_URING) {
+        mcrx__err_set(err, MCRX_ERROR_INVALID_ARGUMENT, 0,
+                      "opts is required, set by mcrx_context_options_init, with a known backend");
+        return NULL;
+    }
+    if (opts->backend == MCRX_BACKEND_IO_URING) {
+        mcrx_error rc = mcrx__plat_uring_backend(opts->ring_buffers, opts->ring_buffer_bytes,
+                                                 &owned, err);
+        if (rc == MCRX_ERROR_NOT_SUPPORTED && !opts->no_fallback)
+            owned = NULL; /* the UDP backend; mcrx_context_backend tells */
+        else if (rc != 0)
+            return NULL;
+        if (owned != NULL)
+            be = owned;
+    }
+    ctx = mcrx__context_new_with(be, 0);
+    if (ctx == NULL) {
+        mcrx__plat_uring_backend_free(owned);
+        return NULL;
+    }
+    ctx->owned_backend = owned;
+    ctx->poller->restart_interrupted = owned != NULL;
+    mcrx__err_clear(err);
+    return ctx;
+}
+
 mcrx_context *mcrx_context_new(void) {
+    const char *want = getenv("MCRX_BACKEND");
+    if (want != NULL && strcmp(want, "io_uring") == 0) {
+        mcrx_context_options o;
+        mcrx_context_options_init(&o);
+        o.backend = MCRX_BACKEND_IO_URING;
+        return mcrx_context_new_with_options(&o);
+    }
     return mcrx__context_new_with(&mcrx__udp_backend, 0);
+}
+
+const char *mcrx_context_backend(const mcrx_context *ctx) {
+    return ctx != NULL ? ctx->backend->name : NULL;
 }
 
 void mcrx_context_free(mcrx_context *ctx) {
@@ -46,6 +98,7 @@ void mcrx_context_free(mcrx_context *ctx) {
     free(ctx->by_sock);
     mcrx__ifset_close(ctx);
     ctx->poller->ops->close(ctx->poller);
+    mcrx__plat_uring_backend_free(ctx->owned_backend);
     mcrx__mutex_destroy(&ctx->lock);
     free(ctx);
 }

@@ -129,6 +129,8 @@ struct McrxContext {
     mcrx__err err;
     uint64_t next_id;
     const mcrx__backend *backend; /* for the subscriptions it opens */
+    /* An io_uring backend made for this context (freed with it), or NULL. */
+    const mcrx__backend *owned_backend;
     mcrx_subscription **subs;  /* ascending id */
     size_t nsubs, capsubs;
     mcrx_subscription **by_cfg; /* capsubs buckets, chained by config hash */

@@ -9,6 +9,8 @@ set -euo pipefail
 src=$1 lib=$2
 cc=${CC:-cc}
 extra=${MCRX_CONSUMER_FLAGS:-}
+# What the static library needs besides (pkg-config's Libs.private: -luring).
+libs=${MCRX_CONSUMER_LIBS:-}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 n=0
@@ -35,7 +37,7 @@ done
 for f in "$work"/*.c; do
   [ -e "$f" ] || continue
   grep -q 'int main' "$f" || continue
-  if ! "$cc" -std=gnu11 -Wall -Wextra -Werror $extra -I"$src/include" -o "${f%.c}" "$f" "$lib" -lpthread -lmnl; then
+  if ! "$cc" -std=gnu11 -Wall -Wextra -Werror $extra -I"$src/include" -o "${f%.c}" "$f" "$lib" $libs -lpthread -lmnl; then
     echo "docs-test: $(basename "$f") does not compile"
     exit 1
   fi

@@ -32,6 +32,20 @@ void th_init(void) {
     own_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
     if (sender_ns < 0 || own_ns < 0)
         die("open namespace");
+    /* The suites run again with MCRX_BACKEND=io_uring (tests/CMakeLists.txt):
+     * a silent fallback to the UDP backend would make that run prove
+     * nothing, so it is a failure here. */
+    s = getenv("MCRX_BACKEND");
+    if (s != NULL && *s != '\0') {
+        mcrx_context *ctx = mcrx_context_new();
+        const char *got = ctx != NULL ? mcrx_context_backend(ctx) : "(no context)";
+        if (strcmp(got, s) != 0) {
+            fprintf(stderr, "harness: MCRX_BACKEND=%s but the context uses %s\n", s, got);
+            exit(1);
+        }
+        fprintf(stderr, "harness: contexts use the %s backend\n", got);
+        mcrx_context_free(ctx);
+    }
 }
 
 static void enter(int ns) {

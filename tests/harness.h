@@ -22,7 +22,8 @@
 /* Deadline for every wait in the tests. */
 #define TH_WAIT_MS 2000
 
-/* Fails (exit 1) unless the sender namespace is known; call first in main. */
+/* Fails (exit 1) unless the sender namespace is known, or when MCRX_BACKEND
+ * names a backend contexts do not get; call first in main. */
 void th_init(void);
 
 /* Interface index of a receiver interface ("vb", "vb2"). */

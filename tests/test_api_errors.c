@@ -439,6 +439,35 @@ static void context_calls_refuse_null_and_unknown_ids(void **state) {
 
     VOID_CALL(W(mcrx_context_free)(NULL));
     SAME(W(mcrx_context_subscription_count)(NULL), 0);
+    {
+        /* Backend choice: NULL, uninitialised, unknown or out-of-range
+         * options are refused on the thread's slot; the defaults are UDP. */
+        mcrx_context_options o;
+        mcrx_context *c;
+        VOID_CALL(W(mcrx_context_options_init)(NULL));
+        SAME(W(mcrx_context_backend)(NULL), NULL);
+        SAME(strcmp(mcrx_context_backend(f.ctx), "udp"), 0);
+        reset_thread();
+        SAME(W(mcrx_context_new_with_options)(NULL), NULL);
+        check_failure("mcrx_context_new_with_options(NULL)", mcrx_last_error_code(),
+                      MCRX_ERROR_INVALID_ARGUMENT, mcrx_last_error());
+        memset(&o, 0, sizeof o);
+        reset_thread();
+        SAME(mcrx_context_new_with_options(&o), NULL);
+        check_failure("mcrx_context_new_with_options(version 0)", mcrx_last_error_code(),
+                      MCRX_ERROR_INVALID_ARGUMENT, mcrx_last_error());
+        mcrx_context_options_init(&o);
+        o.backend = 9;
+        reset_thread();
+        SAME(mcrx_context_new_with_options(&o), NULL);
+        check_failure("mcrx_context_new_with_options(backend 9)", mcrx_last_error_code(),
+                      MCRX_ERROR_INVALID_ARGUMENT, mcrx_last_error());
+        mcrx_context_options_init(&o);
+        c = mcrx_context_new_with_options(&o);
+        SAME(c != NULL, 1);
+        SAME(strcmp(mcrx_context_backend(c), "udp"), 0);
+        mcrx_context_free(c);
+    }
     SAME(W(mcrx_context_fd)(NULL), MCRX_SOCK_INVALID);
     {
         mcrx_sock socks[2];

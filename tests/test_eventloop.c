@@ -234,8 +234,15 @@ static void socket_list_names_the_joined_sockets_and_wakes_per_family(void **sta
     assert_int_equal(n, 2);
     assert_int_equal(mcrx_context_sockets(ctx, socks, 4, &n), 0);
     assert_int_equal(n, 2);
-    assert_true(socks[0] == mcrx_subscription_sock(mcrx_context_get_subscription(ctx, a)));
-    assert_true(socks[1] == mcrx_subscription_sock(mcrx_context_get_subscription(ctx, b)));
+    if (strcmp(mcrx_context_backend(ctx), "io_uring") != 0) {
+        assert_true(socks[0] == mcrx_subscription_sock(mcrx_context_get_subscription(ctx, a)));
+        assert_true(socks[1] == mcrx_subscription_sock(mcrx_context_get_subscription(ctx, b)));
+    } else {
+        /* The rings' fds, which the datagrams make readable, not the sockets. */
+        assert_true(socks[0] >= 0 && socks[1] >= 0 && socks[0] != socks[1]);
+        assert_true(socks[0] != mcrx_subscription_sock(mcrx_context_get_subscription(ctx, a)));
+        assert_true(socks[1] != mcrx_subscription_sock(mcrx_context_get_subscription(ctx, b)));
+    }
     for (i = 0; i < 2; i++) {
         p[i].fd = (int)socks[i];
         p[i].events = POLLIN;
@@ -260,7 +267,7 @@ static void socket_list_names_the_joined_sockets_and_wakes_per_family(void **sta
     assert_int_equal(mcrx_context_leave_subscription(ctx, a), 0);
     assert_int_equal(mcrx_context_sockets(ctx, socks, 4, &n), 0);
     assert_int_equal(n, 1);
-    assert_true(socks[0] == mcrx_subscription_sock(mcrx_context_get_subscription(ctx, b)));
+    assert_true(socks[0] == (mcrx_sock)p[1].fd); /* b's, as listed before */
     assert_int_equal(mcrx_context_remove_subscription(ctx, b), 0);
     assert_int_equal(mcrx_context_sockets(ctx, socks, 4, &n), 0);
     assert_int_equal(n, 0);

@@ -280,6 +280,19 @@ static void socket_closed_underneath_is_reported(void **state) {
     (void)state;
     assert_int_equal(mcrx_context_take_subscription(ctx, id, &sub), 0);
     close((int)mcrx_subscription_sock(sub));
+    if (strcmp(mcrx_context_backend(ctx), "io_uring") == 0) {
+        /* The ring's armed request holds its own reference to the socket:
+         * closing the number does not end it, so nothing is reported (the
+         * documented difference of that backend). */
+        assert_int_equal(mcrx_subscription_wait(sub, 100, &ready), 0);
+        assert_int_equal(ready, 0);
+        mcrx_datagram_init(&dg, buf, sizeof buf);
+        assert_int_equal(mcrx_subscription_recv(sub, &dg, &got), 0);
+        assert_int_equal(got, 0);
+        mcrx_subscription_free(sub);
+        mcrx_context_free(ctx);
+        return;
+    }
     assert_int_equal(mcrx_subscription_wait(sub, 1000, &ready), MCRX_STATUS_ERROR);
     assert_int_equal(ready, 0);
     assert_int_equal(mcrx_subscription_last_error_code(sub), MCRX_ERROR_RECEIVE_FAILED);

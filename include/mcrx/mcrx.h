@@ -410,6 +410,72 @@ typedef struct McrxSubscription mcrx_subscription;
 typedef intptr_t mcrx_sock;
 #define MCRX_SOCK_INVALID ((mcrx_sock)-1)
 
+/*
+ * Receive backends. Every backend keeps the same API, sockets, memberships,
+ * isolation and counters; they differ in how datagrams get from the kernel
+ * into the caller's slots.
+ * - MCRX_BACKEND_UDP: the default; recvmmsg on each subscription's socket
+ *   straight into the caller's slots.
+ * - MCRX_BACKEND_IO_URING (Linux 6.0 and later, built with liburing): each
+ *   subscription gets an io_uring with a multishot recvmsg on its socket,
+ *   into ring_buffers kernel-provided buffers of ring_buffer_bytes payload
+ *   room each, then copied into the caller's slots. A datagram larger than
+ *   the room is delivered truncated (MCRX_DATAGRAM_TRUNCATED, wire_len the
+ *   datagram's size), as one larger than the caller's slot; the default
+ *   room (65536) holds any UDP datagram. The buffers are address space
+ *   (about ring_buffers x ring_buffer_bytes per subscription) faulted in
+ *   only where datagrams land. What the context waits on
+ *   (mcrx_context_sockets, mcrx_subscription_wait) is the ring's fd;
+ *   mcrx_subscription_sock is still the UDP socket. Two differences: a
+ *   signal does not cut mcrx_context_wait short (the ring's completions
+ *   interrupt waits the same way, so an interrupted wait goes on to its
+ *   deadline), and closing the UDP socket behind the library's back is not
+ *   reported (the armed request holds its own reference to it). Opt-in:
+ *   see docs/performance.md for what it measures against the UDP backend.
+ */
+typedef enum mcrx_backend_kind {
+    MCRX_BACKEND_UDP = 0,
+    MCRX_BACKEND_IO_URING = 1
+} mcrx_backend_kind;
+
+#define MCRX_CONTEXT_OPTIONS_VERSION 1
+
+typedef struct mcrx_context_options {
+    uint32_t version;           /* set by init */
+    uint32_t backend;           /* mcrx_backend_kind; init: MCRX_BACKEND_UDP */
+    /* 1: fail with NOT_SUPPORTED instead of falling back to the UDP backend
+     * where the asked-for backend is unavailable. init: 0. */
+    uint32_t no_fallback;
+    uint32_t ring_buffers;      /* io_uring: buffers per subscription, a power of two up to 32768; init 128 */
+    uint32_t ring_buffer_bytes; /* io_uring: payload room of each, 1 to 1048576; init 65536 */
+} mcrx_context_options;
+
+/* Fills opts with the defaults above (UDP backend) and the version. */
+MCRX_EXTERN void mcrx_context_options_init(mcrx_context_options *opts);
+
+/*
+ * A context whose subscriptions use the backend opts asks for. Where it is
+ * unavailable (io_uring: another OS, a build without liburing, or the kernel
+ * refuses io_uring_setup: ENOSYS, or EPERM from the sysctl
+ * kernel.io_uring_disabled or a seccomp profile, as in many containers) the
+ * context uses the UDP backend instead, and mcrx_context_backend says so;
+ * with no_fallback it returns NULL instead. Returns NULL with the thread's
+ * last error (mcrx_last_error_code) set: INVALID_ARGUMENT (opts NULL, not
+ * initialised, an unknown backend, ring sizes out of range),
+ * NOT_SUPPORTED (no_fallback), OUT_OF_MEMORY, SOCKET_CREATE_FAILED.
+ *
+ * mcrx_context_new reads the environment variable MCRX_BACKEND once per
+ * call: "io_uring" makes it mcrx_context_new_with_options with that backend
+ * (and the other defaults, falling back as above); unset, empty or "udp",
+ * the UDP backend. It is how a program (and the test suite) is switched to
+ * io_uring without a rebuild.
+ */
+MCRX_EXTERN mcrx_context *mcrx_context_new_with_options(const mcrx_context_options *opts);
+
+/* The name of the backend ctx's subscriptions use: "udp" or "io_uring"
+ * (what a fallback chose); NULL for a NULL ctx. */
+MCRX_EXTERN const char *mcrx_context_backend(const mcrx_context *ctx);
+
 /* Precise kind of the context's last failure (MCRX_ERROR_NONE after success). */
 MCRX_EXTERN mcrx_error mcrx_context_last_error_code(const mcrx_context *ctx);
 /* errno of the last failure when the OS refused, else 0. */

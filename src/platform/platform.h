@@ -185,6 +185,21 @@ typedef struct mcrx__backend {
 /* The platform's UDP socket backend: the default of every context. */
 extern const mcrx__backend mcrx__udp_backend;
 
+/*
+ * The io_uring backend (Linux, linux_uring.c): the UDP backend's sockets and
+ * memberships, received by a multishot recvmsg into nbufs (a power of two)
+ * kernel-provided buffers of room payload bytes each, per endpoint. Checks
+ * that the kernel lets this process set up a ring at all and returns a
+ * backend to give to mcrx__context_new_with, freed with
+ * mcrx__plat_uring_backend_free once no endpoint uses it.
+ * NOT_SUPPORTED when it does not (built without liburing, another OS,
+ * io_uring refused by the sysctl kernel.io_uring_disabled or a seccomp
+ * profile): the caller falls back to mcrx__udp_backend.
+ */
+mcrx_error mcrx__plat_uring_backend(unsigned nbufs, size_t room, const mcrx__backend **out,
+                                    struct mcrx__err *err);
+void mcrx__plat_uring_backend_free(const mcrx__backend *be);
+
 /* ---- readiness ------------------------------------------------------------------- */
 
 /* What a poller reports as ready. */
@@ -219,6 +234,12 @@ typedef struct mcrx__poller_ops {
 
 struct mcrx__poller {
     const mcrx__poller_ops *ops;
+    /* 1: a wait interrupted without a readiness goes on to its deadline
+     * instead of returning nothing ready. io_uring runs a ring's
+     * completions as task work of the thread that armed it, which cuts
+     * that thread's epoll_wait short (EINTR) with no signal sent; the
+     * contexts of that backend set it. */
+    int restart_interrupted;
 };
 
 /* The platform's best poller (epoll on Linux). */

@@ -76,9 +76,22 @@ static mcrx_error ep_wait(mcrx__poller *p, mcrx__watch *extra, mcrx__watch **rea
     }
     if (max <= 0)
         return 0;
-    do
-        r = epoll_wait(e->fd, evs, max, timeout_ms);
-    while (r < 0 && errno == EINTR && timeout_ms == 0);
+    {
+        int64_t deadline = timeout_ms > 0 ? mcrx__mono_ns() + (int64_t)timeout_ms * 1000000 : 0;
+        for (;;) {
+            r = epoll_wait(e->fd, evs, max, timeout_ms);
+            if (r >= 0 || errno != EINTR || (timeout_ms != 0 && !p->restart_interrupted))
+                break;
+            if (timeout_ms > 0) {
+                int64_t left = deadline - mcrx__mono_ns();
+                if (left <= 0) {
+                    r = 0;
+                    break;
+                }
+                timeout_ms = (int)((left + 999999) / 1000000);
+            }
+        }
+    }
     if (r < 0) {
         if (errno == EINTR)
             return 0; /* a signal: nothing ready */

@@ -501,3 +501,17 @@ const mcrx__backend mcrx__udp_backend = {
     udp_wait_handle,
     udp_close,
 };
+
+/* No io_uring on Windows: contexts asking for it fall back to this UDP
+ * backend (platform.h). */
+mcrx_error mcrx__plat_uring_backend(unsigned nbufs, size_t room, const mcrx__backend **out,
+                                    mcrx__err *err) {
+    (void)nbufs;
+    (void)room;
+    *out = NULL;
+    return mcrx__fail(err, MCRX_ERROR_NOT_SUPPORTED, 0, "io_uring: a Linux interface");
+}
+
+void mcrx__plat_uring_backend_free(const mcrx__backend *be) {
+    (void)be;
+}
