@@ -201,8 +201,7 @@ static void check_set(const fam *f, int ssm, int all) {
         size_t n = 0;
         assert_int_equal(mcrx_context_sockets(ctx, socks, 4, &n), 0);
         assert_int_equal(n, 2);
-        assert_int_equal(socks[0], mcrx_subscription_sock(mcrx_context_get_subscription(ctx, id)));
-        assert_true(socks[1] >= 0 && socks[1] != socks[0]);
+        assert_true(socks[0] >= 0 && socks[1] >= 0 && socks[1] != socks[0]);
     }
     th_settle();
     send_n(s1, group, port, N);
