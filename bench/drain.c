@@ -1,7 +1,7 @@
 /*
  * Benchmark receiver: measures how fast a full socket queue is emptied.
  *
- * usage: drain MODE GROUP PORT COUNT K READY_FILE
+ * usage: drain MODE GROUP PORT COUNT K READY_FILE [FIRST]
  *   MODE  naive     recvfrom loop on a plain socket (baseline 1)
  *         recvmmsg  recvmmsg(64) loop written against the kernel (baseline 2, the ceiling)
  *         recvmmsg-bare  the same without the sender addresses (for reference)
@@ -96,6 +96,24 @@ static int queued(int fd) {
 static void die(const char *what, const char *detail) {
     fprintf(stderr, "drain: %s: %s\n", what, detail);
     exit(1);
+}
+
+/* The library's socket bound to group:port, found by its address: asking
+ * mcrx_subscription_sock for it would turn fetching ahead off (the caller
+ * would be watching the raw socket). Used only to see the queue's length. */
+static int socket_bound_to(const char *group, uint16_t port) {
+    struct in_addr g;
+    int fd;
+    inet_pton(AF_INET, group, &g);
+    for (fd = 3; fd < 65536; fd++) {
+        struct sockaddr_in sin;
+        socklen_t len = sizeof sin;
+        if (getsockname(fd, (struct sockaddr *)&sin, &len) == 0 && sin.sin_family == AF_INET &&
+            sin.sin_port == htons(port) && sin.sin_addr.s_addr == g.s_addr)
+            return fd;
+    }
+    die("active socket", "no socket bound to the group");
+    return -1;
 }
 
 static void force_rcvbuf(int fd) {
@@ -251,7 +269,8 @@ int main(int argc, char **argv) {
     mcrx_subscription *active = NULL;
     int fd = -1, sig;
     sigset_t set;
-    double t0, t1, c0, c1, join_s = 0, leave_s = 0;
+    double t0, t1, c0, c1, join_s = 0, leave_s = 0, join_cpu = 0, free_s = 0;
+    long first = 0;
     long a0, a1;
     FILE *f;
 
@@ -274,6 +293,10 @@ int main(int argc, char **argv) {
     count = atol(argv[4]);
     k = atol(argv[5]);
     ready = argv[6];
+    /* Several drains on one port (join.sh, K above one process's open-file
+     * limit) take distinct idle groups: FIRST is this one's first index. */
+    if (argc > 7)
+        first = atol(argv[7]);
 
     {
         struct rlimit rl = {(rlim_t)k + 256, (rlim_t)k + 256};
@@ -312,25 +335,37 @@ int main(int argc, char **argv) {
             ctx = mcrx_context_new();
         }
         t0 = now();
+        c0 = cpu();
         for (i = 0; i < k; i++) {
             char g[32];
+            long gi = first + i;
             if (i == k - 1)
                 snprintf(g, sizeof g, "%s", group);
             else
-                snprintf(g, sizeof g, "239.100.%ld.%ld", (i / 250) % 256, i % 250 + 1);
+                snprintf(g, sizeof g, "239.%ld.%ld.%ld", 100 + gi / 64000, (gi / 250) % 256,
+                         gi % 250 + 1);
             mcrx_subscription_config cfg;
             mcrx_subscription_config_parse(&cfg, g, port, NULL, NULL);
             if (lean)
                 cfg.rx_options = 0;
+            if (i == k - 1)
+                cfg.rcvbuf_bytes = RCVBUF; /* the library forces it (SO_RCVBUFFORCE) as root */
             if (mcrx_context_add(ctx, &cfg, &id) || mcrx_context_join_subscription(ctx, id))
                 die("add/join", mcrx_context_last_error(ctx));
             if (i == k - 1)
                 active_id = id;
         }
         join_s = now() - t0;
+        join_cpu = cpu() - c0;
         active = mcrx_context_get_subscription(ctx, active_id);
-        fd = (int)mcrx_subscription_sock(active);
-        force_rcvbuf(fd);
+        /* Not through mcrx_subscription_sock: a caller that asks for the raw
+         * socket turns fetching ahead off for it (it would watch the socket). */
+        {
+            size_t got_buf = 0;
+            if (mcrx_subscription_rcvbuf(active, &got_buf) != 0 || got_buf < (size_t)RCVBUF)
+                die("receive buffer", "the library did not get SO_RCVBUFFORCE (needs CAP_NET_ADMIN)");
+        }
+        fd = socket_bound_to(group, (uint16_t)port);
     }
     mcrx_datagrams_init(dgs, BATCH, arena, SLOT, NULL);
 
@@ -476,15 +511,20 @@ int main(int argc, char **argv) {
     a1 = allocs;
     if (ctx != NULL) {
         double l0 = now();
-        for (i = 0; i < (long)mcrx_context_subscription_count(ctx); i++)
+        /* DRAIN_FREE_JOINED=1: no leaves, mcrx_context_free drops them all. */
+        int leave = getenv("DRAIN_FREE_JOINED") == NULL;
+        for (i = 0; leave && i < (long)mcrx_context_subscription_count(ctx); i++)
             mcrx_context_leave_subscription(ctx,
                                             mcrx_subscription_id(mcrx_context_subscription_at(ctx, (size_t)i)));
         leave_s = now() - l0;
+        l0 = now();
         mcrx_context_free(ctx);
+        free_s = now() - l0;
     } else {
         close(fd);
     }
-    printf("mode=%s k=%ld received=%ld seconds=%.6f cpu=%.6f allocs=%ld join_s=%.6f leave_s=%.6f\n",
-           argv[1], k, received, t1 - t0, c1 - c0, a1 - a0, join_s, leave_s);
+    printf("mode=%s k=%ld received=%ld seconds=%.6f cpu=%.6f allocs=%ld join_s=%.6f leave_s=%.6f "
+           "join_cpu_s=%.6f free_s=%.6f\n",
+           argv[1], k, received, t1 - t0, c1 - c0, a1 - a0, join_s, leave_s, join_cpu, free_s);
     return 0;
 }

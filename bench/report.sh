@@ -48,10 +48,13 @@ field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p; s/^$1=\([^ ]*\).*/\1/p" | head -n 1;
     echo
     echo "Python (/usr/bin/python3), the same drain:"
     echo
-    echo "| payload | mode | datagrams/s | loss | CPU s per M datagrams | vs py-recvfrom |"
-    echo "|---|---|---|---|---|---|"
+    echo "| payload | mode | datagrams/s | loss | CPU s per M datagrams | vs py-recvfrom | vs C batch (same run) |"
+    echo "|---|---|---|---|---|---|---|"
     for size in $SIZES; do
       base=""
+      # The C ceiling of recv_batch: drain.c's batch mode at this size, same run.
+      crows=$(grep "mode=batch k=1 " "$results" | grep "size=$size ")
+      cbase=$(echo "$crows" | while read -r l; do [ -n "$l" ] || continue; r=$(echo " $l" | field received); s=$(echo " $l" | field seconds); awk -v r="$r" -v s="$s" 'BEGIN{printf "%.0f\n", r/s}'; done | median)
       for mode in $PY_MODES; do
         rows=$(grep "mode=$mode k=1 " "$results" | grep "size=$size ")
         rate=$(echo "$rows" | while read -r l; do r=$(echo " $l" | field received); s=$(echo " $l" | field seconds); awk -v r="$r" -v s="$s" 'BEGIN{printf "%.0f\n", r/s}'; done | median)
@@ -59,7 +62,8 @@ field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p; s/^$1=\([^ ]*\).*/\1/p" | head -n 1;
         loss=$(echo "$rows" | while read -r l; do r=$(echo " $l" | field received); awk -v r="$r" -v n="$COUNT" 'BEGIN{printf "%d\n", n-r}'; done | median)
         [ "$mode" = py-recvfrom ] && base=$rate
         vs=$(awk -v a="$rate" -v b="${base:-0}" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "-"}')
-        echo "| $size | $mode | $rate | $loss | $cpu | $vs |"
+        vc=$(awk -v a="$rate" -v b="${cbase:-0}" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "-"}')
+        echo "| $size | $mode | $rate | $loss | $cpu | $vs | $vc |"
       done
     done
   fi

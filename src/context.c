@@ -21,6 +21,23 @@ mcrx_context *mcrx__context_new_with(const mcrx__backend *backend, int socket_li
     }
     mcrx__mutex_init(&ctx->lock);
     ctx->backend = backend;
+    /* Fetching ahead needs a handle in the readiness set that stays readable
+     * while datagrams are staged. The socket-list tier has no set of its
+     * own (its callers watch the sockets), and without the handle one-datagram
+     * calls simply do not fetch ahead. */
+    ctx->staged_watch.kind = MCRX__WATCH_STAGED;
+    ctx->staged_watch.handle = MCRX_SOCK_INVALID;
+    if (!socket_list) {
+        mcrx__err ignored;
+        if (mcrx__wakeup_open(&ctx->staged_watch.handle, &ignored) == 0) {
+            if (ctx->poller->ops->add(ctx->poller, &ctx->staged_watch, &ignored) == 0) {
+                ctx->stage_on = 1;
+            } else {
+                mcrx__wakeup_close(ctx->staged_watch.handle);
+                ctx->staged_watch.handle = MCRX_SOCK_INVALID;
+            }
+        }
+    }
     ctx->next_id = 1;
     return ctx;
 }
@@ -90,14 +107,20 @@ void mcrx_context_free(mcrx_context *ctx) {
     for (i = 0; i < MCRX__ATTACH_COUNT_; i++)
         if (ctx->attached[i].free != NULL)
             ctx->attached[i].free(ctx, ctx->attached[i].data);
-    for (i = 0; i < ctx->nsubs; i++)
+    /* Newest first: the kernel keeps an interface's groups in a list with
+     * the newest at its head and walks it to drop a membership, so closing
+     * in that order finds each at once instead of walking K groups K times. */
+    for (i = ctx->nsubs; i-- > 0;)
         mcrx__sub_destroy(ctx->subs[i]);
     free(ctx->subs);
     free(ctx->ready);
     free(ctx->by_cfg);
     free(ctx->by_sock);
     mcrx__ifset_close(ctx);
+    mcrx__stage_free_spares(ctx);
     ctx->poller->ops->close(ctx->poller);
+    if (ctx->staged_watch.handle != MCRX_SOCK_INVALID)
+        mcrx__wakeup_close(ctx->staged_watch.handle);
     mcrx__plat_uring_backend_free(ctx->owned_backend);
     mcrx__mutex_destroy(&ctx->lock);
     free(ctx);
@@ -181,6 +204,10 @@ int mcrx_context_sockets(mcrx_context *ctx, mcrx_sock *socks_out, size_t cap, si
                              "context and count_out are required, and socks_out when cap > 0");
     mcrx__mutex_lock(&ctx->lock);
     mcrx__err_clear(&ctx->err);
+    /* The caller will watch these sockets: datagrams fetched ahead would
+     * not show on them, so one-datagram calls stop fetching ahead. What is
+     * staged already is handed out first; mcrx_context_wait sees it. */
+    ctx->stage_on = 0;
     for (i = 0; i < ctx->nsubs; i++) {
         const mcrx_subscription *sub = ctx->subs[i];
         if (!sub->in_poller)
@@ -482,8 +509,11 @@ static mcrx_subscription *lookup(mcrx_context *ctx, uint64_t id) {
     return ctx->subs[i];
 }
 
-static void unwatch(mcrx_context *ctx, mcrx_subscription *sub) {
+/* keep_staged: a taken or removed subscription takes its staged datagrams
+ * with it; one that left the group drops them, as the attachments do. */
+static void unwatch(mcrx_context *ctx, mcrx_subscription *sub, int keep_staged) {
     size_t i;
+    mcrx__stage_forget(sub, keep_staged);
     /* Datagrams a layer above received and has not handed out yet are
      * dropped with it: none is delivered once it has left. */
     for (i = 0; i < MCRX__ATTACH_COUNT_; i++)
@@ -525,7 +555,7 @@ static int leave_locked(mcrx_context *ctx, uint64_t id) {
     rc = mcrx__sub_membership(sub, 0, &ctx->err);
     if (rc != 0)
         return rc;
-    unwatch(ctx, sub);
+    unwatch(ctx, sub, 0);
     return 0;
 }
 
@@ -539,7 +569,7 @@ static mcrx_subscription *detach_locked(mcrx_context *ctx, uint64_t id) {
         return NULL;
     }
     sub = ctx->subs[i];
-    unwatch(ctx, sub);
+    unwatch(ctx, sub, 1);
     unindex_sub(ctx, sub);
     memmove(&ctx->subs[i], &ctx->subs[i + 1], (ctx->nsubs - i - 1) * sizeof ctx->subs[0]);
     ctx->nsubs--;
@@ -604,17 +634,21 @@ int mcrx_context_take_subscription(mcrx_context *ctx, uint64_t id, mcrx_subscrip
 /* A subscription still held by its context joins through it, so the context's
  * readiness set stays in step. */
 static int membership(mcrx_subscription *sub, int join) {
+    int rc;
     if (sub == NULL)
         return mcrx__err_set(mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
                              "subscription is NULL");
     if (sub->ctx != NULL) {
         mcrx_context *ctx = sub->ctx;
-        int rc = lifecycle(ctx, sub->id, join ? OP_JOIN : OP_LEAVE);
+        rc = lifecycle(ctx, sub->id, join ? OP_JOIN : OP_LEAVE);
         /* sub is still valid: join and leave never remove it. */
         return mcrx__err_copy(&sub->err, &ctx->err) == 0 ? 0 : rc;
     }
     mcrx__err_clear(&sub->err);
-    return mcrx__sub_membership(sub, join, &sub->err);
+    rc = mcrx__sub_membership(sub, join, &sub->err);
+    if (rc == 0 && !join)
+        mcrx__stage_forget(sub, 0); /* none is delivered once it has left */
+    return rc;
 }
 
 int mcrx_subscription_join_group(mcrx_subscription *sub) {

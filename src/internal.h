@@ -77,6 +77,28 @@ typedef struct mcrx__ifnames {
     char names[MCRX__IFSET_MAX][16];
 } mcrx__ifnames;
 
+/*
+ * Datagrams a one-datagram receive call fetched ahead (recv.c): when the
+ * previous one-datagram call found data, the next one asks the backend for
+ * the caller's slot plus up to MCRX__STAGE_SLOTS more (one system call, no
+ * waiting) and the following calls hand those out by copy. A subscription
+ * holds a stage only while it has staged datagrams; emptied stages go back
+ * to a few spares kept by the context, so a busy stream allocates nothing.
+ * The slots are as large as the caller's slot of the fetching call, so
+ * truncation is the caller's own.
+ */
+#define MCRX__STAGE_BYTES 32768 /* payload room of one stage */
+#define MCRX__STAGE_SLOTS 16
+#define MCRX__STAGE_SPARES 2    /* empty stages a context keeps */
+
+typedef struct mcrx__stage {
+    size_t head, len;            /* staged datagrams: dg[head .. head+len-1] */
+    struct mcrx__stage *next;    /* in the context's spares */
+    mcrx_datagram dg[MCRX__STAGE_SLOTS];
+    mcrx__rxinfo info[MCRX__STAGE_SLOTS];
+    unsigned char data[MCRX__STAGE_BYTES];
+} mcrx__stage;
+
 struct McrxSubscription {
     mcrx__watch watch;         /* first member: what the poller reports */
     uint64_t id;
@@ -109,6 +131,15 @@ struct McrxSubscription {
     size_t nifs, capifs;
     uint32_t ifflags;          /* MCRX_IFSET_* */
     void *iftexts;             /* the copy cfg.interfaces points into */
+    /* Fetching ahead (recv.c): the staged datagrams (NULL when none), the
+     * context's list of subscriptions holding some, whether the last
+     * one-datagram fetch found data, and staging turned off because the
+     * caller watches the raw socket (mcrx_subscription_sock). */
+    mcrx__stage *stage;
+    mcrx_subscription *staged_prev, *staged_next;
+    int staged_linked;
+    int streak;
+    int no_stage;
 };
 
 /* Something attached to a context by a layer above it (the C ABI's poll
@@ -152,6 +183,17 @@ struct McrxContext {
     mcrx_interface_event *events; /* MCRX__EVENTS entries, a ring */
     size_t ev_head, ev_len;
     uint64_t events_dropped;
+    /* Fetching ahead (recv.c). staged_watch is an eventfd in the poller,
+     * readable while a subscription holds staged datagrams, so
+     * mcrx_context_fd and the waits see them (stage_on 0 without it: the
+     * socket-list tier, or once mcrx_context_sockets was asked for). */
+    int stage_on;
+    int staged_signalled;
+    mcrx__watch staged_watch;
+    mcrx_subscription *staged_head;
+    size_t nstaged;
+    mcrx__stage *spares;
+    size_t nspares;
 };
 
 #define MCRX__EVENTS 256
@@ -170,9 +212,16 @@ void mcrx__sub_destroy(mcrx_subscription *sub);
 int mcrx__sub_membership(mcrx_subscription *sub, int join, mcrx__err *err);
 
 /* The receive path (recv.c). */
-int mcrx__sub_recv(mcrx_subscription *sub, mcrx_datagram *dgs, size_t n, size_t *got,
-                   mcrx__err *err);
+/* single: a one-datagram call (n == 1 asked by the caller), which may
+ * fetch ahead. */
+int mcrx__sub_recv(mcrx_subscription *sub, mcrx_datagram *dgs, size_t n, int single,
+                   size_t *got, mcrx__err *err);
 void mcrx__ready_forget(mcrx_context *ctx, mcrx_subscription *sub);
+/* sub leaves its context's receiving: keep 1 (taken or removed) keeps its
+ * staged datagrams with it, keep 0 (left the group) drops them. */
+void mcrx__stage_forget(mcrx_subscription *sub, int keep);
+/* Frees a context's spare stages (mcrx_context_free). */
+void mcrx__stage_free_spares(mcrx_context *ctx);
 /* Fair receive across ctx, its lock held. who (may be NULL; n entries)
  * gets the subscription of each datagram received. */
 int mcrx__ctx_recv_locked(mcrx_context *ctx, mcrx_datagram *dgs, size_t n, size_t *got,

@@ -1,10 +1,13 @@
 /*
  * The receive path: from a socket into the caller's slots, through the
- * isolation filter, and fair scheduling across a context's subscriptions.
- * Nothing here allocates.
+ * isolation filter, fetching ahead for one-datagram calls, and fair
+ * scheduling across a context's subscriptions. Nothing here allocates per
+ * datagram: a stage is allocated at most once per context in steady state
+ * (the context keeps emptied ones as spares).
  */
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -112,21 +115,231 @@ static mcrx_error backend_recv(mcrx__endpoint *ep, mcrx_datagram *dgs, mcrx__rxi
     return copy_views(ep, dgs, info, n, got, err);
 }
 
+/* ---- fetching ahead ------------------------------------------------------------ */
+
+/*
+ * Why: a one-datagram call costs a system call per datagram, a copy far
+ * less. When the previous one-datagram fetch of a subscription found data,
+ * the next asks the backend for its caller's slot and up to
+ * MCRX__STAGE_SLOTS more in one call that never waits (recvmmsg with
+ * MSG_DONTWAIT returns what is queued), and the following calls hand those
+ * out. Readiness stays true: the context's staged_watch is readable while
+ * any of its subscriptions holds staged datagrams, the waits look at the
+ * stages first, and a caller that asks for a raw socket turns staging off
+ * (mcrx_subscription_sock for its subscription, mcrx_context_sockets for
+ * the context).
+ */
+
+static int may_stage(const mcrx_subscription *sub) {
+    return sub->ctx != NULL && sub->ctx->stage_on && !sub->no_stage;
+}
+
+static mcrx__stage *stage_get(mcrx_context *ctx) {
+    mcrx__stage *st = ctx->spares;
+    if (st != NULL) {
+        ctx->spares = st->next;
+        ctx->nspares--;
+        return st;
+    }
+    return malloc(sizeof *st); /* NULL: no staging this time, not a failure */
+}
+
+static void stage_put(mcrx_context *ctx, mcrx__stage *st) {
+    if (ctx != NULL && ctx->nspares < MCRX__STAGE_SPARES) {
+        st->next = ctx->spares;
+        ctx->spares = st;
+        ctx->nspares++;
+        return;
+    }
+    free(st);
+}
+
+void mcrx__stage_free_spares(mcrx_context *ctx) {
+    while (ctx->spares != NULL) {
+        mcrx__stage *st = ctx->spares;
+        ctx->spares = st->next;
+        free(st);
+    }
+    ctx->nspares = 0;
+}
+
+/* The context's staged_watch stops being readable once nothing is staged.
+ * Done lazily (when a look finds nothing), not each time a stage empties:
+ * a busy stream empties and refills its stage every few datagrams. */
+static void staged_quiet(mcrx_context *ctx) {
+    if (ctx->staged_signalled && ctx->nstaged == 0) {
+        mcrx__wakeup_drain(ctx->staged_watch.handle);
+        ctx->staged_signalled = 0;
+    }
+}
+
+static void staged_link(mcrx_subscription *sub) {
+    mcrx_context *ctx = sub->ctx;
+    sub->staged_prev = NULL;
+    sub->staged_next = ctx->staged_head;
+    if (ctx->staged_head != NULL)
+        ctx->staged_head->staged_prev = sub;
+    ctx->staged_head = sub;
+    sub->staged_linked = 1;
+    ctx->nstaged++;
+    if (!ctx->staged_signalled) {
+        mcrx__wakeup_signal(ctx->staged_watch.handle);
+        ctx->staged_signalled = 1;
+    }
+}
+
+static void staged_unlink(mcrx_subscription *sub) {
+    mcrx_context *ctx = sub->ctx;
+    if (!sub->staged_linked)
+        return;
+    if (sub->staged_prev != NULL)
+        sub->staged_prev->staged_next = sub->staged_next;
+    else
+        ctx->staged_head = sub->staged_next;
+    if (sub->staged_next != NULL)
+        sub->staged_next->staged_prev = sub->staged_prev;
+    sub->staged_prev = sub->staged_next = NULL;
+    sub->staged_linked = 0;
+    ctx->nstaged--;
+}
+
+void mcrx__stage_forget(mcrx_subscription *sub, int keep) {
+    if (sub->ctx != NULL)
+        staged_unlink(sub);
+    if (!keep && sub->stage != NULL) {
+        stage_put(sub->ctx, sub->stage);
+        sub->stage = NULL;
+    }
+    sub->streak = 0;
+}
+
+/* Hands out up to n staged datagrams, with the copying backends' truncation
+ * rule against each caller slot. */
+static size_t stage_take(mcrx_subscription *sub, mcrx_datagram *dgs, mcrx__rxinfo *info,
+                         size_t n) {
+    mcrx__stage *st = sub->stage;
+    size_t i;
+    for (i = 0; i < n && st->len > 0; i++) {
+        const mcrx_datagram *s = &st->dg[st->head];
+        mcrx_datagram *d = &dgs[i];
+        size_t len = s->len < d->cap ? s->len : d->cap;
+        if (len > 0)
+            memcpy(d->buf, s->buf, len);
+        d->len = len;
+        d->wire_len = s->wire_len;
+        d->flags = s->flags | (s->wire_len > len ? MCRX_DATAGRAM_TRUNCATED : 0);
+        d->source = s->source;
+        d->source_port = s->source_port;
+        info[i] = st->info[st->head];
+        st->head++;
+        st->len--;
+    }
+    if (st->len == 0) {
+        if (sub->ctx != NULL)
+            staged_unlink(sub);
+        stage_put(sub->ctx, st);
+        sub->stage = NULL;
+    }
+    return i;
+}
+
+/* The caller's one slot and up to MCRX__STAGE_SLOTS staged ones, as large
+ * as the caller's, in one backend call. *fetched 0: not possible here (a
+ * slot too large to stage several, no memory), receive directly. */
+static mcrx_error fetch_ahead(mcrx_subscription *sub, mcrx_datagram *dg, mcrx__rxinfo *info,
+                              size_t *got, int *fetched, mcrx__err *err) {
+    mcrx_datagram tmp[MCRX__STAGE_SLOTS + 1];
+    mcrx__rxinfo tinfo[MCRX__STAGE_SLOTS + 1];
+    size_t cap = dg->cap, nslots, k = 0, i;
+    mcrx__stage *st;
+    mcrx_error rc;
+
+    *fetched = 0;
+    nslots = cap == 0 ? 0 : MCRX__STAGE_BYTES / cap;
+    if (nslots > MCRX__STAGE_SLOTS)
+        nslots = MCRX__STAGE_SLOTS;
+    if (nslots < 2)
+        return 0;
+    st = stage_get(sub->ctx);
+    if (st == NULL)
+        return 0;
+    *fetched = 1;
+    tmp[0] = *dg;
+    for (i = 1; i <= nslots; i++) {
+        memset(&tmp[i], 0, sizeof tmp[i]);
+        tmp[i].buf = st->data + (i - 1) * cap;
+        tmp[i].cap = cap;
+    }
+    memset(tinfo, 0, (nslots + 1) * sizeof tinfo[0]);
+    rc = backend_recv(&sub->ep, tmp, tinfo, nslots + 1, &k, err);
+    if (rc != 0 || k <= 1) {
+        stage_put(sub->ctx, st);
+        if (rc != 0)
+            return rc;
+    } else {
+        memcpy(st->dg, &tmp[1], (k - 1) * sizeof tmp[0]);
+        memcpy(st->info, &tinfo[1], (k - 1) * sizeof tinfo[0]);
+        st->head = 0;
+        st->len = k - 1;
+        sub->stage = st;
+        staged_link(sub);
+    }
+    if (k > 0) {
+        *dg = tmp[0];
+        *info = tinfo[0];
+    }
+    *got = k > 0;
+    return 0;
+}
+
+/* Up to want datagrams of sub, staged ones first. *staged 1: they came from
+ * the stage (the socket may hold more). single: a one-datagram call, the
+ * only kind that fetches ahead (batch callers already get one system call
+ * per batch). */
+static mcrx_error sub_fetch(mcrx_subscription *sub, mcrx_datagram *dgs, mcrx__rxinfo *info,
+                            size_t want, int single, size_t *got, int *staged, mcrx__err *err) {
+    mcrx_error rc;
+    int fetched = 0;
+    *staged = 0;
+    if (sub->stage != NULL) {
+        *got = stage_take(sub, dgs, info, want);
+        *staged = 1;
+        sub->streak = 1;
+        return 0;
+    }
+    if (single && sub->streak && may_stage(sub)) {
+        rc = fetch_ahead(sub, dgs, info, got, &fetched, err);
+        if (rc != 0)
+            return rc;
+    }
+    if (!fetched) {
+        rc = backend_recv(&sub->ep, dgs, info, want, got, err);
+        if (rc != 0)
+            return rc;
+    }
+    if (single)
+        sub->streak = *got > 0;
+    if (*got == 0 && sub->ctx != NULL)
+        staged_quiet(sub->ctx);
+    return 0;
+}
+
 /*
  * Receives up to n datagrams of sub into dgs, keeping only its own. Stops when
  * the socket is empty, n are filled, or the discard budget is spent.
  */
-int mcrx__sub_recv(mcrx_subscription *sub, mcrx_datagram *dgs, size_t n, size_t *got,
-                   mcrx__err *err) {
+int mcrx__sub_recv(mcrx_subscription *sub, mcrx_datagram *dgs, size_t n, int single,
+                   size_t *got, mcrx__err *err) {
     mcrx__rxinfo info[MCRX__RX_CHUNK];
     size_t filled = 0, discards = 0;
 
     while (filled < n) {
         size_t want = n - filled, k, i, kept = 0;
+        int staged;
         if (want > MCRX__RX_CHUNK)
             want = MCRX__RX_CHUNK;
         memset(info, 0, want * sizeof info[0]);
-        if (backend_recv(&sub->ep, dgs + filled, info, want, &k, err) != 0) {
+        if (sub_fetch(sub, dgs + filled, info, want, single, &k, &staged, err) != 0) {
             char who[40];
             COUNT(sub->n.errors++);
             *got = filled;
@@ -155,7 +368,7 @@ int mcrx__sub_recv(mcrx_subscription *sub, mcrx_datagram *dgs, size_t n, size_t 
             kept++;
         }
         filled += kept;
-        if (k < want || discards >= MCRX__DISCARD_BUDGET)
+        if ((k < want && !staged) || discards >= MCRX__DISCARD_BUDGET)
             break;
     }
     *got = filled;
@@ -206,7 +419,7 @@ int mcrx_subscription_recv_batch(mcrx_subscription *sub, mcrx_datagram *dgs, siz
         return rc;
     }
     mcrx__err_clear(err);
-    rc = mcrx__sub_recv(sub, dgs, n, received_out, err);
+    rc = mcrx__sub_recv(sub, dgs, n, n == 1, received_out, err);
     if (rc != 0 && *received_out > 0) {
         /* As the context does: deliver what we have (a caller drops slots
          * on an error status), report the failure on the next call. */
@@ -250,30 +463,41 @@ void mcrx__ready_forget(mcrx_context *ctx, mcrx_subscription *sub) {
 }
 
 /*
- * Asks the readiness set which subscriptions have data and queues them in id
- * order, so that turns are taken in a stable order. Only called when the
- * queue is empty, so no subscription can be queued twice.
+ * Asks the readiness set which subscriptions have data, adds those holding
+ * staged datagrams, and queues them in id order, so that turns are taken in
+ * a stable order. Only called when the queue is empty, so no subscription
+ * can be queued twice.
  */
 static int refill(mcrx_context *ctx, mcrx__err *err) {
     mcrx__watch *ready[64];
-    mcrx_subscription *subs[64];
-    int n = 0, i, j, r = 0;
+    mcrx_subscription *subs[128];
+    mcrx_subscription *s;
+    int n = 0, i, r = 0;
     if (ctx->poller->ops->wait(ctx->poller, NULL, ready, 64, 0, &n, err) != 0)
         return -1;
     for (i = 0; i < n; i++) {
-        mcrx_subscription *t;
-        if (ready[i]->kind == MCRX__WATCH_IFMON) {
-            /* Links changed: rejoin where needed, here, under the lock. */
-            mcrx__ifset_changed(ctx);
-            continue;
-        }
-        if (ready[i]->kind != MCRX__WATCH_SUBSCRIPTION)
-            continue;
-        t = (mcrx_subscription *)(void *)((char *)ready[i] - offsetof(mcrx_subscription, watch));
-        for (j = r; j > 0 && subs[j - 1]->id > t->id; j--) /* insertion sort: n <= 64 */
+        if (ready[i]->kind == MCRX__WATCH_IFMON)
+            mcrx__ifset_changed(ctx); /* links changed: rejoin where needed, under the lock */
+        else if (ready[i]->kind == MCRX__WATCH_SUBSCRIPTION)
+            subs[r++] = (mcrx_subscription *)(void *)((char *)ready[i] -
+                                                      offsetof(mcrx_subscription, watch));
+    }
+    /* Staged datagrams are not on their sockets' readiness. The rest of a
+     * long list waits for the next refill: they stay listed. */
+    for (s = ctx->staged_head; s != NULL && r < 128; s = s->staged_next) {
+        for (i = 0; i < r && subs[i] != s; i++)
+            ;
+        if (i == r)
+            subs[r++] = s;
+    }
+    if (ctx->nstaged == 0)
+        staged_quiet(ctx);
+    for (i = 1; i < r; i++) { /* insertion sort: r <= 128 */
+        int j;
+        s = subs[i];
+        for (j = i; j > 0 && subs[j - 1]->id > s->id; j--)
             subs[j] = subs[j - 1];
-        subs[j] = t;
-        r++;
+        subs[j] = s;
     }
     for (i = 0; i < r; i++)
         ready_push(ctx, subs[i]);
@@ -316,7 +540,7 @@ int mcrx__ctx_recv_locked(mcrx_context *ctx, mcrx_datagram *dgs, size_t n, size_
         sub = ready_pop(ctx);
         if (share > TURN)
             share = TURN;
-        rc = mcrx__sub_recv(sub, dgs + filled, share, &k, err);
+        rc = mcrx__sub_recv(sub, dgs + filled, share, n == 1, &k, err);
         if (who != NULL) {
             size_t i;
             for (i = 0; i < k; i++)
@@ -378,12 +602,13 @@ int mcrx_context_wait(mcrx_context *ctx, int timeout_ms, int *ready_out) {
         return mcrx__err_set(ctx ? &ctx->err : mcrx__tls_err(), MCRX_ERROR_INVALID_ARGUMENT, 0,
                              "context and ready_out are required");
     *ready_out = 0;
-    /* The readiness fd tells the truth for every joined socket; only an
-     * error held back for the next receive is not on it. The lock covers
+    /* The readiness fd tells the truth for every joined socket and for
+     * staged datagrams; an error held back for the next receive is not on
+     * it, and staged datagrams are seen here first. The lock covers
      * the context's state, not the wait, so other threads carry on. */
     mcrx__mutex_lock(&ctx->lock);
     mcrx__err_clear(&ctx->err);
-    held = ctx->deferred.code != MCRX_ERROR_NONE;
+    held = ctx->deferred.code != MCRX_ERROR_NONE || ctx->nstaged > 0;
     mcrx__mutex_unlock(&ctx->lock);
     if (held) {
         *ready_out = 1;
@@ -409,8 +634,10 @@ int mcrx_subscription_wait(mcrx_subscription *sub, int timeout_ms, int *ready_ou
                              "subscription and ready_out are required");
     *ready_out = 0;
     mcrx__err_clear(&sub->err);
-    if (sub->deferred.code != MCRX_ERROR_NONE) {
-        *ready_out = 1; /* the held failure is what the next receive reports */
+    if (sub->deferred.code != MCRX_ERROR_NONE || sub->stage != NULL) {
+        /* the held failure, or datagrams fetched ahead, are what the next
+         * receive reports */
+        *ready_out = 1;
         return 0;
     }
     return mcrx__status_of(mcrx__wait_handle(sub->watch.handle, timeout_ms, ready_out, &sub->err));

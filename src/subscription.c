@@ -33,6 +33,7 @@ void mcrx__sub_destroy(mcrx_subscription *sub) {
         return;
     sub->ep.be->close(&sub->ep, 0);
     mcrx__ifset_free(sub);
+    free(sub->stage);
     free(sub);
 }
 
@@ -68,7 +69,13 @@ const mcrx_subscription_config *mcrx_subscription_get_config(const mcrx_subscrip
 }
 
 mcrx_sock mcrx_subscription_sock(const mcrx_subscription *sub) {
-    return sub != NULL ? sub->ep.sock : MCRX_SOCK_INVALID;
+    if (sub == NULL)
+        return MCRX_SOCK_INVALID;
+    /* The caller will watch this socket: datagrams fetched ahead would not
+     * show on it, so this subscription's one-datagram calls stop fetching
+     * ahead (recv.c). The flag is not part of the subscription's value. */
+    ((mcrx_subscription *)(uintptr_t)sub)->no_stage = 1;
+    return sub->ep.sock;
 }
 
 int mcrx_subscription_local_addr(mcrx_subscription *sub, mcrx_ip *ip_out, uint16_t *port_out) {

@@ -1269,6 +1269,409 @@ static void cmsgs_every_cut_and_every_first_length_stays_inside_the_buffer(void 
     }
 }
 
+/* ---- fetching ahead for one-datagram calls -------------------------------------- */
+
+/* One datagram from sub by its own call; "" when none. */
+static const char *sub_recv_one(mcrx_subscription *sub, slots *s) {
+    size_t got = 99;
+    mcrx_datagrams_init(s->dg, 1, s->arena, SLOT_SIZE, s->meta);
+    assert_int_equal(mcrx_subscription_recv(sub, s->dg, &got), 0);
+    assert_true(got <= 1);
+    return got == 1 ? text_of(&s->dg[0]) : "";
+}
+
+/* 1 if h is readable now. */
+static int readable(mcrx_sock h) {
+    int ready = 0;
+    mcrx__err e;
+    assert_int_equal(mcrx__wait_handle(h, 0, &ready, &e), 0);
+    return ready;
+}
+
+static void staging_fetches_ahead_in_one_backend_call_with_identical_metadata(void **state) {
+    mcrx_context *ctx = fake_context(0);
+    mcrx_subscription *a = add_sub(ctx, "239.1.1.1", NULL, NULL, 1);
+    slots *s = slots_new();
+    char text[8];
+    size_t i, max_n = 0;
+    (void)state;
+    for (i = 0; i < 20; i++) {
+        snprintf(text, sizeof text, "A%zu", i);
+        push_own(a, text);
+    }
+    for (i = 0; i < 20; i++) {
+        snprintf(text, sizeof text, "A%zu", i);
+        assert_string_equal(sub_recv_one(a, s), text);
+        /* Staged or not, the same metadata as the backend reported. */
+        assert_true(s->meta[0].valid & MCRX_META_DESTINATION);
+        assert_true(mcrx_ip_equal(&s->meta[0].destination_local_ip, &a->cfg.group));
+        assert_int_equal(s->meta[0].ttl, 7);
+        assert_int_equal(s->dg[0].source_port, 4000);
+        assert_int_equal(s->dg[0].subscription_id, a->id);
+        assert_int_equal(s->dg[0].wire_len, strlen(text));
+        if (i == 1) /* the second call fetched itself and 16 more */
+            assert_non_null(a->stage);
+    }
+    assert_string_equal(sub_recv_one(a, s), "");
+    /* Direct (A0), ahead (A1 + 16 staged), ahead (A18, A19 + nothing), and
+     * the call that found nothing. */
+    assert_int_equal(fake_recv_calls(a, &max_n), 4);
+    assert_int_equal(max_n, MCRX__STAGE_SLOTS + 1);
+    assert_null(a->stage);
+    assert_int_equal(ctx->nstaged, 0);
+    expect_counts(a, 20, 0, 0, 0, 0);
+    free(s);
+    mcrx_context_free(ctx);
+}
+
+static void staging_keeps_the_fair_order_A1_B1_A2_across_the_context(void **state) {
+    mcrx_context *ctx = fake_context(0);
+    mcrx_subscription *a = add_sub(ctx, "239.1.1.1", NULL, NULL, 1);
+    mcrx_subscription *b = add_sub(ctx, "239.1.1.2", NULL, NULL, 1);
+    slots *s = slots_new();
+    char text[8];
+    size_t i, max_n = 0;
+    (void)state;
+    for (i = 0; i < 40; i++) {
+        snprintf(text, sizeof text, "A%zu", i);
+        push_own(a, text);
+        snprintf(text, sizeof text, "B%zu", i);
+        push_own(b, text);
+    }
+    for (i = 0; i < 80; i++) {
+        snprintf(text, sizeof text, "%c%zu", i % 2 ? 'B' : 'A', i / 2);
+        assert_string_equal(ctx_recv_one(ctx, s), text);
+    }
+    assert_string_equal(ctx_recv_one(ctx, s), "");
+    fake_recv_calls(a, &max_n);
+    assert_int_equal(max_n, MCRX__STAGE_SLOTS + 1);
+    assert_true(fake_recv_calls(b, NULL) < 10);
+    free(s);
+    mcrx_context_free(ctx);
+}
+
+static void staging_discards_foreign_datagrams_as_the_direct_path_does(void **state) {
+    mcrx_context *ctx = fake_context(0);
+    mcrx_subscription *a = add_sub(ctx, "239.1.1.1", NULL, NULL, 1);
+    slots *s = slots_new();
+    (void)state;
+    push_own(a, "A0");
+    push_own(a, "A1");
+    push_foreign(a, 3);
+    push_own(a, "A2");
+    push_to(a, "nopkt", NULL, NULL, 0, 0); /* isolated: kept without pktinfo */
+    push_foreign(a, 1);
+    assert_string_equal(sub_recv_one(a, s), "A0");
+    assert_string_equal(sub_recv_one(a, s), "A1");
+    assert_string_equal(sub_recv_one(a, s), "A2");
+    assert_string_equal(sub_recv_one(a, s), "nopkt");
+    assert_string_equal(sub_recv_one(a, s), "");
+    expect_counts(a, 4, 4, 0, 0, 0);
+    free(s);
+    mcrx_context_free(ctx);
+}
+
+static void staging_truncates_as_the_callers_slot_and_not_beyond_a_slot_it_cannot_stage(
+    void **state) {
+    mcrx_context *ctx = fake_context(0);
+    mcrx_subscription *a = add_sub(ctx, "239.1.1.1", NULL, NULL, 1);
+    unsigned char *buf = malloc(16), *big = malloc(MCRX__STAGE_BYTES);
+    static const size_t wire[] = {100, 16, 8, 17, 3000};
+    mcrx_datagram dg;
+    fake_dgram d;
+    size_t got = 0, i, j, max_n = 0;
+    (void)state;
+    assert_non_null(buf);
+    assert_non_null(big);
+    memset(&d, 0, sizeof d);
+    d.source = ip("10.0.0.1");
+    d.info.dst = a->cfg.group;
+    d.info.valid = MCRX_META_DESTINATION;
+    for (j = 0; j < 2; j++)
+        for (i = 0; i < 5; i++) {
+            d.wire_len = wire[i]; /* bytes 0, 1, 2, ... */
+            fake_push(a, &d);
+        }
+    /* A 16-byte slot: the first datagram directly, the next fetches ahead. */
+    mcrx_datagram_init(&dg, buf, 16);
+    for (i = 0; i < 5; i++) {
+        assert_int_equal(mcrx_subscription_recv(a, &dg, &got), 0);
+        assert_int_equal(got, 1);
+        assert_int_equal(dg.wire_len, wire[i]);
+        assert_int_equal(dg.len, wire[i] < 16 ? wire[i] : 16);
+        assert_int_equal(dg.flags, wire[i] > 16 ? MCRX_DATAGRAM_TRUNCATED : 0);
+        for (j = 0; j < dg.len; j++)
+            assert_int_equal(buf[j], j);
+    }
+    fake_recv_calls(a, &max_n);
+    assert_int_equal(max_n, MCRX__STAGE_SLOTS + 1);
+    assert_non_null(a->stage);
+    /* A larger slot now: what was staged under 16 bytes keeps the cut it got
+     * (flagged, with the true size); the rest of the queue arrives whole. */
+    mcrx_datagram_init(&dg, big, MCRX__STAGE_BYTES);
+    for (i = 0; i < 5; i++) {
+        assert_int_equal(mcrx_subscription_recv(a, &dg, &got), 0);
+        assert_int_equal(got, 1);
+        assert_int_equal(dg.wire_len, wire[i]);
+        assert_int_equal(dg.len, wire[i] < 16 ? wire[i] : 16);
+        assert_int_equal(dg.flags, wire[i] > 16 ? MCRX_DATAGRAM_TRUNCATED : 0);
+    }
+    assert_null(a->stage);
+    /* A slot too large for two in a stage is never staged: one per call. */
+    d.wire_len = 3000;
+    for (i = 0; i < 4; i++)
+        fake_push(a, &d);
+    for (i = 0; i < 4; i++) {
+        size_t before = fake_recv_calls(a, NULL);
+        assert_int_equal(mcrx_subscription_recv(a, &dg, &got), 0);
+        assert_int_equal(got, 1);
+        assert_int_equal(dg.len, 3000);
+        assert_int_equal(dg.flags, 0);
+        assert_int_equal(fake_recv_calls(a, NULL), before + 1);
+        assert_null(a->stage);
+    }
+    assert_int_equal(metrics_of(a).truncated, 6);
+    free(buf);
+    free(big);
+    mcrx_context_free(ctx);
+}
+
+static void staged_datagrams_show_on_every_readiness_path_of_an_epoll_context(void **state) {
+    mcrx_context *ctx = fake_context(0);
+    mcrx_subscription *a = add_sub(ctx, "239.1.1.1", NULL, NULL, 1);
+    mcrx_subscription *b = add_sub(ctx, "239.1.1.2", NULL, NULL, 1);
+    slots *s = slots_new();
+    mcrx_sock fd = mcrx_context_fd(ctx);
+    int ready = 9;
+    (void)state;
+    push_own(a, "A0");
+    push_own(a, "A1");
+    push_own(a, "A2");
+    push_own(a, "A3");
+    assert_string_equal(sub_recv_one(a, s), "A0");
+    assert_string_equal(sub_recv_one(a, s), "A1"); /* A2, A3 staged: the socket is empty */
+    assert_int_equal(fake_queued(a), 0);
+    assert_false(readable(a->watch.handle));
+    assert_true(readable(fd));
+    assert_int_equal(mcrx_context_wait(ctx, 0, &ready), 0);
+    assert_int_equal(ready, 1);
+    assert_int_equal(mcrx_subscription_wait(a, 0, &ready), 0);
+    assert_int_equal(ready, 1);
+    assert_int_equal(mcrx_subscription_wait(b, 0, &ready), 0);
+    assert_int_equal(ready, 0);
+    /* The context's own receive finds them though the socket is quiet. */
+    assert_string_equal(ctx_recv_one(ctx, s), "A2");
+    assert_string_equal(ctx_recv_one(ctx, s), "A3");
+    assert_string_equal(ctx_recv_one(ctx, s), "");
+    assert_false(readable(fd));
+    assert_int_equal(mcrx_context_wait(ctx, 0, &ready), 0);
+    assert_int_equal(ready, 0);
+    assert_int_equal(mcrx_subscription_wait(a, 0, &ready), 0);
+    assert_int_equal(ready, 0);
+    /* Drained by the subscription's own calls, the fd goes quiet too. */
+    push_own(a, "A4");
+    push_own(a, "A5");
+    push_own(a, "A6");
+    assert_string_equal(sub_recv_one(a, s), "A4");
+    assert_string_equal(sub_recv_one(a, s), "A5");
+    assert_true(readable(fd));
+    assert_string_equal(sub_recv_one(a, s), "A6");
+    assert_string_equal(sub_recv_one(a, s), "");
+    assert_false(readable(fd));
+    free(s);
+    mcrx_context_free(ctx);
+}
+
+static void socket_list_and_raw_socket_callers_get_no_staging(void **state) {
+    mcrx_context *list = fake_context(1), *ctx = fake_context(0);
+    mcrx_subscription *l = add_sub(list, "239.1.1.1", NULL, NULL, 1);
+    mcrx_subscription *a = add_sub(ctx, "239.1.1.1", NULL, NULL, 1);
+    mcrx_subscription *b = add_sub(ctx, "239.1.1.2", NULL, NULL, 1);
+    slots *s = slots_new();
+    mcrx_sock socks[2];
+    size_t i, n = 0, max_n = 0;
+    (void)state;
+    for (i = 0; i < 5; i++) {
+        push_own(l, "L");
+        push_own(a, "A");
+        push_own(b, "B");
+    }
+    /* The socket-list tier: its callers watch the sockets themselves. */
+    for (i = 0; i < 5; i++)
+        assert_string_equal(ctx_recv_one(list, s), "L");
+    fake_recv_calls(l, &max_n);
+    assert_int_equal(max_n, 1);
+    /* Asking for a subscription's socket turns staging off for it... */
+    assert_int_equal(mcrx_subscription_sock(a), a->ep.sock);
+    for (i = 0; i < 5; i++)
+        assert_string_equal(sub_recv_one(a, s), "A");
+    fake_recv_calls(a, &max_n);
+    assert_int_equal(max_n, 1);
+    /* ...and for the socket list, for the context. */
+    assert_string_equal(sub_recv_one(b, s), "B");
+    assert_string_equal(sub_recv_one(b, s), "B"); /* fetched ahead: 3 staged */
+    assert_int_equal(b->stage->len, 3);
+    assert_int_equal(mcrx_context_sockets(ctx, socks, 2, &n), 0);
+    push_own(b, "B");
+    push_own(b, "B");
+    for (i = 0; i < 5; i++) /* the staged ones first, then one per call */
+        assert_string_equal(sub_recv_one(b, s), "B");
+    assert_string_equal(sub_recv_one(b, s), "");
+    assert_int_equal(fake_recv_calls(b, &max_n), 5);
+    free(s);
+    mcrx_context_free(list);
+    mcrx_context_free(ctx);
+}
+
+static void leave_drops_staged_datagrams_and_take_keeps_them(void **state) {
+    mcrx_context *ctx = fake_context(0);
+    mcrx_subscription *a = add_sub(ctx, "239.1.1.1", NULL, NULL, 1);
+    mcrx_subscription *b = add_sub(ctx, "239.1.1.2", NULL, NULL, 1);
+    mcrx_subscription *taken = NULL;
+    slots *s = slots_new();
+    uint64_t bid = b->id;
+    int ready = 0;
+    (void)state;
+    push_own(a, "A0");
+    push_own(a, "A1");
+    push_own(a, "A2");
+    push_own(b, "B0");
+    push_own(b, "B1");
+    push_own(b, "B2");
+    push_own(b, "B3");
+    assert_string_equal(ctx_recv_one(ctx, s), "A0");
+    assert_string_equal(ctx_recv_one(ctx, s), "B0");
+    assert_string_equal(ctx_recv_one(ctx, s), "A1"); /* A2 staged */
+    assert_string_equal(ctx_recv_one(ctx, s), "B1"); /* B2, B3 staged */
+    assert_int_equal(ctx->nstaged, 2);
+    /* Leaving drops A's staged datagram: none arrives after the leave. */
+    assert_int_equal(mcrx_context_leave_subscription(ctx, a->id), 0);
+    assert_null(a->stage);
+    assert_int_equal(ctx->nstaged, 1);
+    assert_int_equal(mcrx_context_join_subscription(ctx, a->id), 0);
+    push_own(a, "A9");
+    /* Taking B hands its staged datagrams over with it. */
+    assert_int_equal(mcrx_context_take_subscription(ctx, bid, &taken), 0);
+    assert_ptr_equal(taken, b);
+    assert_int_equal(ctx->nstaged, 0);
+    assert_int_equal(mcrx_subscription_wait(taken, 0, &ready), 0);
+    assert_int_equal(ready, 1);
+    assert_string_equal(sub_recv_one(taken, s), "B2");
+    assert_string_equal(sub_recv_one(taken, s), "B3");
+    assert_null(taken->stage);
+    assert_string_equal(sub_recv_one(taken, s), "");
+    assert_string_equal(ctx_recv_one(ctx, s), "A9");
+    assert_string_equal(ctx_recv_one(ctx, s), "");
+    /* A taken subscription with staged data, left and freed, loses it. */
+    push_own(taken, "T0");
+    push_own(taken, "T1");
+    push_own(taken, "T2");
+    assert_string_equal(sub_recv_one(taken, s), "T0");
+    assert_string_equal(sub_recv_one(taken, s), "T1"); /* no context: no staging */
+    assert_null(taken->stage);
+    mcrx_subscription_free(taken);
+    free(s);
+    mcrx_context_free(ctx);
+}
+
+static void removing_or_freeing_with_staged_datagrams_frees_them(void **state) {
+    mcrx_context *ctx = fake_context(0);
+    mcrx_subscription *a = add_sub(ctx, "239.1.1.1", NULL, NULL, 1);
+    mcrx_subscription *b = add_sub(ctx, "239.1.1.2", NULL, NULL, 1);
+    slots *s = slots_new();
+    size_t i;
+    (void)state;
+    for (i = 0; i < 6; i++) {
+        push_own(a, "A");
+        push_own(b, "B");
+    }
+    assert_string_equal(sub_recv_one(a, s), "A");
+    assert_string_equal(sub_recv_one(a, s), "A");
+    assert_string_equal(sub_recv_one(b, s), "B");
+    assert_string_equal(sub_recv_one(b, s), "B");
+    assert_int_equal(ctx->nstaged, 2);
+    assert_int_equal(mcrx_context_remove_subscription(ctx, a->id), 0);
+    assert_int_equal(ctx->nstaged, 1);
+    /* b still holds staged datagrams when the context goes: ASan's leak
+     * check sees that they are freed. */
+    free(s);
+    mcrx_context_free(ctx);
+}
+
+static void batch_call_after_staging_hands_out_the_staged_then_the_socket(void **state) {
+    mcrx_context *ctx = fake_context(0);
+    mcrx_subscription *a = add_sub(ctx, "239.1.1.1", NULL, NULL, 1);
+    slots *s = slots_new();
+    char text[8];
+    size_t i, got = 0;
+    (void)state;
+    for (i = 0; i < 30; i++) {
+        snprintf(text, sizeof text, "A%zu", i);
+        push_own(a, text);
+    }
+    assert_string_equal(sub_recv_one(a, s), "A0");
+    assert_string_equal(sub_recv_one(a, s), "A1");
+    assert_non_null(a->stage);
+    mcrx_datagrams_init(s->dg, SLOTS, s->arena, SLOT_SIZE, s->meta);
+    assert_int_equal(mcrx_context_recv_batch(ctx, s->dg, SLOTS, &got), 0);
+    assert_int_equal(got, 28);
+    for (i = 0; i < 28; i++) {
+        snprintf(text, sizeof text, "A%zu", i + 2);
+        assert_string_equal(text_of(&s->dg[i]), text);
+    }
+    assert_null(a->stage);
+    free(s);
+    mcrx_context_free(ctx);
+}
+
+static void failure_met_while_fetching_ahead_follows_the_datagrams_before_it(void **state) {
+    mcrx_context *ctx = fake_context(0);
+    mcrx_subscription *a = add_sub(ctx, "239.1.1.1", NULL, NULL, 1);
+    slots *s = slots_new();
+    size_t got = 9;
+    (void)state;
+    push_own(a, "A0");
+    push_own(a, "A1");
+    push_own(a, "A2");
+    fake_push_failure(a, MCRX_ERROR_RECEIVE_FAILED, ECONNREFUSED, "scripted");
+    push_own(a, "A3");
+    assert_string_equal(sub_recv_one(a, s), "A0");
+    assert_string_equal(sub_recv_one(a, s), "A1");
+    assert_string_equal(sub_recv_one(a, s), "A2");
+    mcrx_datagrams_init(s->dg, 1, s->arena, SLOT_SIZE, s->meta);
+    assert_int_equal(mcrx_subscription_recv(a, s->dg, &got), MCRX_STATUS_ERROR);
+    assert_int_equal(got, 0);
+    assert_int_equal(mcrx_subscription_last_error_code(a), MCRX_ERROR_RECEIVE_FAILED);
+    assert_string_equal(sub_recv_one(a, s), "A3");
+    free(s);
+    mcrx_context_free(ctx);
+}
+
+static void batch_calls_never_fetch_ahead_even_for_their_last_slot(void **state) {
+    mcrx_context *ctx = fake_context(0);
+    mcrx_subscription *a = add_sub(ctx, "239.1.1.1", NULL, NULL, 1);
+    slots *s = slots_new();
+    size_t i, got = 0, max_n = 0;
+    (void)state;
+    for (i = 0; i < 100; i++)
+        push_own(a, "A");
+    /* 65 slots: a turn of 64, then a share of one for the same subscription. */
+    for (i = 0; i < 2; i++) {
+        mcrx_datagrams_init(s->dg, 65, s->arena, SLOT_SIZE, s->meta);
+        assert_int_equal(mcrx_context_recv_batch(ctx, s->dg, 65, &got), 0);
+        assert_null(a->stage);
+    }
+    assert_int_equal(got, 35);
+    fake_recv_calls(a, &max_n);
+    assert_int_equal(max_n, MCRX__RX_CHUNK);
+    mcrx_datagrams_init(s->dg, 1, s->arena, SLOT_SIZE, s->meta);
+    assert_int_equal(mcrx_subscription_recv_batch(a, s->dg, 1, &got), 0);
+    assert_int_equal(got, 0);
+    assert_null(a->stage);
+    free(s);
+    mcrx_context_free(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(classify_keeps_own_and_discards_other_group_and_unicast_destinations),
@@ -1300,6 +1703,18 @@ int main(void) {
         cmocka_unit_test(socket_list_context_lists_joined_handles_in_id_order),
         cmocka_unit_test(socket_list_context_waits_and_receives_fairly),
         cmocka_unit_test(socket_list_wait_sees_a_subscription_joined_while_it_sleeps),
+        cmocka_unit_test(staging_fetches_ahead_in_one_backend_call_with_identical_metadata),
+        cmocka_unit_test(staging_keeps_the_fair_order_A1_B1_A2_across_the_context),
+        cmocka_unit_test(staging_discards_foreign_datagrams_as_the_direct_path_does),
+        cmocka_unit_test(
+            staging_truncates_as_the_callers_slot_and_not_beyond_a_slot_it_cannot_stage),
+        cmocka_unit_test(staged_datagrams_show_on_every_readiness_path_of_an_epoll_context),
+        cmocka_unit_test(socket_list_and_raw_socket_callers_get_no_staging),
+        cmocka_unit_test(leave_drops_staged_datagrams_and_take_keeps_them),
+        cmocka_unit_test(removing_or_freeing_with_staged_datagrams_frees_them),
+        cmocka_unit_test(batch_call_after_staging_hands_out_the_staged_then_the_socket),
+        cmocka_unit_test(failure_met_while_fetching_ahead_follows_the_datagrams_before_it),
+        cmocka_unit_test(batch_calls_never_fetch_ahead_even_for_their_last_slot),
         cmocka_unit_test(cmsgs_ipv4_pktinfo_gives_destination_and_ingress),
         cmocka_unit_test(cmsgs_ipv6_pktinfo_gives_destination_and_ingress),
         cmocka_unit_test(cmsgs_timestamp_drops_ttl_and_hoplimit_in_one_chain),

@@ -541,6 +541,27 @@ MCRX_EXTERN int mcrx_context_take_subscription(mcrx_context *ctx, uint64_t id,
  * A2 from two ready subscriptions arrive as A1, B1, A2. Idle subscriptions
  * cost no system call. *received_out is 1 if dg was filled, else 0.
  * Errors: INVALID_ARGUMENT, RECEIVE_FAILED.
+ *
+ * Fetching ahead: when a subscription's previous one-datagram call found a
+ * datagram, the next one asks the kernel for dg and up to 16 more in one
+ * system call that never waits (it takes what is queued), and the following
+ * calls hand those out by copy: a backlog costs a system call per 17
+ * datagrams, not per datagram, and a lone datagram is received exactly as
+ * before. The staged copies are made with dg->cap, so truncation is as dg's
+ * own (a datagram staged under a smaller cap than a later call's keeps its
+ * cut, flagged MCRX_DATAGRAM_TRUNCATED with its wire_len); a cap above
+ * 16 KiB is never staged. Metadata, the isolation filter and the fair order
+ * are those of a direct receive. A subscription holds staging memory (about
+ * 35 KiB) only while it has staged datagrams; the context keeps two empty
+ * ones, so a steady stream allocates nothing. Staged datagrams are ready for
+ * mcrx_context_fd (readable while any are staged), mcrx_context_wait and
+ * mcrx_subscription_wait. They would not show on a subscription's own
+ * socket: asking for it (mcrx_subscription_sock) turns fetching ahead off
+ * for that subscription, and asking for the socket list
+ * (mcrx_context_sockets) turns it off for the context; the socket-list tier
+ * never fetches ahead. A leave drops a subscription's staged datagrams; a
+ * taken or removed subscription takes them with it (a taken one hands them
+ * out, then receives directly).
  */
 MCRX_EXTERN int mcrx_context_recv(mcrx_context *ctx, mcrx_datagram *dg, size_t *received_out);
 
@@ -556,8 +577,11 @@ MCRX_EXTERN int mcrx_context_recv_batch(mcrx_context *ctx, mcrx_datagram *dgs, s
                                         size_t *received_out);
 
 /*
- * An fd that is readable when any joined subscription may have a datagram
- * (level-triggered): one registration for a whole context. MCRX_SOCK_INVALID
+ * An fd that is readable when any joined subscription may have a datagram,
+ * including datagrams a one-datagram call fetched ahead (see
+ * mcrx_context_recv), level-triggered: one registration for a whole
+ * context. It may wake once more after the last datagram was taken; the
+ * receive call that then finds nothing quiets it. MCRX_SOCK_INVALID
  * for NULL, and on platforms whose readiness has no single handle (the
  * socket-list tier), where the context's last error is NOT_SUPPORTED: watch
  * the sockets mcrx_context_sockets lists instead.
@@ -572,7 +596,10 @@ MCRX_EXTERN mcrx_sock mcrx_context_fd(const mcrx_context *ctx);
  * netlink socket, whose readiness drives rejoin. Stores up to cap of them in
  * socks_out and their total in *count_out (call with cap 0 to size the
  * array). When one is readable, receive from the context as usual. The list
- * changes with join, leave and remove: ask again after those.
+ * changes with join, leave and remove: ask again after those. A context
+ * whose caller asked for this list stops fetching ahead (mcrx_context_recv),
+ * so readiness on these sockets stays exact; what was fetched before is
+ * handed out by the next receive calls, and mcrx_context_wait sees it.
  * Errors: INVALID_ARGUMENT. Safe from any thread.
  */
 MCRX_EXTERN int mcrx_context_sockets(mcrx_context *ctx, mcrx_sock *socks_out, size_t cap,
@@ -599,7 +626,9 @@ MCRX_EXTERN uint64_t mcrx_subscription_id(const mcrx_subscription *sub);
 MCRX_EXTERN int mcrx_subscription_state(const mcrx_subscription *sub);
 MCRX_EXTERN const mcrx_subscription_config *mcrx_subscription_get_config(
     const mcrx_subscription *sub);
-/* The socket, still owned by the subscription. */
+/* The socket, still owned by the subscription. A caller that asks for it is
+ * taken to watch it: this subscription's one-datagram calls stop fetching
+ * ahead (see mcrx_context_recv), so the socket's readiness stays exact. */
 MCRX_EXTERN mcrx_sock mcrx_subscription_sock(const mcrx_subscription *sub);
 /*
  * The socket's receive buffer as the kernel has it now (Linux counts its own
@@ -627,11 +656,14 @@ MCRX_EXTERN int mcrx_subscription_leave_group(mcrx_subscription *sub);
 
 /*
  * Receives at most one datagram from this subscription. Bound (not joined):
- * SUBSCRIPTION_NOT_JOINED. Otherwise as mcrx_context_recv.
+ * SUBSCRIPTION_NOT_JOINED. Otherwise as mcrx_context_recv, fetching ahead
+ * included while the subscription belongs to a context (a taken one does
+ * not fetch ahead).
  */
 MCRX_EXTERN int mcrx_subscription_recv(mcrx_subscription *sub, mcrx_datagram *dg,
                                        size_t *received_out);
-/* As mcrx_context_wait, for this subscription's socket. */
+/* As mcrx_context_wait, for this subscription's socket and the datagrams
+ * its one-datagram calls fetched ahead. */
 MCRX_EXTERN int mcrx_subscription_wait(mcrx_subscription *sub, int timeout_ms, int *ready_out);
 
 /* Up to n datagrams from this subscription in as few system calls as possible.

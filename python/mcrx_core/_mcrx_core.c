@@ -515,11 +515,18 @@ typedef struct {
     mcrx_metadata metas[BATCH_MAX];
 } rxbuf;
 
+/* Slots of the arena: room for the largest datagram, plus 17 cache lines so
+ * that slot starts do not all fall on the same cache sets (a 64 KiB stride
+ * maps every slot's first bytes to one set of each cache level, and 64
+ * slots per batch then evict each other between the kernel's copy in and
+ * ours out). */
+#define RX_SLOT_STRIDE (65536 + 17 * 64)
+
 static int rxbuf_reserve(rxbuf *b, size_t n) {
     if (b->slots >= n)
         return 0;
     PyMem_Free(b->arena);
-    b->arena = PyMem_Malloc(n * (size_t)MCRX_MAX_DATAGRAM);
+    b->arena = PyMem_Malloc(n * (size_t)RX_SLOT_STRIDE);
     if (b->arena == NULL) {
         b->slots = 0;
         PyErr_NoMemory();
@@ -544,7 +551,7 @@ static PyObject *receive_copy(rxbuf *b, recv_fn fn, void *h, size_t n, int with_
     PyObject *list = NULL;
     if (rxbuf_reserve(b, n) != 0)
         return NULL;
-    mcrx_datagrams_init(b->dgs, n, b->arena, MCRX_MAX_DATAGRAM, with_meta ? b->metas : NULL);
+    mcrx_datagrams_init(b->dgs, n, b->arena, RX_SLOT_STRIDE, with_meta ? b->metas : NULL);
     *status = fn(h, b->dgs, n, &got);
     if (*status != 0)
         return NULL;

@@ -206,7 +206,8 @@ void mcrx__plat_uring_backend_free(const mcrx__backend *be);
 enum {
     MCRX__WATCH_SUBSCRIPTION = 1, /* embedded in a mcrx_subscription */
     MCRX__WATCH_WAKEUP = 2,       /* a wake-up handle */
-    MCRX__WATCH_IFMON = 3         /* the interface monitor (mcrx__ifmon): links changed */
+    MCRX__WATCH_STAGED = 3,       /* a wake-up readable while datagrams are staged */
+    MCRX__WATCH_IFMON = 4         /* the interface monitor (mcrx__ifmon): links changed */
 };
 
 typedef struct mcrx__watch {
