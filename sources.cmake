@@ -9,6 +9,7 @@ set(MCRX_CORE_SOURCES
   src/error.c
   src/ffi.c
   src/filter.c
+  src/ifset.c
   src/jsonl.c
   src/metrics.c
   src/raw.c
@@ -23,6 +24,7 @@ set(MCRX_CORE_SOURCES
 set(MCRX_LINUX_SOURCES
   src/platform/linux_fs.c
   src/platform/linux_if.c
+  src/platform/linux_netlink.c
   src/platform/linux_proc.c
   src/platform/linux_raw.c
   src/platform/linux_udp.c

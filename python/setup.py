@@ -40,7 +40,8 @@ setup(
             include_dirs=[os.path.join(root, "include"), src],
             define_macros=[("_GNU_SOURCE", None)],
             extra_compile_args=["-std=gnu11", "-fvisibility=hidden", "-O2"],
-            libraries=["pthread"],
+            # libmnl: the interface monitor (src/platform/linux_netlink.c).
+            libraries=["pthread", "mnl"],
         )
     ],
 )

@@ -6,6 +6,7 @@ set -eu
 
 # What each package is for:
 #   cmake make gcc pkg-config  build
+#   libmnl-dev                rtnetlink (libmnl) for rejoining interface sets (linux_netlink.c)
 #   libcmocka-dev             C unit and integration tests
 #   iproute2 util-linux procps  network namespaces, veth, unshare/nsenter, sysctl
 #   tshark                    reads the IGMP/MLD reports the kernel sends for our joins
@@ -28,7 +29,7 @@ set -eu
 #   liburing-dev              the io_uring receive backend (Linux >= 6.0)
 #   smcroute                  the static multicast router of tests/router-test.sh
 #   pimd (unpacked, below)    the PIM-SM/SSM router of tests/router-test.sh
-PACKAGES="cmake make gcc pkg-config libcmocka-dev iproute2 util-linux procps tshark tcpdump libpcap-dev iperf socat libuv1-dev libjansson-dev valgrind python3-dev python3-setuptools python3-pip python3-venv python3-pytest python3-wheel-whl python3-setuptools-whl python3-pip-whl locales clang nftables gcc-mingw-w64-x86-64 mingw-w64-x86-64-dev wine64 liburing-dev smcroute"
+PACKAGES="cmake make gcc pkg-config libmnl-dev libcmocka-dev iproute2 util-linux procps tshark tcpdump libpcap-dev iperf socat libuv1-dev libjansson-dev valgrind python3-dev python3-setuptools python3-pip python3-venv python3-pytest python3-wheel-whl python3-setuptools-whl python3-pip-whl locales clang nftables gcc-mingw-w64-x86-64 mingw-w64-x86-64-dev wine64 liburing-dev smcroute"
 
 # Debian's pimd conflicts with smcroute (each ships a boot-time service that
 # claims the kernel's multicast routing socket). The tests run each daemon in

@@ -131,6 +131,97 @@ static mcrx_error check_list(const mcrx_subscription_config *cfg) {
     return MCRX_ERROR_NONE;
 }
 
+/* ---- interface sets ------------------------------------------------------- */
+
+int mcrx__config_has_ifset(const mcrx_subscription_config *cfg) {
+    return cfg->version >= 2 && (cfg->ninterfaces > 0 || (cfg->interface_flags & MCRX_IFSET_ALL));
+}
+
+/* Linux's rule for device names (dev_valid_name), which Windows' names
+ * also keep: 1 to 15 bytes, not "." or "..", no '/', ':', '%' or space. */
+static int valid_ifname(const char *s) {
+    size_t n = strlen(s);
+    if (n == 0 || n >= 16 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+        return 0;
+    for (; *s != '\0'; s++)
+        if (*s == '/' || *s == ':' || *s == '%' || *s <= ' ' || *s == 0x7f)
+            return 0;
+    return 1;
+}
+
+mcrx_error mcrx__config_ifentry(const char *text, int family, mcrx__ifentry *out,
+                                mcrx__err *err) {
+    memset(out, 0, sizeof *out);
+    if (text == NULL)
+        return mcrx__fail(err, MCRX_ERROR_INVALID_INTERFACE, 0, "interface set entry is NULL");
+    if (*text != '\0' && all_digits(text)) {
+        uint64_t idx = parse_index(text);
+        if (idx == 0 || idx > UINT32_MAX)
+            return mcrx__fail(err, MCRX_ERROR_INVALID_INTERFACE, 0,
+                              "interface set entry '%s' is not a valid index", text);
+        out->kind = MCRX__IFE_INDEX;
+        out->index = (uint32_t)idx;
+        return 0;
+    }
+    if (strchr(text, '%') != NULL || strchr(text, ':') != NULL ||
+        mcrx_ip_parse(text, &out->addr) == MCRX_ERROR_NONE) {
+        int64_t index = MCRX_NO_INTERFACE_INDEX;
+        mcrx_error e = strchr(text, '%') != NULL ? mcrx__ip_parse_scoped(text, &out->addr, &index)
+                                                 : mcrx_ip_parse(text, &out->addr);
+        if (e != MCRX_ERROR_NONE)
+            return mcrx__fail(err, MCRX_ERROR_INVALID_INTERFACE, 0,
+                              "interface set entry '%s' is neither an address nor a name", text);
+        if (out->addr.family != family)
+            return mcrx__fail(err, MCRX_ERROR_INTERFACE_ADDRESS_FAMILY_MISMATCH, 0,
+                              "interface set entry '%s' is IPv%d, the group IPv%d", text,
+                              out->addr.family, family);
+        out->kind = MCRX__IFE_ADDRESS;
+        out->index = index > 0 ? (uint32_t)index : 0;
+        return 0;
+    }
+    if (!valid_ifname(text))
+        return mcrx__fail(err, MCRX_ERROR_INVALID_INTERFACE, 0,
+                          "interface set entry '%s' is not a valid interface name (1 to 15 "
+                          "characters, no '/', ':', '%%' or space)",
+                          text);
+    out->kind = MCRX__IFE_NAME;
+    memcpy(out->name, text, strlen(text) + 1);
+    return 0;
+}
+
+static mcrx_error validate_ifset(const mcrx_subscription_config *cfg) {
+    mcrx__err *e = mcrx__tls_err();
+    uint32_t i;
+    if (cfg->interface_flags & ~(MCRX_IFSET_ALL | MCRX_IFSET_LOOPBACK))
+        return mcrx__fail(e, MCRX_ERROR_INVALID_ARGUMENT, 0,
+                          "unknown interface_flags bits 0x%x",
+                          (unsigned)(cfg->interface_flags & ~(MCRX_IFSET_ALL | MCRX_IFSET_LOOPBACK)));
+    if ((cfg->interface_flags & MCRX_IFSET_LOOPBACK) && !(cfg->interface_flags & MCRX_IFSET_ALL))
+        return mcrx__fail(e, MCRX_ERROR_INVALID_INTERFACE, 0,
+                          "MCRX_IFSET_LOOPBACK goes with MCRX_IFSET_ALL (name lo in the list "
+                          "to join on loopback alone)");
+    if (cfg->ninterfaces > 0 && cfg->interfaces == NULL)
+        return mcrx__fail(e, MCRX_ERROR_INVALID_ARGUMENT, 0,
+                          "ninterfaces is %u but interfaces is NULL", (unsigned)cfg->ninterfaces);
+    if (cfg->ninterfaces > MCRX__IFSET_MAX)
+        return mcrx__fail(e, MCRX_ERROR_INVALID_INTERFACE, 0,
+                          "an interface set lists at most %d interfaces, not %u",
+                          MCRX__IFSET_MAX, (unsigned)cfg->ninterfaces);
+    if (!mcrx__config_has_ifset(cfg))
+        return MCRX_ERROR_NONE;
+    if (cfg->interface.family != MCRX_IP_NONE || cfg->interface_index != MCRX_NO_INTERFACE_INDEX)
+        return mcrx__fail(e, MCRX_ERROR_INVALID_INTERFACE, 0,
+                          "interface / interface_index and an interface set (interfaces, "
+                          "MCRX_IFSET_ALL) exclude each other: list the interface in the set");
+    for (i = 0; i < cfg->ninterfaces; i++) {
+        mcrx__ifentry ent;
+        mcrx_error rc = mcrx__config_ifentry(cfg->interfaces[i], cfg->group.family, &ent, e);
+        if (rc != MCRX_ERROR_NONE)
+            return rc;
+    }
+    return MCRX_ERROR_NONE;
+}
+
 mcrx_error mcrx_subscription_config_validate(const mcrx_subscription_config *cfg) {
     const mcrx_ip *g, *s;
     mcrx_error e;
@@ -171,6 +262,8 @@ mcrx_error mcrx_subscription_config_validate(const mcrx_subscription_config *cfg
         if (g->family == MCRX_IP_V4)
             return invalid(MCRX_ERROR_INTERFACE_INDEX_REQUIRES_IPV6);
     }
+    if (cfg->version >= 2 && (e = validate_ifset(cfg)) != MCRX_ERROR_NONE)
+        return e;
     mcrx__err_clear(mcrx__tls_err());
     return MCRX_ERROR_NONE;
 }

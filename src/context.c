@@ -116,6 +116,7 @@ void mcrx_context_free(mcrx_context *ctx) {
     free(ctx->ready);
     free(ctx->by_cfg);
     free(ctx->by_sock);
+    mcrx__ifset_close(ctx);
     mcrx__stage_free_spares(ctx);
     ctx->poller->ops->close(ctx->poller);
     if (ctx->staged_watch.handle != MCRX_SOCK_INVALID)
@@ -215,6 +216,11 @@ int mcrx_context_sockets(mcrx_context *ctx, mcrx_sock *socks_out, size_t cap, si
             socks_out[n] = sub->watch.handle;
         n++;
     }
+    if (ctx->ifmon != NULL) { /* interface changes: rejoin is part of readiness */
+        if (n < cap)
+            socks_out[n] = ctx->ifmon_watch.handle;
+        n++;
+    }
     mcrx__mutex_unlock(&ctx->lock);
     *count_out = n;
     return 0;
@@ -277,13 +283,15 @@ static int same_ip(const mcrx_ip *a, const mcrx_ip *b) {
     return mcrx_ip_equal(a, b) && a->scope_id == b->scope_id;
 }
 
-/* Configs compare by their normalised filters (fa, fb): a version 1 source
- * S is the same as a version 2 INCLUDE{S}, and a list's order and repeats
- * do not matter. */
-static int same_config(const mcrx_subscription_config *a, const mcrx__filter *fa,
-                       const mcrx_subscription_config *b, const mcrx__filter *fb) {
-    return a->dst_port == b->dst_port && mcrx__filter_equal(fa, fb) &&
-           same_ip(&a->interface, &b->interface) && a->interface_index == b->interface_index;
+/* Configs compare by their normalised filters (a version 1 source S is the
+ * same as a version 2 INCLUDE{S}, and a list's order and repeats do not
+ * matter) and their normalised interface sets. */
+static int same_config(const mcrx_subscription *s, const mcrx_subscription_config *b,
+                       const mcrx__filter *fb, const mcrx__ifnames *names) {
+    const mcrx_subscription_config *a = &s->cfg;
+    return a->dst_port == b->dst_port && mcrx__filter_equal(&s->filter, fb) &&
+           same_ip(&a->interface, &b->interface) && a->interface_index == b->interface_index &&
+           mcrx__ifset_equal(s, names);
 }
 
 /* FNV-1a over exactly the fields same_config compares. */
@@ -301,7 +309,8 @@ static uint64_t hash_ip(uint64_t h, const mcrx_ip *ip, int with_scope) {
     return with_scope ? hash_bytes(h, &ip->scope_id, sizeof ip->scope_id) : h;
 }
 
-static uint64_t config_hash(const mcrx_subscription_config *c, const mcrx__filter *f) {
+static uint64_t config_hash(const mcrx_subscription_config *c, const mcrx__filter *f,
+                            const mcrx__ifnames *names) {
     uint64_t h = 0xcbf29ce484222325ULL;
     size_t i;
     h = hash_bytes(h, &c->dst_port, sizeof c->dst_port);
@@ -310,7 +319,13 @@ static uint64_t config_hash(const mcrx_subscription_config *c, const mcrx__filte
     for (i = 0; i < f->nsources; i++) /* sorted: equal filters hash alike */
         h = hash_ip(h, &f->sources[i], 0);
     h = hash_ip(h, &c->interface, 1);
-    return hash_bytes(h, &c->interface_index, sizeof c->interface_index);
+    h = hash_bytes(h, &c->interface_index, sizeof c->interface_index);
+    /* The normalised interface set: the same interfaces in any order and
+     * spelling (name, index, address) are the same set. */
+    h = hash_bytes(h, &names->flags, sizeof names->flags);
+    for (i = 0; i < names->n; i++)
+        h = hash_bytes(h, names->names[i], strlen(names->names[i]) + 1);
+    return h;
 }
 
 static mcrx_subscription **bucket(const mcrx_context *ctx, uint64_t hash) {
@@ -392,32 +407,50 @@ static int reserve(mcrx_context *ctx) {
     return 0;
 }
 
-/* Duplicate check of a prepared config (its filter f) against every
- * subscription but self. */
+/* The normalised interface set sub was made with. */
+static void sub_names(const mcrx_subscription *sub, mcrx__ifnames *out) {
+    size_t i;
+    memset(out, 0, sizeof *out);
+    if (sub->ifs == NULL)
+        return;
+    out->flags = sub->ifflags;
+    for (i = 0; i < sub->nifs && out->n < MCRX__IFSET_MAX; i++)
+        if (sub->ifs[i].listed)
+            memcpy(out->names[out->n++], sub->ifs[i].name, sizeof out->names[0]);
+}
+
+/* Duplicate check of a prepared config (its filter f, its interface set)
+ * against every subscription but self. */
 static int check_duplicate(mcrx_context *ctx, const mcrx_subscription_config *cfg,
-                           const mcrx__filter *f, const mcrx_subscription *self) {
+                           const mcrx__filter *f, const mcrx__ifnames *names,
+                           const mcrx_subscription *self) {
     const mcrx_subscription *s;
     uint64_t h;
     if (ctx->capsubs == 0)
         return 0;
-    h = config_hash(cfg, f);
+    h = config_hash(cfg, f, names);
     for (s = *bucket(ctx, h); s != NULL; s = s->same_hash)
-        if (s != self && s->cfg_hash == h && same_config(&s->cfg, &s->filter, cfg, f))
+        if (s != self && s->cfg_hash == h && same_config(s, cfg, f, names))
             return mcrx__err_set(&ctx->err, MCRX_ERROR_DUPLICATE_SUBSCRIPTION, 0,
                                  "same config as subscription %llu", (unsigned long long)s->id);
     return 0;
 }
 
-/* Validation (cfg_in imported into cfg, its list normalised into *list)
- * and duplicate check, in the Rust crate's order. */
+/* Validation (cfg_in imported into cfg, its list normalised into *list, its
+ * interface set into *names) and duplicate check, in the Rust crate's
+ * order. */
 static int precheck(mcrx_context *ctx, const mcrx_subscription_config *cfg_in,
-                    mcrx_subscription_config *cfg, mcrx_ip **list, size_t *nlist) {
+                    mcrx_subscription_config *cfg, mcrx_ip **list, size_t *nlist,
+                    mcrx__ifnames *names) {
     mcrx__filter f;
     int rc;
     if (mcrx__config_prepare(cfg_in, cfg, list, nlist, &ctx->err) != 0)
         return mcrx__status_of(ctx->err.code);
-    mcrx__config_filter(cfg, *list, *nlist, &f);
-    rc = check_duplicate(ctx, cfg, &f, NULL);
+    rc = mcrx__ifset_normalise(cfg, names, &ctx->err) != 0 ? mcrx__status_of(ctx->err.code) : 0;
+    if (rc == 0) {
+        mcrx__config_filter(cfg, *list, *nlist, &f);
+        rc = check_duplicate(ctx, cfg, &f, names, NULL);
+    }
     if (rc == 0)
         rc = reserve(ctx);
     if (rc != 0) {
@@ -428,13 +461,14 @@ static int precheck(mcrx_context *ctx, const mcrx_subscription_config *cfg_in,
 }
 
 static int store(mcrx_context *ctx, const mcrx_subscription_config *cfg, mcrx_ip *list,
-                 size_t nlist, const mcrx__endpoint *ep, uint64_t *id_out) {
+                 size_t nlist, const mcrx__endpoint *ep, const mcrx__ifnames *names,
+                 uint64_t *id_out) {
     mcrx_subscription *sub;
-    int rc = mcrx__sub_new(ctx->next_id, cfg, list, nlist, ep, &sub, &ctx->err);
+    int rc = mcrx__sub_new(ctx->next_id, cfg, list, nlist, ep, names, &sub, &ctx->err);
     if (rc != 0)
         return rc;
     sub->ctx = ctx;
-    sub->cfg_hash = config_hash(&sub->cfg, &sub->filter);
+    sub->cfg_hash = config_hash(&sub->cfg, &sub->filter, names);
     index_sub(ctx, sub);
     ctx->subs[ctx->nsubs++] = sub;
     ctx->added++;
@@ -452,7 +486,8 @@ static int add(mcrx_context *ctx, const mcrx_subscription_config *cfg_in,
     mcrx_subscription_config copy, *cfg = &copy;
     mcrx_ip *list;
     size_t nlist;
-    int rc = precheck(ctx, cfg_in, cfg, &list, &nlist);
+    mcrx__ifnames names;
+    int rc = precheck(ctx, cfg_in, cfg, &list, &nlist, &names);
     if (rc != 0)
         return rc;
     /* Before anything touches the socket: a second owner would change the
@@ -478,7 +513,7 @@ static int add(mcrx_context *ctx, const mcrx_subscription_config *cfg_in,
         free(list);
         return mcrx__status_of(ctx->err.code);
     }
-    rc = store(ctx, cfg, list, nlist, &ep, id_out);
+    rc = store(ctx, cfg, list, nlist, &ep, &names, id_out);
     if (rc != 0)
         be->close(&ep, caller_sock != MCRX_SOCK_INVALID);
     return rc;
@@ -544,6 +579,9 @@ static int join_locked(mcrx_context *ctx, uint64_t id) {
     int rc;
     if (sub == NULL)
         return MCRX_STATUS_ERROR;
+    /* The interface monitor subscribes before the join lists the links:
+     * a change in between is not lost. */
+    mcrx__ifset_watch(ctx, sub);
     rc = mcrx__sub_membership(sub, 1, &ctx->err);
     if (rc != 0)
         return rc;
@@ -676,6 +714,7 @@ int mcrx_context_set_sources(mcrx_context *ctx, uint64_t id, uint32_t mode,
     mcrx_subscription *sub;
     mcrx_subscription_config cfg;
     mcrx__filter f;
+    mcrx__ifnames names;
     mcrx_ip *list;
     size_t nlist;
     int rc;
@@ -690,7 +729,8 @@ int mcrx_context_set_sources(mcrx_context *ctx, uint64_t id, uint32_t mode,
                                                 &ctx->err);
     if (rc == 0) {
         mcrx__config_filter(&cfg, list, nlist, &f);
-        rc = check_duplicate(ctx, &cfg, &f, sub);
+        sub_names(sub, &names);
+        rc = check_duplicate(ctx, &cfg, &f, &names, sub);
         if (rc != 0)
             free(list);
     }
@@ -699,7 +739,7 @@ int mcrx_context_set_sources(mcrx_context *ctx, uint64_t id, uint32_t mode,
          * (with the old hash again when the change failed). */
         unindex_sub(ctx, sub);
         rc = mcrx__sub_set_sources(sub, &cfg, list, nlist, &ctx->err);
-        sub->cfg_hash = config_hash(&sub->cfg, &sub->filter);
+        sub->cfg_hash = config_hash(&sub->cfg, &sub->filter, &names);
         index_sub(ctx, sub);
     }
     mcrx__mutex_unlock(&ctx->lock);

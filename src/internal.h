@@ -51,10 +51,31 @@ enum {
  * when it leaves the context. */
 typedef struct mcrx__counters {
     uint64_t packets, bytes, would_block, errors, joins, leaves, truncated;
+    uint64_t if_rejoins, if_losses; /* interface sets: memberships restored, lost */
     uint64_t discarded[MCRX__DISCARD_COUNT_];
 } mcrx__counters;
 
 void mcrx__counters_add(mcrx__counters *to, const mcrx__counters *from);
+
+/* Most entries of an interface set's list; with ALL, the interfaces it
+ * finds are not counted against this. */
+#define MCRX__IFSET_MAX 64
+
+/* One interface of a subscription's set, followed by name. */
+typedef struct mcrx__ifslot {
+    char name[16];
+    uint32_t index;     /* the interface's index now, 0 while it is absent */
+    int joined;         /* the kernel membership is in place on index */
+    int listed;         /* named in the config (else found by MCRX_IFSET_ALL) */
+    mcrx_error failed;  /* the last rejoin failure reported, NONE since a success */
+} mcrx__ifslot;
+
+/* A config's interface set, normalised: names sorted, without duplicates. */
+typedef struct mcrx__ifnames {
+    uint32_t flags;     /* MCRX_IFSET_* */
+    size_t n;
+    char names[MCRX__IFSET_MAX][16];
+} mcrx__ifnames;
 
 /*
  * Datagrams a one-datagram receive call fetched ahead (recv.c): when the
@@ -107,6 +128,12 @@ struct McrxSubscription {
     int64_t last_ns;
     mcrx__err err;
     mcrx__err deferred;        /* a failure for the next mcrx_subscription_recv* call */
+    /* Interface set (ifset.c): one membership per slot, on a socket bound
+     * to no device. ifs is NULL without a set. */
+    mcrx__ifslot *ifs;
+    size_t nifs, capifs;
+    uint32_t ifflags;          /* MCRX_IFSET_* */
+    void *iftexts;             /* the copy cfg.interfaces points into */
     /* Fetching ahead (recv.c): the staged datagrams (NULL when none), the
      * context's list of subscriptions holding some, whether the last
      * one-datagram fetch found data, and staging turned off because the
@@ -151,6 +178,14 @@ struct McrxContext {
     uint64_t added, removed, batch_calls, batch_packets;
     uint64_t would_block;      /* context receive calls that found nothing */
     mcrx__attachment attached[MCRX__ATTACH_COUNT_];
+    /* Rejoin (ifset.c): the interface monitor, opened at the first join of
+     * a subscription with an interface set, and the events it led to. */
+    mcrx__ifmon *ifmon;
+    mcrx__watch ifmon_watch;
+    int ifmon_unavailable;     /* the platform has none (Windows) */
+    mcrx_interface_event *events; /* MCRX__EVENTS entries, a ring */
+    size_t ev_head, ev_len;
+    uint64_t events_dropped;
     /* Fetching ahead (recv.c). staged_watch is an eventfd in the poller,
      * readable while a subscription holds staged datagrams, so
      * mcrx_context_fd and the waits see them (stage_on 0 without it: the
@@ -164,17 +199,20 @@ struct McrxContext {
     size_t nspares;
 };
 
+#define MCRX__EVENTS 256
+
 /* A context whose subscriptions use backend, watched by the platform's
  * poller or (socket_list 1) by the socket-list tier. mcrx_context_new is
  * the UDP backend and the platform's poller. Tests use the others. */
 mcrx_context *mcrx__context_new_with(const mcrx__backend *backend, int socket_list);
 
 /* Subscription internals (subscription.c), used by context.c and recv.c. */
-/* cfg and list come from mcrx__config_prepare; the new subscription owns
- * list (also on failure). */
+/* cfg and list come from mcrx__config_prepare, names (NULL or empty: none)
+ * is the config's interface set normalised; the new subscription owns list
+ * (also on failure). */
 int mcrx__sub_new(uint64_t id, const mcrx_subscription_config *cfg, mcrx_ip *list,
-                  size_t nlist, const mcrx__endpoint *ep, mcrx_subscription **out,
-                  mcrx__err *err);
+                  size_t nlist, const mcrx__endpoint *ep, const mcrx__ifnames *names,
+                  mcrx_subscription **out, mcrx__err *err);
 /* The config sub would have with the filter mode, sources[0..n) (full
  * state, mcrx_context_set_sources), prepared: *list is its normalised list
  * for mcrx__sub_set_sources, or NULL. Returns the C ABI status. */
@@ -237,6 +275,48 @@ void mcrx__config_filter(const mcrx_subscription_config *cfg, const mcrx_ip *lis
  * the same check for every backend's adopt (config.c). */
 mcrx_error mcrx__config_check_bound(const mcrx_subscription_config *cfg, const mcrx_ip *ip,
                                     uint16_t port, mcrx__err *err);
+
+/* ---- interface sets (config.c: syntax; ifset.c: the rest) ---- */
+
+/* 1 if cfg asks for an interface set (a list, or ALL). */
+int mcrx__config_has_ifset(const mcrx_subscription_config *cfg);
+
+/* One entry of an interface set's list, parsed (no lookup but a scope
+ * name, "fe80::1%eth0"). */
+enum { MCRX__IFE_NAME = 1, MCRX__IFE_INDEX, MCRX__IFE_ADDRESS };
+typedef struct mcrx__ifentry {
+    int kind;          /* MCRX__IFE_* */
+    char name[16];     /* NAME */
+    uint32_t index;    /* INDEX, or an ADDRESS's scope */
+    mcrx_ip addr;      /* ADDRESS */
+} mcrx__ifentry;
+mcrx_error mcrx__config_ifentry(const char *text, int family, mcrx__ifentry *out,
+                                mcrx__err *err);
+
+/* Interface sets (ifset.c), under the subscription layer. */
+/* Parses and resolves cfg's set (indexes and addresses to the names they
+ * have now) into out. Errors: INVALID_INTERFACE, INTERFACE_DISCOVERY_FAILED. */
+mcrx_error mcrx__ifset_normalise(const mcrx_subscription_config *cfg, mcrx__ifnames *out,
+                                 mcrx__err *err);
+/* 1 if sub's set (none for a subscription without one) is names. */
+int mcrx__ifset_equal(const mcrx_subscription *sub, const mcrx__ifnames *names);
+/* Gives sub its set: slots for names, and the copy of the config's texts
+ * that sub->cfg.interfaces points to. */
+mcrx_error mcrx__ifset_init(mcrx_subscription *sub, const mcrx__ifnames *names,
+                            mcrx__err *err);
+void mcrx__ifset_free(mcrx_subscription *sub);
+/* Moves sub's membership from `from` to `to` on its interface, or on every
+ * interface of its set (a join finds them, a leave leaves every one). */
+mcrx_error mcrx__sub_apply(mcrx_subscription *sub, const mcrx__filter *from,
+                           const mcrx__filter *to, mcrx__err *err);
+/* Opens the context's interface monitor if sub needs one (a set, a
+ * platform that has one) and it is not open. Best effort: without it
+ * there is no rejoin. */
+void mcrx__ifset_watch(mcrx_context *ctx, const mcrx_subscription *sub);
+/* The monitor reported a change: reads it, lists the links and brings
+ * every joined set up to date, queueing events. ctx's lock held. */
+void mcrx__ifset_changed(mcrx_context *ctx);
+void mcrx__ifset_close(mcrx_context *ctx);
 
 /* Address leaf internals (addr.c). */
 uint32_t mcrx__ifname_index(const char *name);

@@ -13,6 +13,8 @@ void mcrx__counters_add(mcrx__counters *to, const mcrx__counters *from) {
     to->joins += from->joins;
     to->leaves += from->leaves;
     to->truncated += from->truncated;
+    to->if_rejoins += from->if_rejoins;
+    to->if_losses += from->if_losses;
     for (i = 0; i < MCRX__DISCARD_COUNT_; i++)
         to->discarded[i] += from->discarded[i];
 }
@@ -32,6 +34,8 @@ static void fill_sub(mcrx_subscription *sub, mcrx_subscription_metrics *out) {
     out->discarded_other_source = sub->n.discarded[MCRX__DISCARD_OTHER_SOURCE];
     out->discarded_other_interface = sub->n.discarded[MCRX__DISCARD_OTHER_INTERFACE];
     out->discarded_no_pktinfo = sub->n.discarded[MCRX__DISCARD_NO_PKTINFO];
+    out->interface_rejoins = sub->n.if_rejoins;
+    out->interface_losses = sub->n.if_losses;
     /* Socket figures where there is an IP socket to ask. */
     if (sub->ep.be->caps & MCRX__CAP_IP_SOCKET) {
         out->kernel_drops = mcrx__plat_drops(sub->ep.sock);
@@ -92,6 +96,7 @@ int mcrx_context_metrics_get(mcrx_context *ctx, mcrx_context_metrics *out) {
     out->batch_calls = ctx->batch_calls;
     out->batch_packets_received = ctx->batch_packets;
     total.would_block += ctx->would_block;
+    out->interface_events_dropped = ctx->events_dropped;
     mcrx__mutex_unlock(&ctx->lock);
     out->total_packets_received = total.packets;
     out->total_bytes_received = total.bytes;

@@ -29,6 +29,19 @@
  * does not: caller sockets bound to the wildcard, link-scope groups without a
  * known interface (those always carry pktinfo), other operating systems.
  */
+/* An interface set's socket is bound to no device and gets the group from
+ * every link where anyone joined it (IPv6 checks no interface): keep only
+ * what came in where this subscription's membership is in place now. */
+static int joined_on(const mcrx_subscription *sub, const mcrx__rxinfo *info) {
+    size_t i;
+    if (!(info->valid & MCRX_META_INGRESS_IF))
+        return 0;
+    for (i = 0; i < sub->nifs; i++)
+        if (sub->ifs[i].joined && sub->ifs[i].index == info->ifindex)
+            return 1;
+    return 0;
+}
+
 static int classify(const mcrx_subscription *sub, const mcrx_datagram *dg,
                     const mcrx__rxinfo *info) {
     if (info->valid & MCRX_META_DESTINATION) {
@@ -41,6 +54,8 @@ static int classify(const mcrx_subscription *sub, const mcrx_datagram *dg,
         return MCRX__DISCARD_OTHER_SOURCE;
     if (sub->ep.ifindex != 0 && (info->valid & MCRX_META_INGRESS_IF) &&
         info->ifindex != sub->ep.ifindex)
+        return MCRX__DISCARD_OTHER_INTERFACE;
+    if (sub->ifs != NULL && !joined_on(sub, info))
         return MCRX__DISCARD_OTHER_INTERFACE;
     return -1;
 }
@@ -460,10 +475,13 @@ static int refill(mcrx_context *ctx, mcrx__err *err) {
     int n = 0, i, r = 0;
     if (ctx->poller->ops->wait(ctx->poller, NULL, ready, 64, 0, &n, err) != 0)
         return -1;
-    for (i = 0; i < n; i++)
-        if (ready[i]->kind == MCRX__WATCH_SUBSCRIPTION)
+    for (i = 0; i < n; i++) {
+        if (ready[i]->kind == MCRX__WATCH_IFMON)
+            mcrx__ifset_changed(ctx); /* links changed: rejoin where needed, under the lock */
+        else if (ready[i]->kind == MCRX__WATCH_SUBSCRIPTION)
             subs[r++] = (mcrx_subscription *)(void *)((char *)ready[i] -
                                                       offsetof(mcrx_subscription, watch));
+    }
     /* Staged datagrams are not on their sockets' readiness. The rest of a
      * long list waits for the next refill: they stay listed. */
     for (s = ctx->staged_head; s != NULL && r < 128; s = s->staged_next) {

@@ -6,8 +6,8 @@
 #include "internal.h"
 
 int mcrx__sub_new(uint64_t id, const mcrx_subscription_config *cfg, mcrx_ip *list,
-                  size_t nlist, const mcrx__endpoint *ep, mcrx_subscription **out,
-                  mcrx__err *err) {
+                  size_t nlist, const mcrx__endpoint *ep, const mcrx__ifnames *names,
+                  mcrx_subscription **out, mcrx__err *err) {
     mcrx_subscription *sub = calloc(1, sizeof *sub);
     if (sub == NULL) {
         free(list);
@@ -17,6 +17,12 @@ int mcrx__sub_new(uint64_t id, const mcrx_subscription_config *cfg, mcrx_ip *lis
     sub->cfg = *cfg;
     sub->sources = list;
     sub->nsources = nlist;
+    if (names != NULL && mcrx__ifset_init(sub, names, err) != 0) {
+        mcrx__ifset_free(sub);
+        free(sub->sources);
+        free(sub);
+        return mcrx__status_of(err->code);
+    }
     sub->ep = *ep;
     sub->watch.kind = MCRX__WATCH_SUBSCRIPTION;
     sub->watch.handle = ep->be->wait_handle(&sub->ep);
@@ -34,6 +40,7 @@ void mcrx__sub_destroy(mcrx_subscription *sub) {
         return;
     sub->ep.be->close(&sub->ep, 0);
     free(sub->sources);
+    mcrx__ifset_free(sub);
     free(sub->stage);
     free(sub);
 }
@@ -93,8 +100,7 @@ int mcrx__sub_set_sources(mcrx_subscription *sub, const mcrx_subscription_config
         free(list);
         return mcrx__status_of(err->code);
     }
-    if (sub->state == MCRX_STATE_JOINED &&
-        sub->ep.be->apply(&sub->ep, &sub->filter, &to, err) != 0) {
+    if (sub->state == MCRX_STATE_JOINED && mcrx__sub_apply(sub, &sub->filter, &to, err) != 0) {
         free(list);
         return note_needed(&to, err);
     }
@@ -117,8 +123,7 @@ int mcrx__sub_membership(mcrx_subscription *sub, int join, mcrx__err *err) {
     if (join && check_limit(&sub->filter, err) != 0)
         return mcrx__status_of(err->code);
     mcrx__filter_none(&none, &sub->cfg.group);
-    if (sub->ep.be->apply(&sub->ep, join ? &none : &sub->filter, join ? &sub->filter : &none,
-                          err) != 0)
+    if (mcrx__sub_apply(sub, join ? &none : &sub->filter, join ? &sub->filter : &none, err) != 0)
         return note_needed(&sub->filter, err);
     sub->state = join ? MCRX_STATE_JOINED : MCRX_STATE_BOUND;
     if (join)
@@ -216,6 +221,7 @@ mcrx_sock mcrx_subscription_into_sock(mcrx_subscription *sub) {
     sub->ep.be->close(&sub->ep, 1);
     free(sub->sources);
     free(sub->stage);
+    mcrx__ifset_free(sub);
     free(sub);
     return s;
 }

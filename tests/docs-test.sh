@@ -4,6 +4,7 @@
 # A block preceded by "<!-- example: examples/NAME.c -->" must instead equal
 # that file, which the build compiles and tests/examples-test.sh runs.
 # usage: docs-test.sh SOURCE_DIR STATIC_LIBRARY
+# (the static library needs -lpthread and, on Linux, -lmnl: pkg-config --static)
 set -euo pipefail
 src=$1 lib=$2
 cc=${CC:-cc}
@@ -36,7 +37,7 @@ done
 for f in "$work"/*.c; do
   [ -e "$f" ] || continue
   grep -q 'int main' "$f" || continue
-  if ! "$cc" -std=gnu11 -Wall -Wextra -Werror $extra -I"$src/include" -o "${f%.c}" "$f" "$lib" $libs -lpthread; then
+  if ! "$cc" -std=gnu11 -Wall -Wextra -Werror $extra -I"$src/include" -o "${f%.c}" "$f" "$lib" $libs -lpthread -lmnl; then
     echo "docs-test: $(basename "$f") does not compile"
     exit 1
   fi

@@ -186,7 +186,7 @@ static void copy_filter(fake_filter *to, const mcrx__filter *f) {
         to->sources[i] = f->sources[i];
 }
 
-static mcrx_error fake_apply_fn(mcrx__endpoint *ep, const mcrx__filter *from,
+static mcrx_error fake_apply_fn(mcrx__endpoint *ep, uint32_t ifindex, const mcrx__filter *from,
                                 const mcrx__filter *to, mcrx__err *err) {
     fake_state *st = ep->state;
     fake_apply *a;
@@ -198,6 +198,7 @@ static mcrx_error fake_apply_fn(mcrx__endpoint *ep, const mcrx__filter *from,
     a = &st->log[st->nlog++];
     copy_filter(&a->from, from);
     copy_filter(&a->to, to);
+    a->ifindex = ifindex;
     a->rc = rc;
     if (rc == MCRX_ERROR_NONE)
         return 0;

@@ -68,6 +68,7 @@ typedef struct fake_filter {
 
 typedef struct fake_apply {
     fake_filter from, to;
+    uint32_t ifindex; /* the interface named (interface sets), 0 = the endpoint's */
     mcrx_error rc;
 } fake_apply;
 

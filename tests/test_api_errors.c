@@ -907,6 +907,85 @@ static void c_abi_answers_its_status_codes(void **state) {
     mcrx_context_free(f.ctx);
 }
 
+/* ---- interface sets -------------------------------------------------------------------- */
+
+static void interface_set_calls_refuse_null_and_bad_sets(void **state) {
+    static const char *const with_slash[] = {"a/b"};
+    static const char *const with_null[] = {NULL};
+    static const char *const v4_for_v6[] = {"127.0.0.1"};
+    static const char *const no_index[] = {"99999999999"};
+    static const char *const absent_index[] = {"999999"};
+    static const char *const lo[] = {"lo"};
+    mcrx_subscription_config cfg;
+    mcrx_interface_event ev;
+    mcrx_interface_membership m[2];
+    size_t n = 99;
+    uint64_t id;
+    int got = 7;
+    fixture f;
+    (void)state;
+    fixture_open(&f);
+
+    FAIL_THREAD(W(mcrx_context_next_interface_event)(NULL, &ev, &got), MCRX_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(got, 0);
+    FAIL_CTX(f.ctx, mcrx_context_next_interface_event(f.ctx, NULL, &got),
+             MCRX_ERROR_INVALID_ARGUMENT);
+    FAIL_CTX(f.ctx, mcrx_context_next_interface_event(f.ctx, &ev, NULL),
+             MCRX_ERROR_INVALID_ARGUMENT);
+    SAME(mcrx_context_next_interface_event(f.ctx, &ev, &got), MCRX_STATUS_OK);
+    assert_int_equal(got, 0);
+
+    FAIL_THREAD(W(mcrx_subscription_interfaces)(NULL, m, 2, &n), MCRX_ERROR_INVALID_ARGUMENT);
+    FAIL_SUB(f.sub, mcrx_subscription_interfaces(f.sub, NULL, 2, &n), MCRX_ERROR_INVALID_ARGUMENT);
+    FAIL_SUB(f.sub, mcrx_subscription_interfaces(f.sub, m, 2, NULL), MCRX_ERROR_INVALID_ARGUMENT);
+    SAME(mcrx_subscription_interfaces(f.sub, m, 2, &n), MCRX_STATUS_OK);
+    assert_int_equal(n, 0); /* no set: no entries */
+
+    /* Validation of the version 2 fields. */
+    assert_int_equal(mcrx_subscription_config_parse(&cfg, GROUP, PORT, NULL, "127.0.0.1"), 0);
+    cfg.interfaces = lo;
+    cfg.ninterfaces = 1;
+    FAIL_PURE(mcrx_subscription_config_validate(&cfg), MCRX_ERROR_INVALID_INTERFACE);
+    FAIL_CTX(f.ctx, mcrx_context_add(f.ctx, &cfg, &id), MCRX_ERROR_INVALID_INTERFACE);
+    assert_int_equal(mcrx_subscription_config_parse(&cfg, GROUP, PORT, NULL, NULL), 0);
+    cfg.interface_flags = 0x80;
+    FAIL_PURE(mcrx_subscription_config_validate(&cfg), MCRX_ERROR_INVALID_ARGUMENT);
+    cfg.interface_flags = MCRX_IFSET_LOOPBACK;
+    FAIL_PURE(mcrx_subscription_config_validate(&cfg), MCRX_ERROR_INVALID_INTERFACE);
+    cfg.interface_flags = 0;
+    cfg.ninterfaces = 1;
+    FAIL_PURE(mcrx_subscription_config_validate(&cfg), MCRX_ERROR_INVALID_ARGUMENT);
+    cfg.interfaces = with_slash;
+    FAIL_PURE(mcrx_subscription_config_validate(&cfg), MCRX_ERROR_INVALID_INTERFACE);
+    cfg.interfaces = with_null;
+    FAIL_PURE(mcrx_subscription_config_validate(&cfg), MCRX_ERROR_INVALID_INTERFACE);
+    cfg.interfaces = no_index;
+    FAIL_PURE(mcrx_subscription_config_validate(&cfg), MCRX_ERROR_INVALID_INTERFACE);
+    cfg.ninterfaces = 65;
+    cfg.interfaces = lo;
+    FAIL_PURE(mcrx_subscription_config_validate(&cfg), MCRX_ERROR_INVALID_INTERFACE);
+    assert_int_equal(mcrx_subscription_config_parse(&cfg, "ff0e::1", PORT, NULL, NULL), 0);
+    cfg.interfaces = v4_for_v6;
+    cfg.ninterfaces = 1;
+    FAIL_PURE(mcrx_subscription_config_validate(&cfg),
+              MCRX_ERROR_INTERFACE_ADDRESS_FAMILY_MISMATCH);
+    /* An index no interface has is looked up at add (a name is followed). */
+    assert_int_equal(mcrx_subscription_config_parse(&cfg, GROUP, PORT, NULL, NULL), 0);
+    cfg.interfaces = absent_index;
+    cfg.ninterfaces = 1;
+    FAIL_CTX(f.ctx, mcrx_context_add(f.ctx, &cfg, &id), MCRX_ERROR_INTERFACE_DISCOVERY_FAILED);
+    /* The same set twice is a duplicate, however it is spelt. */
+    cfg.interfaces = lo;
+    assert_int_equal(mcrx_context_add(f.ctx, &cfg, &id), 0);
+    {
+        static const char *const lo_twice[] = {"1", "lo", "127.0.0.1"};
+        cfg.interfaces = lo_twice;
+        cfg.ninterfaces = 3;
+        FAIL_CTX(f.ctx, mcrx_context_add(f.ctx, &cfg, &id), MCRX_ERROR_DUPLICATE_SUBSCRIPTION);
+    }
+    mcrx_context_free(f.ctx);
+}
+
 /* ---- subscriptions ------------------------------------------------------------------------ */
 
 static void subscription_calls_refuse_null_and_wrong_states(void **state) {
@@ -1583,6 +1662,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(sockets_handed_over_are_checked_before_use),
         cmocka_unit_test(c_abi_answers_its_status_codes),
         cmocka_unit_test(subscription_calls_refuse_null_and_wrong_states),
+        cmocka_unit_test(interface_set_calls_refuse_null_and_bad_sets),
         cmocka_unit_test(metrics_refuse_null_and_snapshots_out_of_order),
         cmocka_unit_test(jsonl_writer_refuses_bad_arguments_and_reports_io),
 #ifdef MCRX_API_WALK_UV

@@ -220,6 +220,61 @@ static void classify_discards_other_ingress_interfaces(void **state) {
     mcrx_context_free(ctx);
 }
 
+/* An interface set (lo, and a name no interface has yet): one membership
+ * on lo by index, none for the absent one, and classify keeps only what
+ * came in on lo; a datagram without an ingress report cannot be shown to
+ * be lo's and is discarded. */
+static void classify_on_an_interface_set_keeps_only_joined_interfaces(void **state) {
+    static const char *const names[] = {"mcrx-absent0", "lo"};
+    fake_open o = {0, 0, 1}; /* not isolated: a set's socket is bound to no device */
+    mcrx_context *ctx = fake_context(0);
+    mcrx_subscription_config cfg;
+    mcrx_interface_membership m[4];
+    const fake_apply *log;
+    mcrx_subscription *a;
+    size_t n = 0;
+    uint64_t id;
+    slots *s = slots_new();
+    static const char *const want[] = {"on-lo"};
+    (void)state;
+    mcrx_subscription_config_init(&cfg);
+    cfg.group = ip("239.1.1.1");
+    cfg.dst_port = 5000;
+    cfg.interfaces = names;
+    cfg.ninterfaces = 2;
+    fake_open_set(&o);
+    assert_int_equal(mcrx_context_add(ctx, &cfg, &id), 0);
+    assert_int_equal(mcrx_context_join_subscription(ctx, id), 0);
+    a = mcrx_context_get_subscription(ctx, id);
+    log = fake_applies(a, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(log[0].ifindex, 1);
+    assert_int_equal(log[0].to.mode, MCRX__EXCLUDE);
+    assert_int_equal(mcrx_subscription_interfaces(a, m, 4, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(m[0].interface_name, "lo"); /* sorted */
+    assert_int_equal(m[0].interface_index, 1);
+    assert_int_equal(m[0].joined, 1);
+    assert_string_equal(m[1].interface_name, "mcrx-absent0");
+    assert_int_equal(m[1].interface_index, 0);
+    assert_int_equal(m[1].joined, 0);
+    push_to(a, "on-2", NULL, NULL, MCRX_META_DESTINATION | MCRX_META_INGRESS_IF, 2);
+    push_to(a, "on-lo", NULL, NULL, MCRX_META_DESTINATION | MCRX_META_INGRESS_IF, 1);
+    push_to(a, "no-ingress-report", NULL, NULL, MCRX_META_DESTINATION, 0);
+    expect_batch(ctx, s, 16, want, 1);
+    expect_counts(a, 1, 0, 0, 2, 0);
+    /* Leave: lo's membership goes, by index. */
+    assert_int_equal(mcrx_context_leave_subscription(ctx, id), 0);
+    log = fake_applies(a, &n);
+    assert_int_equal(n, 2);
+    assert_int_equal(log[1].ifindex, 1);
+    assert_int_equal(log[1].from.mode, MCRX__EXCLUDE);
+    assert_int_equal(log[1].to.mode, MCRX__INCLUDE);
+    assert_int_equal(log[1].to.nsources, 0);
+    free(s);
+    mcrx_context_free(ctx);
+}
+
 static void classify_discards_datagrams_without_pktinfo_unless_isolated(void **state) {
     fake_open open_ = {0, 0, 1};
     mcrx_context *ctx = fake_context(0);
@@ -1626,6 +1681,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(classify_keeps_own_and_discards_other_group_and_unicast_destinations),
         cmocka_unit_test(classify_discards_other_sources_on_ssm),
+        cmocka_unit_test(classify_on_an_interface_set_keeps_only_joined_interfaces),
         cmocka_unit_test(classify_discards_other_ingress_interfaces),
         cmocka_unit_test(classify_discards_datagrams_without_pktinfo_unless_isolated),
         cmocka_unit_test(classify_reasons_in_one_batch_are_counted_each_and_in_the_context_total),

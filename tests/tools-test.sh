@@ -115,6 +115,27 @@ run_pair "IPv6 link-scope SSM, scoped interface" "$meta" ff32::8000:53 $port --s
 next_port
 run_pair "IPv6 ASM, sender by interface index" "$recv" ff0e::8000:54 $port --interface "fe80::1%vb" -- "$send" ff0e::8000:54 $port byidx 50 "$va" --count 3
 
+# ---- interface sets: --interface repeated, or all ----
+next_port; banner "vb,vb2" 239.1.2.3 $port --interface vb --interface vb2
+next_port; banner "all" 239.1.2.3 $port --interface all
+expect_fail "set and positional interface" "exclude each other" "$recv" 239.1.2.3 5000 198.51.100.9 198.51.100.2 --interface all
+"$recv" 239.1.2.3 5000 --interface vb --interface 'a/b' >"$work/o" 2>"$work/e"
+if [ $? = 1 ] && grep -qF "interface set entry 'a/b' is not a valid interface name" "$work/e"; then
+  ok "bad set entry is named"; else bad "bad set entry is named"; cat "$work/e"; fi
+next_port
+vb2=$(cat /sys/class/net/vb2/ifindex)
+"$meta" 239.1.2.56 $port --interface vb --interface vb2 --count 4 --timeout 5 >"$work/r" 2>"$work/re" &
+pid=$!
+for _ in $(seq 1 100); do grep -q "waiting for packets" "$work/r" 2>/dev/null && break; sleep 0.05; done
+on_sender "$send" 239.1.2.56 $port on-va 0 198.51.100.1 --count 2 >/dev/null
+on_sender "$send" 239.1.2.56 $port on-va2 0 203.0.113.1 --count 2 >/dev/null
+wait $pid
+rc=$?
+if [ $rc = 0 ] && [ "$(grep -c "ingress_ifindex=Some($vb)$" "$work/r")" = 2 ] &&
+  [ "$(grep -c "ingress_ifindex=Some($vb2)$" "$work/r")" = 2 ]; then
+  ok "--interface vb --interface vb2: two from each link, each with its ingress index"; else
+  bad "interface set run (rc=$rc)"; cat "$work/r" "$work/re"; fi
+
 # ---- --json ----
 next_port
 if run_pair "--json run" "$meta" 232.1.2.55 $port 198.51.100.1 --json -- "$send" 232.1.2.55 $port '{"q":"x\"y"}' 50 198.51.100.1 --count 3; then

@@ -8,7 +8,7 @@ _mcrx_tools() {
     esac
     case $prev in
     --pcap) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-    --interface) COMPREPLY=($(compgen -W "$(ls /sys/class/net 2>/dev/null)" -- "$cur")); return ;;
+    --interface) COMPREPLY=($(compgen -W "all $(ls /sys/class/net 2>/dev/null)" -- "$cur")); return ;;
     esac
     [[ $cur == -* ]] && COMPREPLY=($(compgen -W "$opts" -- "$cur"))
 }

@@ -39,7 +39,10 @@ static void usage(FILE *f, const mcrx_tool_options *o) {
             "  --exclude <ip>      every source but ip (repeatable): EXCLUDE{ip, ...},\n"
             "                      any-source groups only\n"
             "  --interface <if>    local interface: an address, or for IPv6 groups\n"
-            "                      fe80::1%%7, fe80::1%%eth0 or a bare index like 7\n"
+            "                      fe80::1%%7, fe80::1%%eth0 or a bare index like 7.\n"
+            "                      Repeat it for a set (names, indexes, addresses; a\n"
+            "                      membership on each, rejoined when a link returns), or\n"
+            "                      give 'all': every interface up and multicast-capable\n"
             "  --count <n>         exit 0 after n datagrams\n"
             "  --timeout <s>       exit 2 after s seconds without a datagram\n"
             "  --json              one JSON object per datagram on stdout (banner on stderr)\n"
@@ -130,6 +133,16 @@ int mcrx_tool_recv_parse(int argc, char **argv, mcrx_tool_options *o) {
                 slot = &flag_iface;
             else if (strcmp(a, "--count") && strcmp(a, "--timeout"))
                 return arg_error(o, "unexpected argument '%s'", a);
+            if (slot == &flag_iface && i + 1 < argc) {
+                /* Repeatable: every value goes to the set as well. */
+                if (!strcmp(argv[i + 1], "all")) {
+                    o->if_all = 1;
+                } else if (o->nifaces == sizeof o->ifaces / sizeof o->ifaces[0]) {
+                    return arg_error(o, "more than 64 --interface values ('%s')", argv[i + 1]);
+                } else {
+                    o->ifaces[o->nifaces++] = argv[i + 1];
+                }
+            }
             if (i + 1 >= argc)
                 return arg_error(o, "missing value after %s", a);
             v = argv[++i];
@@ -166,6 +179,12 @@ int mcrx_tool_recv_parse(int argc, char **argv, mcrx_tool_options *o) {
     }
     if (flag_iface != NULL)
         o->interface = flag_iface;
+    if (o->if_all || o->nifaces > 1) {
+        if (npos > 3)
+            return arg_error(o, "a positional interface ('%s') and an interface set exclude each "
+                                "other", pos[3]);
+        o->interface = NULL; /* a set: cfg.interfaces */
+    }
     return 0;
 }
 
@@ -238,6 +257,11 @@ mcrx_context *mcrx_tool_recv_open(const mcrx_tool_options *o, mcrx_subscription_
      * in the JSON rows of both receivers. */
     cfg->rx_options |= MCRX_RX_TIMESTAMP | MCRX_RX_TTL | MCRX_RX_DROPS;
     cfg->rcvbuf_bytes = (uint32_t)o->rcvbuf;
+    if (o->if_all || o->nifaces > 1) {
+        cfg->interfaces = o->ifaces;
+        cfg->ninterfaces = o->nifaces;
+        cfg->interface_flags = o->if_all ? MCRX_IFSET_ALL : 0;
+    }
     if (o->meta || o->stats)
         cfg->rx_options |= MCRX_RX_PKTINFO;
     ctx = mcrx_context_new();
@@ -347,6 +371,8 @@ int mcrx_tool_recv_main(int argc, char **argv, int meta, const char *name) {
             break;
         }
         mcrx_tool_metrics_tick(&metrics, ctx, 0);
+        if (o.if_all || o.nifaces > 1)
+            mcrx_tool_print_interface_events(stderr, ctx, name);
         if (o.stats)
             mcrx_tool_stats_tick(&stats, mcrx_tool_mono());
         if (got == 1) {

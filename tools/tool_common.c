@@ -35,7 +35,16 @@ int mcrx_tool_parse_seconds(const char *s, double *out) {
 void mcrx_tool_describe_interface(const mcrx_subscription_config *cfg, char *buf, size_t len) {
     char ip[MCRX_IP_STRLEN];
     int has_index = cfg->interface_index != MCRX_NO_INTERFACE_INDEX;
-    if (cfg->interface.family != MCRX_IP_NONE) {
+    if (cfg->version >= 2 && (cfg->ninterfaces > 0 || (cfg->interface_flags & MCRX_IFSET_ALL))) {
+        size_t used = 0;
+        uint32_t i;
+        buf[0] = '\0';
+        if (cfg->interface_flags & MCRX_IFSET_ALL)
+            used += (size_t)snprintf(buf, len, "all%s", cfg->ninterfaces > 0 ? "+" : "");
+        for (i = 0; i < cfg->ninterfaces && used < len; i++)
+            used += (size_t)snprintf(buf + used, len - used, "%s%s", i > 0 ? "," : "",
+                                     cfg->interfaces[i]);
+    } else if (cfg->interface.family != MCRX_IP_NONE) {
         mcrx_ip plain = cfg->interface;
         plain.scope_id = 0;
         mcrx_ip_format(&plain, ip, sizeof ip);
@@ -247,4 +256,22 @@ void mcrx_tool_print(FILE *f, const mcrx_datagram *dg, const mcrx_tool_options *
     else
         mcrx_tool_print_human(f, dg, o->meta);
     fflush(f);
+}
+
+void mcrx_tool_print_interface_events(FILE *f, mcrx_context *ctx, const char *name) {
+    mcrx_interface_event ev;
+    int got = 0;
+    while (mcrx_context_next_interface_event(ctx, &ev, &got) == MCRX_STATUS_OK && got) {
+        const char *what = ev.kind == MCRX_IFEVENT_JOINED ? "joined"
+                           : ev.kind == MCRX_IFEVENT_LOST ? "lost"
+                                                          : "rejoin failed";
+        if (ev.kind == MCRX_IFEVENT_FAILED)
+            fprintf(f, "%s: interface %s (index %u): %s: %s (errno %d)\n", name,
+                    ev.interface_name, ev.interface_index, what, mcrx_error_name(ev.error),
+                    ev.os_error);
+        else
+            fprintf(f, "%s: interface %s (index %u): %s\n", name, ev.interface_name,
+                    ev.interface_index, what);
+        fflush(f);
+    }
 }

@@ -18,7 +18,8 @@ int mcrx_tool_parse_ulong(const char *s, unsigned long min, unsigned long max,
 /* Positive seconds, fractions allowed; 0 on success. */
 int mcrx_tool_parse_seconds(const char *s, double *out);
 
-/* "default", "198.51.100.2", "fe80::1%7" or "ifindex:7". */
+/* "default", "198.51.100.2", "fe80::1%7", "ifindex:7", or a set: "all",
+ * "vb,vb2", "all+vb". */
 void mcrx_tool_describe_interface(const mcrx_subscription_config *cfg, char *buf, size_t len);
 
 /* The Rust tools' payload preview: text up to 64 characters, else hex. */
@@ -38,6 +39,10 @@ typedef struct mcrx_tool_options {
     const char *list[MCRX_TOOL_MAX_SOURCES];
     int nlist;
     int exclude;
+    /* --interface given more than once, or "all": an interface set. */
+    const char *ifaces[64];
+    unsigned nifaces;
+    int if_all;
     unsigned long port;
     long count;     /* -1 = unlimited */
     double timeout; /* <= 0 = none */
@@ -66,6 +71,9 @@ void mcrx_tool_recv_banner(FILE *f, const mcrx_tool_options *o,
 void mcrx_tool_print(FILE *f, const mcrx_datagram *dg, const mcrx_tool_options *o);
 
 int mcrx_tool_recv_main(int argc, char **argv, int meta, const char *name);
+
+/* Prints the interface events the context queued (rejoin), on f. */
+void mcrx_tool_print_interface_events(FILE *f, mcrx_context *ctx, const char *name);
 
 /* Periodic metrics from the MCRX_METRICS_* environment variables. */
 typedef struct mcrx_tool_metrics {

@@ -247,7 +247,8 @@ MCRX_EXTERN size_t mcrx_ip_to_sockaddr(const mcrx_ip *ip, uint16_t port, void *o
 /*
  * What to receive. Fill with mcrx_subscription_config_init, then set fields
  * or call mcrx_subscription_config_parse. Two configs are duplicates when
- * group, source, dst_port, interface and interface_index are all equal.
+ * group, source, dst_port, interface and interface_index are all equal,
+ * and (version 2) their interface sets are (see interfaces below).
  */
 typedef struct McrxSubscriptionConfig {
     uint32_t version;          /* set by init */
@@ -280,9 +281,20 @@ typedef struct McrxSubscriptionConfig {
     /* Interface set, instead of interface / interface_index: a list of
      * names ("eth0"), indexes ("7") or addresses ("192.0.2.1",
      * "fe80::1%eth0"), for IPv4 and IPv6, and/or MCRX_IFSET_ALL. Each
-     * (group, interface) is one kernel membership. Interfaces named in the
-     * list are followed by name: one that goes away and comes back (a new
-     * index) is joined again. Borrowed for the call, copied by add. */
+     * (group, interface) is one kernel membership, on one socket bound to
+     * no device; pktinfo is always on and a datagram is kept only from an
+     * interface where the membership is in place. Interfaces are followed
+     * by name: indexes and addresses are turned into the name they have at
+     * add (INTERFACE_DISCOVERY_FAILED when none has them), a name may not
+     * exist yet (joined when it appears); one that goes away and comes back
+     * (a new index) is joined again (Linux, docs/usage.md "Interface sets
+     * and rejoin"). At most 64 entries; unparseable ones are
+     * INVALID_INTERFACE, and a set with interface or interface_index set
+     * too is INVALID_INTERFACE. Two configs' sets are the same when their
+     * names and flags are, in any order or spelling. Joining checks the
+     * memberships needed against net.ipv4.igmp_max_memberships first
+     * (MEMBERSHIP_LIMIT_EXCEEDED, naming it and the number). Borrowed for
+     * the call, copied by add (get_config shows the copy). */
     uint32_t interface_flags;      /* MCRX_IFSET_* */
     uint32_t ninterfaces;
     const char *const *interfaces;
@@ -588,7 +600,9 @@ MCRX_EXTERN mcrx_sock mcrx_context_fd(const mcrx_context *ctx);
 /*
  * The socket-list tier of event-loop integration (as c-ares has it), for
  * every platform: the handles to watch for readability, one per joined
- * subscription, in ascending subscription id. Stores up to cap of them in
+ * subscription, in ascending subscription id, then (Linux, once a
+ * subscription with an interface set was joined) the interface monitor's
+ * netlink socket, whose readiness drives rejoin. Stores up to cap of them in
  * socks_out and their total in *count_out (call with cap 0 to size the
  * array). When one is readable, receive from the context as usual. The list
  * changes with join, leave and remove: ask again after those. A context
@@ -694,7 +708,7 @@ MCRX_EXTERN int mcrx_subscription_set_sources(mcrx_subscription *sub, uint32_t m
 
 /* Why a subscription's membership on one interface changed. */
 #define MCRX_IFEVENT_JOINED 1u   /* joined on an interface that appeared or came up */
-#define MCRX_IFEVENT_LOST 2u     /* the interface went down or away: membership gone */
+#define MCRX_IFEVENT_LOST 2u     /* the interface went down or away (IPv6: MTU below 1280): membership gone */
 #define MCRX_IFEVENT_FAILED 3u   /* a rejoin failed: error says why */
 
 /* One membership change the library made by itself (rejoin). */
@@ -711,11 +725,14 @@ typedef struct McrxInterfaceEvent {
 
 /*
  * Takes the oldest membership event, if any: *got_out 1 or 0. Events are
- * made while the context processes interface changes (during its receive,
- * wait and background-receiver calls: the change notifications are part of
- * the context's readiness, so nothing is spent while nothing changes).
- * The queue holds 256; older events are dropped and counted in the
- * context's metrics. Errors: INVALID_ARGUMENT.
+ * made while the context processes interface changes: the change
+ * notifications (Linux: an rtnetlink socket opened at the first join of a
+ * subscription with an interface set) are part of the context's readiness,
+ * so nothing is spent while nothing changes; a wait reports them ready and
+ * the next receive call (or the background receiver) processes them. The
+ * queue holds 256; older events are dropped and counted in the context's
+ * metrics (interface_events_dropped). Windows makes none (no rejoin).
+ * Errors: INVALID_ARGUMENT.
  */
 MCRX_EXTERN int mcrx_context_next_interface_event(mcrx_context *ctx, mcrx_interface_event *ev,
                                                   int *got_out);
@@ -728,7 +745,10 @@ typedef struct McrxInterfaceMembership {
     uint32_t reserved_;
 } mcrx_interface_membership;
 
-/* Stores up to cap entries and their total in *count_out (cap 0 sizes). */
+/* Stores up to cap entries and their total in *count_out (cap 0 sizes):
+ * the named interfaces in name order, then those MCRX_IFSET_ALL found. A
+ * subscription without a set has none (*count_out 0). Errors:
+ * INVALID_ARGUMENT. */
 MCRX_EXTERN int mcrx_subscription_interfaces(mcrx_subscription *sub,
                                              mcrx_interface_membership *out, size_t cap,
                                              size_t *count_out);

@@ -49,7 +49,11 @@ typedef struct McrxSubscriptionMetrics {
     mcrx_ip last_source;
     int64_t last_receive_ns;        /* wall clock (Unix ns) of the last receive call that got data */
     int64_t captured_at_ns;         /* wall clock (Unix ns) of the snapshot */
-    uint64_t reserved_[8];
+    /* Interface sets: memberships the library restored by itself (an
+     * interface came up or back) and lost (it went down or away). */
+    uint64_t interface_rejoins;
+    uint64_t interface_losses;
+    uint64_t reserved_[6];
 } mcrx_subscription_metrics;
 
 /* Snapshot of sub's counters. Errors: INVALID_ARGUMENT. */
@@ -79,7 +83,10 @@ typedef struct McrxContextMetrics {
     uint64_t total_discarded;        /* all reasons */
     uint64_t total_kernel_drops;     /* of the subscriptions held now */
     int64_t captured_at_ns;
-    uint64_t reserved_[8];
+    /* Interface events dropped because the queue (256) was full and
+     * mcrx_context_next_interface_event was not called. */
+    uint64_t interface_events_dropped;
+    uint64_t reserved_[7];
 } mcrx_context_metrics;
 
 MCRX_EXTERN int mcrx_context_metrics_get(mcrx_context *ctx, mcrx_context_metrics *out);

@@ -794,11 +794,56 @@ static int filter_args(PyObject *include, PyObject *exclude, uint32_t *mode, mcr
     return 0;
 }
 
+/* interfaces=: "all", or a list of names, indexes and addresses (strings),
+ * "all" among them allowed. Fills cfg's set; the texts stay owned by *keep,
+ * which the caller releases after the add. */
+static int ifset_arg(PyObject *arg, mcrx_subscription_config *cfg, const char **texts,
+                     PyObject **keep) {
+    Py_ssize_t i, n;
+    *keep = NULL;
+    if (arg == NULL || arg == Py_None)
+        return 0;
+    if (PyUnicode_Check(arg)) {
+        *keep = PyTuple_Pack(1, arg);
+    } else if (PyList_Check(arg) || PyTuple_Check(arg)) {
+        *keep = PySequence_Fast(arg, "interfaces");
+    } else {
+        PyErr_SetString(PyExc_TypeError, "interfaces must be \"all\" or a list of strings");
+        return -1;
+    }
+    if (*keep == NULL)
+        return -1;
+    n = PySequence_Fast_GET_SIZE(*keep);
+    for (i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(*keep, i);
+        const char *t;
+        if (!PyUnicode_Check(item)) {
+            PyErr_SetString(PyExc_TypeError, "interfaces must be \"all\" or a list of strings");
+            return -1;
+        }
+        t = PyUnicode_AsUTF8(item);
+        if (t == NULL)
+            return -1;
+        if (strcmp(t, "all") == 0) {
+            cfg->interface_flags |= MCRX_IFSET_ALL;
+        } else if (cfg->ninterfaces == 64) {
+            PyErr_SetString(PyExc_ValueError, "an interface set lists at most 64 interfaces");
+            return -1;
+        } else {
+            texts[cfg->ninterfaces++] = t;
+        }
+    }
+    cfg->interfaces = texts;
+    return 0;
+}
+
 static PyObject *context_add_subscription(ContextObject *self, PyObject *args, PyObject *kw) {
-    static char *names[] = {"group",  "dst_port", "source",  "interface",
-                            "rcvbuf", "sources",  "exclude", NULL};
+    static char *names[] = {"group",   "dst_port", "source",     "interface", "rcvbuf",
+                            "sources", "exclude",  "interfaces", NULL};
     const char *group, *source = NULL, *iface = NULL;
+    const char *texts[64];
     PyObject *port_arg, *rcvbuf_arg = NULL, *include = NULL, *exclude = NULL;
+    PyObject *ifs_arg = NULL, *keep = NULL;
     unsigned long long port, rcvbuf = 0;
     mcrx_subscription_config cfg;
     mcrx_error e;
@@ -807,8 +852,9 @@ static PyObject *context_add_subscription(ContextObject *self, PyObject *args, P
     uint32_t mode;
     int st;
     uint64_t id;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "sO|zz$OOO:add_subscription", names, &group,
-                                     &port_arg, &source, &iface, &rcvbuf_arg, &include, &exclude))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "sO|zz$OOOO:add_subscription", names, &group,
+                                     &port_arg, &source, &iface, &rcvbuf_arg, &include, &exclude,
+                                     &ifs_arg))
         return NULL;
     /* Ranges of the config's fields: uint16_t dst_port, uint32_t rcvbuf_bytes
      * (port 0 is left to the library, whose message says why it is refused). */
@@ -820,13 +866,20 @@ static PyObject *context_add_subscription(ContextObject *self, PyObject *args, P
     if (e != MCRX_ERROR_NONE)
         return raise_kind(e, 0, mcrx_last_error());
     cfg.rcvbuf_bytes = (uint32_t)rcvbuf;
-    if (filter_args(include, exclude, &mode, &list, &n) != 0)
+    if (ifset_arg(ifs_arg, &cfg, texts, &keep) != 0) {
+        Py_XDECREF(keep);
         return NULL;
+    }
+    if (filter_args(include, exclude, &mode, &list, &n) != 0) {
+        Py_XDECREF(keep);
+        return NULL;
+    }
     cfg.sources_mode = mode;
     cfg.sources = list;
     cfg.nsources = (uint32_t)n;
     st = mcrx_context_add(self->ctx, &cfg, &id);
     PyMem_Free(list);
+    Py_XDECREF(keep); /* add copied the texts */
     if (st != MCRX_STATUS_OK)
         return raise_ctx(self->ctx);
     return sub_wrap(self, id);
@@ -867,6 +920,35 @@ static PyObject *context_set_sources(ContextObject *self, PyObject *args, PyObje
     r = set_sources(self, id, rest, kw);
     Py_DECREF(rest);
     return r;
+}
+
+/* A borrowed-style name for Py_BuildValue's "O": interned, never freed. */
+static PyObject *error_name_obj(mcrx_error kind) {
+    static PyObject *names[MCRX_ERROR_COUNT_];
+    if ((int)kind < 0 || kind >= MCRX_ERROR_COUNT_)
+        return Py_None;
+    if (names[kind] == NULL)
+        names[kind] = PyUnicode_InternFromString(mcrx_error_name(kind));
+    return names[kind] != NULL ? names[kind] : Py_None;
+}
+
+/* The oldest membership event (rejoin) as a dict, or None. */
+static PyObject *context_next_interface_event(ContextObject *self, PyObject *unused) {
+    mcrx_interface_event ev;
+    int got = 0;
+    static const char *const kinds[] = {"", "joined", "lost", "failed"};
+    (void)unused;
+    if (mcrx_context_next_interface_event(self->ctx, &ev, &got) != MCRX_STATUS_OK)
+        return raise_ctx(self->ctx);
+    if (!got)
+        Py_RETURN_NONE;
+    return Py_BuildValue("{s:K,s:s,s:I,s:s,s:O,s:i,s:L}", "subscription_id",
+                         (unsigned long long)ev.subscription_id, "kind",
+                         ev.kind <= 3 ? kinds[ev.kind] : "unknown", "interface_index",
+                         (unsigned)ev.interface_index, "interface_name", ev.interface_name,
+                         "error",
+                         ev.error == MCRX_ERROR_NONE ? Py_None : error_name_obj(ev.error),
+                         "os_error", ev.os_error, "time_ns", (long long)ev.time_ns);
 }
 
 static PyObject *context_get_subscription(ContextObject *self, PyObject *arg) {
@@ -1071,6 +1153,7 @@ static const field_def context_fields[] = {
     F(mcrx_context_metrics, batch_calls), F(mcrx_context_metrics, batch_packets_received),
     F(mcrx_context_metrics, total_truncated), F(mcrx_context_metrics, total_discarded),
     F(mcrx_context_metrics, total_kernel_drops), F(mcrx_context_metrics, captured_at_ns),
+    F(mcrx_context_metrics, interface_events_dropped),
     {NULL, 0}};
 static const field_def subscription_fields[] = {
     F(mcrx_subscription_metrics, packets_received), F(mcrx_subscription_metrics, bytes_received),
@@ -1081,6 +1164,7 @@ static const field_def subscription_fields[] = {
     F(mcrx_subscription_metrics, discarded_other_interface),
     F(mcrx_subscription_metrics, discarded_no_pktinfo), F(mcrx_subscription_metrics, kernel_drops),
     F(mcrx_subscription_metrics, rcvbuf_bytes), F(mcrx_subscription_metrics, captured_at_ns),
+    F(mcrx_subscription_metrics, interface_rejoins), F(mcrx_subscription_metrics, interface_losses),
     {NULL, 0}};
 #undef F
 
@@ -1114,12 +1198,15 @@ static PyMethodDef context_methods[] = {
     {"add_subscription", (PyCFunction)(void (*)(void))context_add_subscription,
      METH_VARARGS | METH_KEYWORDS,
      "add_subscription(group, dst_port, source=None, interface=None, *, rcvbuf=0, sources=None, "
-     "exclude=None) -> Subscription: sources=[...] is a source filter INCLUDE{...}, "
-     "exclude=[...] EXCLUDE{...} (RFC 3678)"},
+     "exclude=None, interfaces=None) -> Subscription: sources=[...] is a source filter "
+     "INCLUDE{...}, exclude=[...] EXCLUDE{...} (RFC 3678); interfaces=\"all\" or a list of "
+     "names, indexes and addresses is an interface set"},
     {"set_sources", (PyCFunction)(void (*)(void))context_set_sources, METH_VARARGS | METH_KEYWORDS,
      "set_sources(id, *, include=None, exclude=None): replaces the subscription's source filter "
      "(full state; neither given = any source), applied at once when joined"},
     {"get_subscription", (PyCFunction)context_get_subscription, METH_O, NULL},
+    {"next_interface_event", (PyCFunction)context_next_interface_event, METH_NOARGS,
+     "the oldest membership change the library made by itself (rejoin), as a dict, or None"},
     {"remove_subscription", (PyCFunction)context_remove_subscription, METH_O, NULL},
     {"subscription_count", (PyCFunction)context_subscription_count, METH_NOARGS, NULL},
     {"fileno", (PyCFunction)context_fileno, METH_NOARGS,
@@ -1289,6 +1376,33 @@ static PyObject *sub_metrics(SubscriptionObject *s, PyObject *unused) {
     return fields_dict(&m, subscription_fields);
 }
 
+/* One dict per interface of the set: name, index (0 while absent), joined. */
+static PyObject *sub_interfaces(SubscriptionObject *s, PyObject *unused) {
+    mcrx_subscription *sub = sub_get(s);
+    mcrx_interface_membership m[128];
+    size_t n = 0, i;
+    PyObject *list;
+    (void)unused;
+    if (sub == NULL)
+        return NULL;
+    if (mcrx_subscription_interfaces(sub, m, 128, &n) != MCRX_STATUS_OK)
+        return raise_sub(sub);
+    if (n > 128)
+        n = 128;
+    list = PyList_New((Py_ssize_t)n);
+    for (i = 0; list != NULL && i < n; i++) {
+        PyObject *d = Py_BuildValue("{s:s,s:I,s:O}", "name", m[i].interface_name, "index",
+                                    (unsigned)m[i].interface_index, "joined",
+                                    m[i].joined ? Py_True : Py_False);
+        if (d == NULL) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, d);
+    }
+    return list;
+}
+
 static const mcrx_subscription_config *sub_cfg(SubscriptionObject *s) {
     mcrx_subscription *sub = sub_get(s);
     return sub == NULL ? NULL : mcrx_subscription_get_config(sub);
@@ -1396,6 +1510,8 @@ static PyMethodDef sub_methods[] = {
     {"local_addr", (PyCFunction)sub_local_addr, METH_NOARGS, "(ip, port) the socket is bound to"},
     {"rcvbuf", (PyCFunction)sub_rcvbuf, METH_NOARGS, "the socket's effective receive buffer"},
     {"metrics", (PyCFunction)sub_metrics, METH_NOARGS, "counters, kernel drops, discards (dict)"},
+    {"interfaces", (PyCFunction)sub_interfaces, METH_NOARGS,
+     "the interface set's memberships: [{'name', 'index', 'joined'}]"},
     {NULL, NULL, 0, NULL}};
 
 static PyGetSetDef sub_getset[] = {

@@ -545,12 +545,16 @@ static mcrx_error raw_open(const mcrx_subscription_config *cfg, mcrx__endpoint *
     return 0;
 }
 
-static mcrx_error raw_apply(mcrx__endpoint *ep, const mcrx__filter *from, const mcrx__filter *to,
-                            mcrx__err *err) {
+static mcrx_error raw_apply(mcrx__endpoint *ep, uint32_t ifindex, const mcrx__filter *from,
+                            const mcrx__filter *to, mcrx__err *err) {
     raw_ep *st = ep->state;
     int joining = mcrx__filter_is_none(from) && !mcrx__filter_is_none(to);
     int leaving = !mcrx__filter_is_none(from) && mcrx__filter_is_none(to);
-    mcrx_error rc = mcrx__rawmember_apply(st->msock, st->named, &ep->ifaddr, from, to, err);
+    mcrx_error rc;
+    if (ifindex != 0) /* raw configs have no interface sets */
+        return mcrx__fail(err, MCRX_ERROR_NOT_SUPPORTED, 0,
+                          "the raw receive path has no interface sets");
+    rc = mcrx__rawmember_apply(st->msock, st->named, &ep->ifaddr, from, to, err);
     if (rc != 0)
         return rc;
     if (joining) {

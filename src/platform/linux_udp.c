@@ -186,8 +186,10 @@ static mcrx_error udp_open(const mcrx_subscription_config *cfg, mcrx__endpoint *
     socklen_t alen;
     int fd, rc;
 
-    info->isolated = 1;
-    rc = mcrx__config_interface_index(cfg, &info->ifindex, err);
+    /* An interface set: one socket bound to no device, a membership per
+     * interface, and the ingress check on pktinfo. */
+    info->isolated = !mcrx__config_has_ifset(cfg);
+    rc = info->isolated ? mcrx__config_interface_index(cfg, &info->ifindex, err) : 0;
     if (rc != 0)
         return rc;
     info->ifaddr = cfg->interface;
@@ -215,7 +217,9 @@ static mcrx_error udp_open(const mcrx_subscription_config *cfg, mcrx__endpoint *
     } else {
         mcrx_ip g = cfg->group;
         g.scope_id = 0;
-        if (v6_group_needs_scope(&g)) {
+        if (v6_group_needs_scope(&g) && !info->isolated) {
+            memset(g.bytes, 0, 16); /* a set spans links: wildcard, filtered in user space */
+        } else if (v6_group_needs_scope(&g)) {
             if (info->ifindex != 0) {
                 g.scope_id = info->ifindex; /* also binds the socket to that device */
             } else {
@@ -278,14 +282,15 @@ static mcrx_error udp_adopt(const mcrx_subscription_config *cfg, mcrx_sock sock,
     rc = mcrx__config_check_bound(cfg, &ip, port, err);
     if (rc != 0)
         return rc;
-    rc = mcrx__config_interface_index(cfg, &info->ifindex, err);
+    rc = mcrx__config_has_ifset(cfg) ? 0 : mcrx__config_interface_index(cfg, &info->ifindex, err);
     if (rc != 0)
         return rc;
     info->ifaddr = cfg->interface;
     /* We do not rebind a caller's socket: unless it is bound to the group
      * and there is no interface to enforce, the user-space check needs
      * pktinfo. */
-    info->isolated = mcrx_ip_equal(&ip, &cfg->group) && info->ifindex == 0;
+    info->isolated = mcrx_ip_equal(&ip, &cfg->group) && info->ifindex == 0 &&
+                     !mcrx__config_has_ifset(cfg);
     /* A caller's socket may already have reports turned on: always parse. */
     info->cmsgs = 1;
     info->sock = sock;
@@ -335,16 +340,41 @@ static mcrx_error member_call(void *arg, const mcrx_ip *group, const mcrx_ip *so
     static const int v6_opts[] = {IPV6_ADD_MEMBERSHIP, IPV6_DROP_MEMBERSHIP,
                                   MCAST_JOIN_SOURCE_GROUP, MCAST_LEAVE_SOURCE_GROUP,
                                   MCAST_BLOCK_SOURCE, MCAST_UNBLOCK_SOURCE};
+    static const int by_index_opts[] = {MCAST_JOIN_GROUP, MCAST_LEAVE_GROUP,
+                                        MCAST_JOIN_SOURCE_GROUP, MCAST_LEAVE_SOURCE_GROUP,
+                                        MCAST_BLOCK_SOURCE, MCAST_UNBLOCK_SOURCE};
+    static const char *const by_index_names[] = {
+        "MCAST_JOIN_GROUP",        "MCAST_LEAVE_GROUP",  "MCAST_JOIN_SOURCE_GROUP",
+        "MCAST_LEAVE_SOURCE_GROUP", "MCAST_BLOCK_SOURCE", "MCAST_UNBLOCK_SOURCE"};
     mcrx__endpoint *ep = arg;
     int fd = (int)ep->sock, family = group->family, rc;
     int group_op = op == MCRX__OP_ADD_GROUP || op == MCRX__OP_DROP_GROUP;
     int joining = op == MCRX__OP_ADD_GROUP || op == MCRX__OP_ADD_SOURCE || op == MCRX__OP_BLOCK;
     int ssm = op == MCRX__OP_ADD_SOURCE || op == MCRX__OP_DROP_SOURCE;
     int listed = !group_op; /* a source of a list: igmp_max_msf / mld_max_msf apply */
-    const char *what = family == MCRX_IP_V4 ? v4_names[op] : v6_names[op];
+    /* An interface set's memberships name the interface by index for both
+     * families (the protocol-independent RFC 3678 calls): an IPv4
+     * interface may have no address, or several. */
+    int by_index = family == MCRX_IP_V4 && ep->ifaddr.family == MCRX_IP_NONE && ep->ifindex != 0;
+    const char *what = by_index ? by_index_names[op] : family == MCRX_IP_V4 ? v4_names[op] : v6_names[op];
     mcrx_error kind = joining ? MCRX_ERROR_MULTICAST_JOIN_FAILED : MCRX_ERROR_MULTICAST_LEAVE_FAILED;
 
-    if (family == MCRX_IP_V4 && group_op) {
+    if (by_index && group_op) {
+        struct group_req r;
+        mcrx_ip g = *group;
+        memset(&r, 0, sizeof r);
+        r.gr_interface = ep->ifindex;
+        mcrx_ip_to_sockaddr(&g, 0, &r.gr_group, sizeof r.gr_group);
+        rc = setsockopt(fd, IPPROTO_IP, by_index_opts[op], &r, sizeof r);
+    } else if (by_index) {
+        struct group_source_req r;
+        mcrx_ip g = *group, s = *source;
+        memset(&r, 0, sizeof r);
+        r.gsr_interface = ep->ifindex;
+        mcrx_ip_to_sockaddr(&g, 0, &r.gsr_group, sizeof r.gsr_group);
+        mcrx_ip_to_sockaddr(&s, 0, &r.gsr_source, sizeof r.gsr_source);
+        rc = setsockopt(fd, IPPROTO_IP, by_index_opts[op], &r, sizeof r);
+    } else if (family == MCRX_IP_V4 && group_op) {
         struct ip_mreq m;
         memset(&m, 0, sizeof m);
         memcpy(&m.imr_multiaddr, group->bytes, 4);
@@ -515,11 +545,20 @@ static mcrx_error apply_filter(mcrx__endpoint *ep, const mcrx__filter *from,
     return mcrx__filter_apply(from, to, member_call, ep, err);
 }
 
-static mcrx_error udp_apply(mcrx__endpoint *ep, const mcrx__filter *from, const mcrx__filter *to,
-                            mcrx__err *err) {
+static mcrx_error udp_apply(mcrx__endpoint *ep, uint32_t ifindex, const mcrx__filter *from,
+                            const mcrx__filter *to, mcrx__err *err) {
     int joining = mcrx__filter_is_none(from) && !mcrx__filter_is_none(to);
     int leaving = !mcrx__filter_is_none(from) && mcrx__filter_is_none(to);
-    mcrx_error rc = apply_filter(ep, from, to, err);
+    mcrx_error rc;
+    if (ifindex != 0) {
+        /* One interface of a set: the socket is bound to no device and
+         * stays so; the receive-side check keeps the others' copies out. */
+        mcrx__endpoint one = *ep;
+        one.ifindex = ifindex;
+        memset(&one.ifaddr, 0, sizeof one.ifaddr);
+        return apply_filter(&one, from, to, err);
+    }
+    rc = apply_filter(ep, from, to, err);
     if (rc != 0)
         return rc;
     if (to->group.family != MCRX_IP_V6)

@@ -217,13 +217,13 @@ static mcrx_error uring_adopt(const mcrx_subscription_config *cfg, mcrx_sock soc
     return rc != 0 ? rc : ring_open(ep, err);
 }
 
-static mcrx_error uring_apply(mcrx__endpoint *ep, const mcrx__filter *from, const mcrx__filter *to,
-                              mcrx__err *err) {
+static mcrx_error uring_apply(mcrx__endpoint *ep, uint32_t ifindex, const mcrx__filter *from,
+                              const mcrx__filter *to, mcrx__err *err) {
     /* A pinned IPv6 join turns pktinfo on (cmsgs 1) after the ring was
      * sized without control room: the reports would not fit, so the
      * user-space check would drop every datagram. Make the room now. */
     int had = ep->cmsgs;
-    mcrx_error rc = mcrx__udp_backend.apply(ep, from, to, err);
+    mcrx_error rc = mcrx__udp_backend.apply(ep, ifindex, from, to, err);
     uring_state *st = ep->state;
     if (rc == 0 && !had && ep->cmsgs && st != NULL && st->tmpl.msg_controllen == 0) {
         mcrx__endpoint fresh = *ep;

@@ -149,12 +149,20 @@ typedef struct mcrx__backend {
      * NULL where the backend has no caller sockets. */
     mcrx_error (*adopt)(const mcrx_subscription_config *cfg, mcrx_sock sock,
                         mcrx__endpoint *ep, struct mcrx__err *err);
-    /* Moves the membership on ep's interface from state `from` to state
+    /* Moves the membership on one interface from state `from` to state
      * `to` (the same group), and whatever the OS needs besides so that only
-     * `to`'s datagrams arrive (an interface learnt after a join). On
-     * failure the endpoint is left in `from`. */
-    mcrx_error (*apply)(mcrx__endpoint *ep, const mcrx__filter *from, const mcrx__filter *to,
-                        struct mcrx__err *err);
+     * `to`'s datagrams arrive (an interface learnt after a join). ifindex 0
+     * is ep's own interface (ep->ifindex, ep->ifaddr: a single-interface
+     * subscription); any other names the interface by index, for the
+     * memberships of an interface set (one per interface, on a socket bound
+     * to no device), and nothing is pinned. EXCLUDE{} -> INCLUDE{} with an
+     * index is a plain group leave (LEAVE_GROUP): the core uses it to clear
+     * a membership the kernel lost with its interface, whatever its mode,
+     * since a source leave on a dead index fails and leaves the entry
+     * counting against the limit. On failure the endpoint is left in
+     * `from`. */
+    mcrx_error (*apply)(mcrx__endpoint *ep, uint32_t ifindex, const mcrx__filter *from,
+                        const mcrx__filter *to, struct mcrx__err *err);
     /* Receives up to n (<= MCRX__RX_CHUNK) datagrams without blocking into
      * dgs (caller's buffers: len, wire_len, flags, source, source_port) and
      * info. Truncation sets MCRX_DATAGRAM_TRUNCATED, never silent. On a
@@ -198,7 +206,8 @@ void mcrx__plat_uring_backend_free(const mcrx__backend *be);
 enum {
     MCRX__WATCH_SUBSCRIPTION = 1, /* embedded in a mcrx_subscription */
     MCRX__WATCH_WAKEUP = 2,       /* a wake-up handle */
-    MCRX__WATCH_STAGED = 3        /* a wake-up readable while datagrams are staged */
+    MCRX__WATCH_STAGED = 3,       /* a wake-up readable while datagrams are staged */
+    MCRX__WATCH_IFMON = 4         /* the interface monitor (mcrx__ifmon): links changed */
 };
 
 typedef struct mcrx__watch {
@@ -261,6 +270,46 @@ mcrx_error mcrx__plat_index_of_address(const mcrx_ip *addr, uint32_t *index,
                                        struct mcrx__err *err);
 /* 0 if an interface has this index, else INTERFACE_DISCOVERY_FAILED. */
 mcrx_error mcrx__plat_index_exists(uint32_t index, struct mcrx__err *err);
+
+/* One network interface as the OS lists it now. */
+enum {
+    MCRX__LINK_UP = 1u << 0,        /* administratively up (IFF_UP) */
+    MCRX__LINK_MULTICAST = 1u << 1, /* IFF_MULTICAST */
+    MCRX__LINK_LOOPBACK = 1u << 2   /* IFF_LOOPBACK */
+};
+
+typedef struct mcrx__link {
+    uint32_t index;
+    char name[16];        /* NUL-terminated */
+    unsigned flags;       /* MCRX__LINK_* */
+    uint32_t mtu;         /* 0 where unknown */
+} mcrx__link;
+
+/* Every interface now, in *links (malloc'd; the caller frees it) and their
+ * number in *n. Linux: an rtnetlink dump (RTM_GETLINK); Windows:
+ * GetAdaptersAddresses. INTERFACE_DISCOVERY_FAILED on failure. */
+mcrx_error mcrx__plat_links(mcrx__link **links, size_t *n, struct mcrx__err *err);
+
+/* The kernel's per-socket limit on group memberships of family
+ * (MCRX_IP_V4/V6): *limit 0 when there is none to plan against, else the
+ * number and *knob the setting that holds it ("net.ipv4.igmp_max_memberships"). */
+void mcrx__plat_member_limit(int family, uint32_t *limit, const char **knob);
+
+/*
+ * The interface monitor: a handle that becomes readable when links or
+ * addresses change (Linux: an rtnetlink socket subscribed to RTNLGRP_LINK,
+ * RTNLGRP_IPV4_IFADDR and RTNLGRP_IPV6_IFADDR). It is subscribed when
+ * opened, so a dump taken after (mcrx__plat_links) misses nothing. drain
+ * reads what is queued without blocking and sets *changed when anything
+ * happened, an overflow (ENOBUFS: notifications were lost) included; the
+ * caller then takes a new dump. NOT_SUPPORTED where the OS has none
+ * (Windows: no rejoin).
+ */
+typedef struct mcrx__ifmon mcrx__ifmon;
+mcrx_error mcrx__ifmon_open(mcrx__ifmon **m, struct mcrx__err *err);
+mcrx_sock mcrx__ifmon_handle(const mcrx__ifmon *m);
+mcrx_error mcrx__ifmon_drain(mcrx__ifmon *m, int *changed, struct mcrx__err *err);
+void mcrx__ifmon_close(mcrx__ifmon *m);
 
 /* ---- socket figures, clocks, texts -------------------------------------------------- */
 

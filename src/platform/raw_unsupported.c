@@ -19,9 +19,10 @@ static mcrx_error none_open(const mcrx_subscription_config *cfg, mcrx__endpoint 
     return unsupported(err);
 }
 
-static mcrx_error none_apply(mcrx__endpoint *ep, const mcrx__filter *from,
+static mcrx_error none_apply(mcrx__endpoint *ep, uint32_t ifindex, const mcrx__filter *from,
                              const mcrx__filter *to, struct mcrx__err *err) {
     (void)ep;
+    (void)ifindex;
     (void)from;
     (void)to;
     return unsupported(err);

@@ -3,6 +3,8 @@
 #include "win_common.h"
 
 #include <iphlpapi.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static INIT_ONCE started = INIT_ONCE_STATIC_INIT;
@@ -114,4 +116,87 @@ mcrx_error mcrx__plat_index_of_address(const mcrx_ip *addr, uint32_t *index, mcr
                       "failed to resolve IPv%d interface address %s to an interface index "
                       "(no local interface has it)",
                       addr->family, text);
+}
+
+/* Every adapter, by index, with if_indextoname's name (what the tools and
+ * configs use on Windows, e.g. "ethernet_32768"). */
+mcrx_error mcrx__plat_links(mcrx__link **links, size_t *n, mcrx__err *err) {
+    ULONG len = 16384, rc;
+    IP_ADAPTER_ADDRESSES *list = NULL, *a;
+    mcrx__link *v;
+    size_t count = 0, i = 0;
+    *links = NULL;
+    *n = 0;
+    for (;;) {
+        list = malloc(len);
+        if (list == NULL)
+            return mcrx__fail(err, MCRX_ERROR_OUT_OF_MEMORY, 0, "adapter list");
+        rc = GetAdaptersAddresses(AF_UNSPEC,
+                                  GAA_FLAG_SKIP_ANYCAST | GAA_FLAG_SKIP_MULTICAST |
+                                      GAA_FLAG_SKIP_DNS_SERVER,
+                                  NULL, list, &len);
+        if (rc != ERROR_BUFFER_OVERFLOW)
+            break;
+        free(list);
+    }
+    if (rc != NO_ERROR && rc != ERROR_NO_DATA) {
+        free(list);
+        return mcrx__fail(err, MCRX_ERROR_INTERFACE_DISCOVERY_FAILED, (int)rc,
+                          "GetAdaptersAddresses: error %lu", (unsigned long)rc);
+    }
+    for (a = rc == NO_ERROR ? list : NULL; a != NULL; a = a->Next)
+        count++;
+    v = calloc(count ? count : 1, sizeof *v);
+    if (v == NULL) {
+        free(list);
+        return mcrx__fail(err, MCRX_ERROR_OUT_OF_MEMORY, 0, "interface list");
+    }
+    for (a = rc == NO_ERROR ? list : NULL; a != NULL; a = a->Next) {
+        uint32_t idx = a->IfIndex != 0 ? (uint32_t)a->IfIndex : (uint32_t)a->Ipv6IfIndex;
+        char name[IF_NAMESIZE];
+        if (idx == 0 || if_indextoname(idx, name) == NULL)
+            continue;
+        v[i].index = idx;
+        snprintf(v[i].name, sizeof v[i].name, "%s", name);
+        v[i].flags = (a->OperStatus == IfOperStatusUp ? MCRX__LINK_UP : 0) |
+                     ((a->Flags & IP_ADAPTER_NO_MULTICAST) ? 0 : MCRX__LINK_MULTICAST) |
+                     (a->IfType == IF_TYPE_SOFTWARE_LOOPBACK ? MCRX__LINK_LOOPBACK : 0);
+        v[i].mtu = (uint32_t)a->Mtu;
+        i++;
+    }
+    free(list);
+    *links = v;
+    *n = i;
+    return 0;
+}
+
+/* No per-socket membership count to plan against on Windows. */
+void mcrx__plat_member_limit(int family, uint32_t *limit, const char **knob) {
+    (void)family;
+    *limit = 0;
+    *knob = NULL;
+}
+
+/* No interface monitor: interface sets are joined at join, not rejoined
+ * (docs/windows.md). */
+mcrx_error mcrx__ifmon_open(mcrx__ifmon **m, mcrx__err *err) {
+    *m = NULL;
+    return mcrx__fail(err, MCRX_ERROR_NOT_SUPPORTED, 0,
+                      "no interface monitor on Windows: interface sets are not rejoined");
+}
+
+mcrx_sock mcrx__ifmon_handle(const mcrx__ifmon *m) {
+    (void)m;
+    return MCRX_SOCK_INVALID;
+}
+
+mcrx_error mcrx__ifmon_drain(mcrx__ifmon *m, int *changed, mcrx__err *err) {
+    (void)m;
+    (void)err;
+    *changed = 0;
+    return 0;
+}
+
+void mcrx__ifmon_close(mcrx__ifmon *m) {
+    (void)m;
 }

@@ -182,7 +182,8 @@ static mcrx_error udp_open(const mcrx_subscription_config *cfg, mcrx__endpoint *
 
     if (mcrx__win_startup(err) != 0)
         return err->code;
-    rc = mcrx__config_interface_index(cfg, &ep->ifindex, err);
+    /* An interface set: a membership per interface, by index, at join. */
+    rc = mcrx__config_has_ifset(cfg) ? 0 : mcrx__config_interface_index(cfg, &ep->ifindex, err);
     if (rc != 0)
         return rc;
     ep->ifaddr = cfg->interface;
@@ -342,9 +343,25 @@ mcrx_error mcrx__win_member_call(void *arg, const mcrx_ip *group, const mcrx_ip 
                           joining);
 }
 
-static mcrx_error udp_apply(mcrx__endpoint *ep, const mcrx__filter *from, const mcrx__filter *to,
-                            mcrx__err *err) {
+static mcrx_error udp_apply(mcrx__endpoint *ep, uint32_t ifindex, const mcrx__filter *from,
+                            const mcrx__filter *to, mcrx__err *err) {
     /* Windows' memberships are per socket and interface: nothing to pin. */
+    if (ifindex != 0) {
+        /* One interface of a set, by index: IPv4's imr_interface takes an
+         * index in the form 0.0.0.x (network byte order), IPv6 takes it as
+         * is. */
+        mcrx__endpoint one = *ep;
+        one.ifindex = ifindex;
+        memset(&one.ifaddr, 0, sizeof one.ifaddr);
+        if (to->group.family == MCRX_IP_V4) {
+            one.ifaddr.family = MCRX_IP_V4;
+            one.ifaddr.bytes[0] = (uint8_t)(ifindex >> 24);
+            one.ifaddr.bytes[1] = (uint8_t)(ifindex >> 16);
+            one.ifaddr.bytes[2] = (uint8_t)(ifindex >> 8);
+            one.ifaddr.bytes[3] = (uint8_t)ifindex;
+        }
+        return mcrx__filter_apply(from, to, mcrx__win_member_call, &one, err);
+    }
     return mcrx__filter_apply(from, to, mcrx__win_member_call, ep, err);
 }
 
