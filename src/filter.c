@@ -119,7 +119,16 @@ mcrx_error mcrx__filter_apply(const mcrx__filter *from, const mcrx__filter *to,
         return 0;
     if (from->mode != to->mode && !mcrx__filter_is_none(from) && !mcrx__filter_is_none(to)) {
         mcrx_error rc = mcrx__filter_apply(from, &none, call, sock, err);
-        return rc != 0 ? rc : mcrx__filter_apply(&none, to, call, sock, err);
+        if (rc != 0 || (rc = mcrx__filter_apply(&none, to, call, sock, err)) == 0)
+            return rc;
+        {
+            /* The new state was refused (a source limit, say): join the old
+             * one again, so a failed change leaves the membership as it was
+             * and the caller's filter, which it keeps, is still true. */
+            mcrx__err ignored;
+            (void)mcrx__filter_apply(&none, from, call, sock, &ignored);
+        }
+        return rc;
     }
     if (to->mode == MCRX__EXCLUDE) {
         if (mcrx__filter_is_none(from)) {

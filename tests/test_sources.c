@@ -413,6 +413,30 @@ static void limits_are_named(const fam *f) {
     t[0].mask = A | B | C;
     exchange(ctx, f, snd, f->ssm_g, port, t, 1, "INCLUDE of the most after a refused change");
 
+    /* A change of mode refused for the limit keeps the old membership: an
+     * ASM-range group joined INCLUDE{A, B, C}, asked for EXCLUDE of max + 1
+     * (IPv6: only the kernel refuses, after the library left the group to
+     * change the mode the portable way). */
+    c = filter_config(f, f->asm_g, port, MCRX_SOURCES_INCLUDE, A | B | C, one);
+    id = add_join(ctx, &c);
+    for (i = 0; i <= max; i++)
+        room[i] = filler(f, i + 3);
+    assert_int_not_equal(mcrx_context_set_sources(ctx, id, MCRX_SOURCES_EXCLUDE, room, max + 1),
+                         0);
+    check_limit_error(ctx, f, max + 1);
+    assert_int_equal(
+        mcrx_subscription_get_config(mcrx_context_get_subscription(ctx, id))->sources_mode,
+        MCRX_SOURCES_INCLUDE);
+    memset(t, 0, sizeof t);
+    t[0].id = id;
+    t[0].mask = A | B | C;
+    for (i = 0; i < PER; i++)
+        th_send_str(snd[0], f->asm_g, port, "A");
+    if ((i = drain(ctx, f, t, 1, PER)) != PER)
+        fail_msg("after a refused change of mode: %u of %u datagrams from A", i, PER);
+    exchange(ctx, f, snd, f->asm_g, port, t, 1, "INCLUDE kept after a refused mode change");
+    assert_int_equal(mcrx_context_remove_subscription(ctx, id), 0);
+
     /* EXCLUDE counts against the same limit */
     c = filter_config(f, f->asm_g, port, MCRX_SOURCES_EXCLUDE, A, one);
     c.sources = room;
