@@ -155,6 +155,14 @@ mcrx_sock mcrx_subscription_sock(const mcrx_subscription *sub) {
     return sub->ep.sock;
 }
 
+mcrx_sock mcrx_subscription_fd(const mcrx_subscription *sub) {
+    if (sub == NULL)
+        return MCRX_SOCK_INVALID;
+    /* Watched by the caller, as the socket above: no fetching ahead. */
+    ((mcrx_subscription *)(uintptr_t)sub)->no_stage = 1;
+    return sub->watch.handle;
+}
+
 int mcrx_subscription_local_addr(mcrx_subscription *sub, mcrx_ip *ip_out, uint16_t *port_out) {
     mcrx_ip ip;
     uint16_t port;
@@ -208,6 +216,14 @@ mcrx_sock mcrx_subscription_into_sock(mcrx_subscription *sub) {
     mcrx_sock s;
     if (sub == NULL || sub->ctx != NULL)
         return MCRX_SOCK_INVALID;
+    if (sub->ep.be->caps & MCRX__CAP_DRAINS_SOCKET) {
+        mcrx__fail(mcrx__tls_err(), MCRX_ERROR_NOT_SUPPORTED, 0,
+                   "the %s receive path takes datagrams out of the socket as they arrive, so "
+                   "subscription %llu's socket cannot be handed back without losing them; "
+                   "use the UDP receive path for subscriptions whose socket you take back",
+                   sub->ep.be->name, (unsigned long long)sub->id);
+        return MCRX_SOCK_INVALID;
+    }
     if (sub->stage != NULL && sub->stage->len > 0) {
         /* Fetched ahead from the socket: they cannot go back into it, and
          * dropping them would lose the caller's datagrams silently. */

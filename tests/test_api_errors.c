@@ -1006,6 +1006,9 @@ static void subscription_calls_refuse_null_and_wrong_states(void **state) {
     SAME(W(mcrx_subscription_state)(NULL), 0);
     SAME(W(mcrx_subscription_get_config)(NULL), NULL);
     SAME(W(mcrx_subscription_sock)(NULL), MCRX_SOCK_INVALID);
+    SAME(W(mcrx_subscription_fd)(NULL), MCRX_SOCK_INVALID);
+    /* On the UDP path what to watch is the socket itself. */
+    assert_true(mcrx_subscription_fd(f.sub) == mcrx_subscription_sock(f.sub));
     FAIL_PURE(mcrx_ip_parse(NULL, NULL), MCRX_ERROR_INVALID_ARGUMENT);
     SAME(W(mcrx_subscription_last_error_code)(NULL), MCRX_ERROR_INVALID_ARGUMENT); /* thread's */
     check_message("mcrx_subscription_last_error(NULL)", W(mcrx_subscription_last_error)(NULL));

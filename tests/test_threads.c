@@ -788,9 +788,16 @@ static void a_socket_handed_over_twice_is_refused(void **state) {
 
     /* given back, it may be handed over again */
     assert_int_equal(mcrx_context_take_subscription(ctx, id1, &taken), 0);
-    assert_int_equal(mcrx_subscription_into_sock(taken), fd);
-    assert_int_equal(mcrx_context_add_with_socket(ctx, &b, fd, &id3), 0);
-    assert_int_equal(mcrx_context_remove_subscription(ctx, id3), 0);
+    if (strcmp(mcrx_context_backend(ctx), "io_uring") == 0) {
+        /* Not given back there (the ring drains it): its one owner closes it. */
+        assert_int_equal(mcrx_subscription_into_sock(taken), MCRX_SOCK_INVALID);
+        assert_int_equal(mcrx_last_error_code(), MCRX_ERROR_NOT_SUPPORTED);
+        mcrx_subscription_free(taken);
+    } else {
+        assert_int_equal(mcrx_subscription_into_sock(taken), fd);
+        assert_int_equal(mcrx_context_add_with_socket(ctx, &b, fd, &id3), 0);
+        assert_int_equal(mcrx_context_remove_subscription(ctx, id3), 0);
+    }
     probe = fcntl(fd, F_GETFD);
     err = errno;
     assert_int_equal(probe, -1); /* closed by its one owner */

@@ -141,6 +141,26 @@ static void a_datagram_larger_than_the_room_is_flagged(void **state) {
     mcrx_context_free(ctx);
 }
 
+/* The ring takes datagrams out of the socket as they arrive: the socket is
+ * not what to watch, and it cannot be handed back without losing them. */
+static void the_ring_is_watched_and_its_socket_is_not_handed_back(void **state) {
+    mcrx_context *ctx = uring_ctx(8, 2048);
+    mcrx_subscription *sub = NULL;
+    uint16_t port = th_port();
+    uint64_t id = add_join(ctx, "239.8.0.3", port, 0);
+    (void)state;
+    sub = mcrx_context_get_subscription(ctx, id);
+    assert_non_null(sub);
+    assert_true(mcrx_subscription_fd(sub) != MCRX_SOCK_INVALID);
+    assert_true(mcrx_subscription_fd(sub) != mcrx_subscription_sock(sub));
+    assert_int_equal(mcrx_context_take_subscription(ctx, id, &sub), 0);
+    assert_int_equal(mcrx_subscription_into_sock(sub), MCRX_SOCK_INVALID);
+    assert_int_equal(mcrx_last_error_code(), MCRX_ERROR_NOT_SUPPORTED);
+    assert_non_null(strstr(mcrx_last_error(), "cannot be handed back"));
+    mcrx_subscription_free(sub);
+    mcrx_context_free(ctx);
+}
+
 static void options_are_checked(void **state) {
     mcrx_context_options o;
     (void)state;
@@ -249,6 +269,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(tiny_ring_under_a_flood_loses_nothing),
         cmocka_unit_test(a_datagram_larger_than_the_room_is_flagged),
+        cmocka_unit_test(the_ring_is_watched_and_its_socket_is_not_handed_back),
         cmocka_unit_test(options_are_checked),
         cmocka_unit_test(seccomp_refusal_falls_back_to_udp),
     };

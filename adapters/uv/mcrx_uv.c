@@ -89,7 +89,7 @@ int mcrx_uv_receiver_init_subscription(uv_loop_t *loop, mcrx_uv_receiver **out,
             *out = NULL;
         return failed(NULL, UV_EINVAL, "invalid argument: subscription is NULL");
     }
-    return init_common(loop, out, NULL, sub, mcrx_subscription_sock(sub));
+    return init_common(loop, out, NULL, sub, mcrx_subscription_fd(sub));
 }
 
 int mcrx_uv_receiver_init_context(uv_loop_t *loop, mcrx_uv_receiver **out, mcrx_context *ctx) {

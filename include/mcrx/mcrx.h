@@ -606,9 +606,9 @@ MCRX_EXTERN mcrx_sock mcrx_context_fd(const mcrx_context *ctx);
  * socks_out and their total in *count_out (call with cap 0 to size the
  * array). When one is readable, receive from the context as usual. The list
  * changes with join, leave and remove: ask again after those. A context
- * whose caller asked for this list stops fetching ahead (mcrx_context_recv),
- * so readiness on these sockets stays exact; what was fetched before is
- * handed out by the next receive calls, and mcrx_context_wait sees it.
+ * whose caller asked for this list stops fetching ahead (mcrx_context_recv);
+ * what was fetched before does not show on these sockets: receive until a
+ * call reports 0 before watching them (mcrx_context_wait does see it).
  * Errors: INVALID_ARGUMENT. Safe from any thread.
  */
 MCRX_EXTERN int mcrx_context_sockets(mcrx_context *ctx, mcrx_sock *socks_out, size_t cap,
@@ -637,8 +637,20 @@ MCRX_EXTERN const mcrx_subscription_config *mcrx_subscription_get_config(
     const mcrx_subscription *sub);
 /* The socket, still owned by the subscription. A caller that asks for it is
  * taken to watch it: this subscription's one-datagram calls stop fetching
- * ahead (see mcrx_context_recv), so the socket's readiness stays exact. */
+ * ahead (see mcrx_context_recv). Datagrams already fetched ahead stay in the
+ * library and do not show on the socket: receive until a call reports 0
+ * before watching it. On the io_uring receive path the socket's readiness
+ * says nothing (the ring takes datagrams as they arrive): watch
+ * mcrx_subscription_fd instead. */
 MCRX_EXTERN mcrx_sock mcrx_subscription_sock(const mcrx_subscription *sub);
+/*
+ * What to watch for this subscription alone in an event loop: a handle
+ * readable when it may have a datagram (level-triggered). The socket on
+ * the UDP path, the ring's fd on io_uring. Asking for it turns fetching
+ * ahead off as mcrx_subscription_sock does, with the same rule: receive
+ * until a call reports 0 before watching. MCRX_SOCK_INVALID for NULL.
+ */
+MCRX_EXTERN mcrx_sock mcrx_subscription_fd(const mcrx_subscription *sub);
 /*
  * The socket's receive buffer as the kernel has it now (Linux counts its own
  * overhead in it, so it reads about twice what was asked). A request above
@@ -756,7 +768,9 @@ MCRX_EXTERN int mcrx_subscription_interfaces(mcrx_subscription *sub,
 /* Frees a taken subscription and closes its socket. NULL is a no-op. */
 MCRX_EXTERN void mcrx_subscription_free(mcrx_subscription *sub);
 /* Frees a taken subscription and returns its socket, still joined if it was;
- * the caller closes it. While datagrams fetched ahead by one-datagram calls
+ * the caller closes it. On the io_uring receive path it refuses
+ * (MCRX_SOCK_INVALID, NOT_SUPPORTED): the ring holds datagrams taken from
+ * the socket. While datagrams fetched ahead by one-datagram calls
  * are still held in the library (they cannot be put back into the socket),
  * it refuses: MCRX_SOCK_INVALID with BUSY in mcrx_last_error_code(), the
  * subscription untouched; receive until a call reports 0, then retry. */

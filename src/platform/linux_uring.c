@@ -391,7 +391,7 @@ mcrx_error mcrx__plat_uring_backend(unsigned nbufs, size_t room, const mcrx__bac
         return mcrx__fail(err, MCRX_ERROR_OUT_OF_MEMORY, 0, "io_uring backend");
     ub->be.name = "io_uring";
     ub->be.caps = MCRX__CAP_BATCH | MCRX__CAP_CALLER_SOCKET | MCRX__CAP_VIEWS |
-                  MCRX__CAP_RXINFO | MCRX__CAP_IP_SOCKET;
+                  MCRX__CAP_RXINFO | MCRX__CAP_IP_SOCKET | MCRX__CAP_DRAINS_SOCKET;
     ub->be.open = uring_open;
     ub->be.adopt = uring_adopt;
     ub->be.apply = uring_apply;

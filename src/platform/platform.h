@@ -101,7 +101,12 @@ enum {
     /* ep->sock is an IP socket the socket functions below may query (its
      * bound address, receive buffer, drops); without it the core answers
      * from the endpoint's fields. */
-    MCRX__CAP_IP_SOCKET = 1u << 4
+    MCRX__CAP_IP_SOCKET = 1u << 4,
+    /* Datagrams leave ep->sock as they arrive, into memory the backend
+     * holds (an armed io_uring receive): the socket's readiness says
+     * nothing of the subscription's data, and the socket cannot be handed
+     * back to a caller without losing what the backend holds. */
+    MCRX__CAP_DRAINS_SOCKET = 1u << 5
 };
 
 /*
