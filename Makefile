@@ -35,7 +35,7 @@ check: build
 check-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DMCRX_WERROR=ON -DMCRX_REQUIRE_UV=ON -DMCRX_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_FLAGS)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
-	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) -LE windows
+	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) -LE "windows|no-asan"
 
 # The tests labelled "threads" (several threads on one context) under
 # ThreadSanitizer; any race report fails them.
