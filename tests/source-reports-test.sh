@@ -5,9 +5,10 @@
 # through INCLUDE, EXCLUDE and the switches between them; each change's
 # records must be exactly the ones the RFCs give for it. Runs on the
 # receiver host of netns-run.sh.
-# usage: source-reports-test.sh TSOURCES
+# usage: source-reports-test.sh TSOURCES TJOIN
 set -euo pipefail
 tsources=$1
+tjoin=$2
 command -v tshark >/dev/null || { echo "source-reports-test: tshark missing (apt-get install tshark)"; exit 1; }
 command -v python3 >/dev/null || { echo "source-reports-test: python3 missing"; exit 1; }
 work=$(mktemp -d)
@@ -28,8 +29,17 @@ run() {
   tshark -i vb -f "$filter" -Y "$display" -l -T fields -E separator='|' -E aggregator=';' \
     "${fields[@]}" >"$work/cap.$fam" 2>"$work/err.$fam" &
   local cap=$!
-  for _ in $(seq 1 100); do grep -q "Capturing on" "$work/err.$fam" && break; sleep 0.05; done
-  sleep 1 # tshark says it is capturing a moment before it is
+  for _ in $(seq 1 200); do grep -q "Capturing on" "$work/err.$fam" && break; sleep 0.05; done
+  # tshark says "Capturing on" before it captures (on a loaded machine, long
+  # before): the capture is live once a probe join on another group shows.
+  local probe=239.7.9.8 live='' deadline=$((SECONDS + 40))
+  case $group in *:*) probe=ff0e::7:98 ;; esac
+  while [ -z "$live" ] && [ "$SECONDS" -lt "$deadline" ]; do
+    "$tjoin" "$probe" 35098 - - 50
+    for _ in $(seq 1 20); do grep -qF "$probe" "$work/cap.$fam" && { live=1; break; }; sleep 0.1; done
+  done
+  [ -n "$live" ] || { cat "$work/err.$fam"; echo "FAIL: tshark never showed the probe join"; exit 1; }
+  sleep 0.3 # the probe's leave records, before the first step
   coproc T { "$tsources" "$group" "$port" "$iface"; }
   : >"$work/steps.$fam"
   local line cmd ans
