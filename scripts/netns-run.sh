@@ -43,7 +43,11 @@ cleanup() {
   ip link del "${tag}c" 2>/dev/null
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP
+
+# Namespaces left by runners killed with SIGKILL (no trap ran).
+. "$(dirname "$0")/netns-sweep.sh"
+mcrx_sweep_stale_netns
 
 setup() {
   ip netns add "$S" && ip netns add "$R" || return 1

@@ -29,6 +29,8 @@ command -v tcpdump >/dev/null 2>&1 || skip_or_fail "no tcpdump (scripts/install-
 raw=$1/mcrx_raw_recv shared=$2/example_raw_shared flood=$3
 [ -x "$raw" ] && [ -x "$shared" ] && [ -x "$flood" ] || { echo "raw-bridge: programs missing" >&2; exit 1; }
 
+. "$(dirname "$0")/../scripts/netns-sweep.sh"
+mcrx_sweep_stale_netns # of runs killed with SIGKILL
 tag=mcrxbr$$
 H=$tag-h S=$tag-s X=$tag-x
 work=$(mktemp -d)

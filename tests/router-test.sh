@@ -96,6 +96,8 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+. "$(dirname "$0")/../scripts/netns-sweep.sh"
+mcrx_sweep_stale_netns # of runs killed with SIGKILL
 
 # Polls a command every 0.1 s until it succeeds or SECONDS pass. Deadlines are
 # generous: on two cores shared with parallel tests a step can take seconds.
