@@ -32,25 +32,12 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "links.h"
 
 #define N 1000          /* datagrams per link */
 #define BURST 16
 
-static char sender_ns[64]; /* the sender namespace's name, for ip -n / netns */
 
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...) {
-    char cmd[512];
-    va_list ap;
-    int rc;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    rc = system(cmd);
-    if (rc != 0)
-        fprintf(stderr, "test_ifset: '%s' exited %d\n", cmd, rc);
-    assert_int_equal(rc, 0);
-}
 
 typedef struct fam {
     int v6;
@@ -63,32 +50,18 @@ static const fam V6 = {1, S_V6, S_V6_L2, "2001:db8:3::1", "ff0e::14:1", "ff3e::1
 
 /* IPv6 sends out of a fresh link once it has its link-local address (and
  * with it the multicast route): wait for both ends, bounded. */
-static void wait_linklocal(const char *rx, const char *tx) {
-    sh("for i in $(seq 1 100); do ip -6 addr show dev %s scope link | grep -q fe80 && "
-       "ip -n %s -6 addr show dev %s scope link | grep -q fe80 && exit 0; sleep 0.02; done; exit 1",
-       rx, sender_ns, tx);
-}
 
 /* (Re-)creates vb2–va2 with its addresses, both ends up. */
-static void make_vb2(void) {
-    sh("ip link add name vb2 type veth peer name va2 netns %s", sender_ns);
-    sh("ip addr add 203.0.113.2/24 dev vb2 && ip addr add 2001:db8:2::2/64 dev vb2 nodad && "
-       "ip link set dev vb2 up");
-    sh("ip -n %s addr add 203.0.113.1/24 dev va2 && ip -n %s addr add 2001:db8:2::1/64 dev va2 "
-       "nodad && ip -n %s link set dev va2 up",
-       sender_ns, sender_ns, sender_ns);
-    wait_linklocal("vb2", "va2");
-}
 
 static void make_vc(void) {
     (void)system("ip link del vc 2>/dev/null");
-    sh("ip link add name vc type veth peer name vx netns %s", sender_ns);
-    sh("ip addr add 192.0.2.2/24 dev vc && ip addr add 2001:db8:3::2/64 dev vc nodad && "
+    tl_sh("ip link add name vc type veth peer name vx netns %s", tl_sender_ns());
+    tl_sh("ip addr add 192.0.2.2/24 dev vc && ip addr add 2001:db8:3::2/64 dev vc nodad && "
        "ip link set dev vc up");
-    sh("ip -n %s addr add 192.0.2.1/24 dev vx && ip -n %s addr add 2001:db8:3::1/64 dev vx nodad "
+    tl_sh("ip -n %s addr add 192.0.2.1/24 dev vx && ip -n %s addr add 2001:db8:3::1/64 dev vx nodad "
        "&& ip -n %s link set dev vx up",
-       sender_ns, sender_ns, sender_ns);
-    wait_linklocal("vc", "vx");
+       tl_sender_ns(), tl_sender_ns(), tl_sender_ns());
+    tl_wait_linklocal("vc", "vx");
 }
 
 static void drop_vc(void) {
@@ -246,32 +219,6 @@ static void all_v6(void **st) { (void)st; check_set(&V6, 0, 1); }
 
 /* ---- rejoin ---- */
 
-/* Waits (receiving, nothing else) for an event of kind on ifname. */
-static mcrx_interface_event wait_event(mcrx_context *ctx, uint32_t kind, const char *ifname) {
-    mcrx_interface_event ev;
-    long long end = th_now_ms() + TH_WAIT_MS;
-    char buf[64];
-    mcrx_datagram dg;
-    while (th_now_ms() < end) {
-        int got = 0, ready = 0;
-        size_t n = 0;
-        assert_int_equal(mcrx_context_next_interface_event(ctx, &ev, &got), 0);
-        if (got && ev.kind == kind && strcmp(ev.interface_name, ifname) == 0)
-            return ev;
-        if (got && ev.kind == MCRX_IFEVENT_FAILED)
-            fail_msg("rejoin of %s failed: %s (errno %d)", ev.interface_name,
-                     mcrx_error_name(ev.error), ev.os_error);
-        if (got)
-            continue;
-        mcrx_datagram_init(&dg, buf, sizeof buf);
-        assert_int_equal(mcrx_context_recv(ctx, &dg, &n), 0);
-        if (n == 0)
-            mcrx_context_wait(ctx, 20, &ready);
-    }
-    fail_msg("no %s event for %s within %d ms", kind == MCRX_IFEVENT_LOST ? "LOST" : "JOINED",
-             ifname, TH_WAIT_MS);
-    return ev;
-}
 
 /* Sends on va2 every 10 ms until a datagram arrives through vb2 (index
  * idx); returns the milliseconds it took. */
@@ -325,7 +272,7 @@ static void check_rejoin(const fam *f, int ssm, int all) {
     /* Two memberships per socket at most: a stranded entry would make the
      * second round's rejoin fail (ENOBUFS). */
     if (!f->v6)
-        sh("sysctl -qw net.ipv4.igmp_max_memberships=2");
+        tl_sh("sysctl -qw net.ipv4.igmp_max_memberships=2");
     assert_int_equal(mcrx_subscription_config_parse(&cfg, group, port, ssm ? f->s2 : NULL, NULL), 0);
     if (all) {
         cfg.interface_flags = MCRX_IFSET_ALL; /* vb2 is followed once ALL found it */
@@ -339,14 +286,14 @@ static void check_rejoin(const fam *f, int ssm, int all) {
     assert_true(kernel_member(f->v6, "vb2", hex));
     for (round = 0; round < 2; round++) {
         old = th_rx_ifindex("vb2");
-        sh("ip link del vb2");
-        ev = wait_event(ctx, MCRX_IFEVENT_LOST, "vb2");
+        tl_sh("ip link del vb2");
+        ev = tl_wait_event(ctx, MCRX_IFEVENT_LOST, "vb2");
         assert_int_equal(ev.interface_index, old);
         assert_int_equal(ev.subscription_id, id);
-        make_vb2();
+        tl_make_vb2();
         now = th_rx_ifindex("vb2");
         ms = th_now_ms();
-        ev = wait_event(ctx, MCRX_IFEVENT_JOINED, "vb2");
+        ev = tl_wait_event(ctx, MCRX_IFEVENT_JOINED, "vb2");
         assert_int_equal(ev.interface_index, now);
         ms = resume_ms(ctx, f, group, port, now, ms);
         fprintf(stderr, "test_ifset: IPv%d %s%s re-created vb2 (index %u -> %u): delivery resumed "
@@ -356,21 +303,21 @@ static void check_rejoin(const fam *f, int ssm, int all) {
         assert_true(kernel_member(f->v6, "vb2", hex));
     }
     /* Down and up: the same index, lost and joined again. */
-    sh("ip link set dev vb2 down");
-    ev = wait_event(ctx, MCRX_IFEVENT_LOST, "vb2");
+    tl_sh("ip link set dev vb2 down");
+    ev = tl_wait_event(ctx, MCRX_IFEVENT_LOST, "vb2");
     assert_int_equal(ev.interface_index, th_rx_ifindex("vb2"));
-    sh("ip link set dev vb2 up");
+    tl_sh("ip link set dev vb2 up");
     ms = th_now_ms();
-    wait_event(ctx, MCRX_IFEVENT_JOINED, "vb2");
+    tl_wait_event(ctx, MCRX_IFEVENT_JOINED, "vb2");
     ms = resume_ms(ctx, f, group, port, th_rx_ifindex("vb2"), ms);
     assert_true(ms <= TH_WAIT_MS);
     if (f->v6) {
         /* Below 1280 the kernel destroys IPv6 groups silently. */
-        sh("ip link set dev vb2 mtu 1200");
-        wait_event(ctx, MCRX_IFEVENT_LOST, "vb2");
-        sh("ip link set dev vb2 mtu 1500");
+        tl_sh("ip link set dev vb2 mtu 1200");
+        tl_wait_event(ctx, MCRX_IFEVENT_LOST, "vb2");
+        tl_sh("ip link set dev vb2 mtu 1500");
         ms = th_now_ms();
-        wait_event(ctx, MCRX_IFEVENT_JOINED, "vb2");
+        tl_wait_event(ctx, MCRX_IFEVENT_JOINED, "vb2");
         ms = resume_ms(ctx, f, group, port, th_rx_ifindex("vb2"), ms);
         assert_true(ms <= TH_WAIT_MS);
     }
@@ -380,16 +327,16 @@ static void check_rejoin(const fam *f, int ssm, int all) {
     expect_interfaces(ctx, id, names, 2);
     /* vb2 gone with no receive since (not looked at): the leave still
      * succeeds, and vb's membership goes. */
-    sh("ip link del vb2");
+    tl_sh("ip link del vb2");
     assert_int_equal(mcrx_context_leave_subscription(ctx, id), 0);
-    make_vb2();
+    tl_make_vb2();
     /* Removed: nothing of it is left in the kernel. */
     assert_int_equal(mcrx_context_remove_subscription(ctx, id), 0);
     assert_false(kernel_member(f->v6, "vb2", hex));
     assert_false(kernel_member(f->v6, "vb", hex));
     mcrx_context_free(ctx);
     if (!f->v6)
-        sh("sysctl -qw net.ipv4.igmp_max_memberships=20");
+        tl_sh("sysctl -qw net.ipv4.igmp_max_memberships=20");
 }
 
 static void rejoin_v4_asm(void **st) { (void)st; check_rejoin(&V4, 0, 0); }
@@ -412,7 +359,7 @@ static void all_gains(void **st) {
     id = add_set(ctx, V4.asm_g, NULL, port, NULL, 0, MCRX_IFSET_ALL);
     assert_int_equal(mcrx_context_join_subscription(ctx, id), 0);
     make_vc();
-    ev = wait_event(ctx, MCRX_IFEVENT_JOINED, "vc");
+    ev = tl_wait_event(ctx, MCRX_IFEVENT_JOINED, "vc");
     idx = th_rx_ifindex("vc");
     assert_int_equal(ev.interface_index, idx);
     s3 = th_sender(V4.s3, "vx");
@@ -433,7 +380,7 @@ static void limit_planned(void **st) {
     uint64_t id;
     (void)st;
     make_vc();
-    sh("sysctl -qw net.ipv4.igmp_max_memberships=2");
+    tl_sh("sysctl -qw net.ipv4.igmp_max_memberships=2");
     id = add_set(ctx, V4.asm_g, NULL, th_port(), names, 3, 0);
     assert_int_not_equal(mcrx_context_join_subscription(ctx, id), 0);
     assert_int_equal(mcrx_context_last_error_code(ctx), MCRX_ERROR_MEMBERSHIP_LIMIT_EXCEEDED);
@@ -442,15 +389,14 @@ static void limit_planned(void **st) {
     assert_non_null(strstr(mcrx_context_last_error(ctx), "needs 3 memberships"));
     assert_int_equal(mcrx_subscription_state(mcrx_context_get_subscription(ctx, id)),
                      MCRX_STATE_BOUND);
-    sh("sysctl -qw net.ipv4.igmp_max_memberships=3");
+    tl_sh("sysctl -qw net.ipv4.igmp_max_memberships=3");
     assert_int_equal(mcrx_context_join_subscription(ctx, id), 0);
     mcrx_context_free(ctx);
-    sh("sysctl -qw net.ipv4.igmp_max_memberships=20");
+    tl_sh("sysctl -qw net.ipv4.igmp_max_memberships=20");
     drop_vc();
 }
 
 int main(void) {
-    const char *s = getenv("MCRX_TEST_SENDER_NS");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(set_v4_asm),    cmocka_unit_test(set_v4_ssm),
         cmocka_unit_test(set_v6_asm),    cmocka_unit_test(set_v6_ssm),
@@ -461,6 +407,6 @@ int main(void) {
         cmocka_unit_test(all_gains),     cmocka_unit_test(limit_planned),
     };
     th_init();
-    snprintf(sender_ns, sizeof sender_ns, "%s", strrchr(s, '/') + 1);
+    tl_init();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

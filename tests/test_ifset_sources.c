@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "links.h"
 
 #define BURSTS 20
 #define PER 5 /* per sender per link per burst: 100 a sender a link a phase */
@@ -32,21 +33,7 @@
 
 enum { A = 1, B = 2, C = 4 };
 
-static char sender_ns[64];
 
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...) {
-    char cmd[768];
-    va_list ap;
-    int rc;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    rc = system(cmd);
-    if (rc != 0)
-        fprintf(stderr, "test_ifset_sources: '%s' exited %d\n", cmd, rc);
-    assert_int_equal(rc, 0);
-}
 
 typedef struct fam {
     int v6;
@@ -106,21 +93,7 @@ static int add_set(mcrx_context *ctx, const fam *f, uint16_t port, uint32_t mode
     return mcrx_context_add(ctx, &c, id);
 }
 
-static void wait_linklocal(const char *rx, const char *tx) {
-    sh("for i in $(seq 1 100); do ip -6 addr show dev %s scope link | grep -q fe80 && "
-       "ip -n %s -6 addr show dev %s scope link | grep -q fe80 && exit 0; sleep 0.02; done; exit 1",
-       rx, sender_ns, tx);
-}
 
-static void make_vb2(void) {
-    sh("ip link add name vb2 type veth peer name va2 netns %s", sender_ns);
-    sh("ip addr add 203.0.113.2/24 dev vb2 && ip addr add 2001:db8:2::2/64 dev vb2 nodad && "
-       "ip link set dev vb2 up");
-    sh("ip -n %s addr add 203.0.113.1/24 dev va2 && ip -n %s addr add 2001:db8:2::1/64 dev va2 "
-       "nodad && ip -n %s link set dev va2 up",
-       sender_ns, sender_ns, sender_ns);
-    wait_linklocal("vb2", "va2");
-}
 
 static void senders(const fam *f, int snd[2][3]) {
     int l, k;
@@ -257,31 +230,6 @@ static void filter_v6(void **st) { (void)st; check_filter_on_set(&V6); }
 
 /* ---- 2. the rejoin keeps the filter ---- */
 
-static mcrx_interface_event wait_event(mcrx_context *ctx, uint32_t kind, const char *ifname) {
-    mcrx_interface_event ev;
-    long long end = th_now_ms() + TH_WAIT_MS;
-    char buf[64];
-    mcrx_datagram dg;
-    while (th_now_ms() < end) {
-        int got = 0, ready = 0;
-        size_t n = 0;
-        assert_int_equal(mcrx_context_next_interface_event(ctx, &ev, &got), 0);
-        if (got && ev.kind == kind && strcmp(ev.interface_name, ifname) == 0)
-            return ev;
-        if (got && ev.kind == MCRX_IFEVENT_FAILED)
-            fail_msg("rejoin of %s failed: %s (errno %d)", ev.interface_name,
-                     mcrx_error_name(ev.error), ev.os_error);
-        if (got)
-            continue;
-        mcrx_datagram_init(&dg, buf, sizeof buf);
-        assert_int_equal(mcrx_context_recv(ctx, &dg, &n), 0);
-        if (n == 0)
-            mcrx_context_wait(ctx, 20, &ready);
-    }
-    fail_msg("no %s event for %s within %d ms", kind == MCRX_IFEVENT_LOST ? "LOST" : "JOINED",
-             ifname, TH_WAIT_MS);
-    return ev;
-}
 
 /* Lines of the kernel's source list for ifindex idx and the group with
  * source hex src (INCLUDE count 1, EXCLUDE 0), or with any source (src
@@ -325,13 +273,13 @@ static void check_rejoin_keeps_filter(const fam *f) {
     old = th_rx_ifindex("vb2");
     assert_int_equal(mcfilter_lines(f, old, f->src_hex[1]), 1);
     assert_int_equal(mcfilter_lines(f, old, NULL), 1);
-    sh("ip link del vb2");
-    ev = wait_event(ctx, MCRX_IFEVENT_LOST, "vb2");
+    tl_sh("ip link del vb2");
+    ev = tl_wait_event(ctx, MCRX_IFEVENT_LOST, "vb2");
     assert_int_equal(ev.interface_index, old);
-    make_vb2();
+    tl_make_vb2();
     now = th_rx_ifindex("vb2");
     assert_int_not_equal(now, old);
-    ev = wait_event(ctx, MCRX_IFEVENT_JOINED, "vb2");
+    ev = tl_wait_event(ctx, MCRX_IFEVENT_JOINED, "vb2");
     assert_int_equal(ev.interface_index, now);
     assert_int_equal(ev.subscription_id, id);
     /* The kernel's records: the group on the new vb2, with B only. */
@@ -420,13 +368,12 @@ static void duplicate_v4(void **st) { (void)st; check_duplicate(&V4); }
 static void duplicate_v6(void **st) { (void)st; check_duplicate(&V6); }
 
 int main(void) {
-    const char *s = getenv("MCRX_TEST_SENDER_NS");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(filter_v4),    cmocka_unit_test(filter_v6),
         cmocka_unit_test(rejoin_v4),    cmocka_unit_test(rejoin_v6),
         cmocka_unit_test(duplicate_v4), cmocka_unit_test(duplicate_v6),
     };
     th_init();
-    snprintf(sender_ns, sizeof sender_ns, "%s", strrchr(s, '/') + 1);
+    tl_init();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
