@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 
@@ -270,6 +271,92 @@ static void ssm_include_of_two(const fam *f) {
 }
 
 /*
+ * Two processes on one group:port with different filters: the parent's
+ * INCLUDE{A} and a child's EXCLUDE{A}, each its own context and socket.
+ * Each gets exactly its own sources. The child reports its tally through a
+ * pipe (no cmocka in the child: a failed assertion there would run the
+ * parent's test runner in the copy).
+ */
+static void two_processes_keep_their_own_filters(const fam *f) {
+    uint16_t port = th_port();
+    int ready[2], result[2], snd[3], k, status = 0;
+    unsigned child_from[3] = {0, 0, 0};
+    char c = 0;
+    pid_t pid;
+    tally t[1];
+    mcrx_context *ctx;
+    mcrx_subscription_config cfg;
+    mcrx_ip room[3];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(result), 0);
+    cfg = filter_config(f, f->asm_g, port, MCRX_SOURCES_EXCLUDE, A, room);
+    cfg.rcvbuf_bytes = 8u << 20; /* the whole exchange, while the child waits for a core */
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        static char arena[64][64];
+        mcrx_datagram dgs[64];
+        unsigned from[4] = {0, 0, 0, 0}, total = 0;
+        long long quiet_until;
+        uint64_t id = 0;
+        mcrx_context *cc = mcrx_context_new();
+        if (cc == NULL || mcrx_context_add(cc, &cfg, &id) != 0 ||
+            mcrx_context_join_subscription(cc, id) != 0)
+            _exit(2);
+        if (write(ready[1], "r", 1) != 1)
+            _exit(3);
+        quiet_until = th_now_ms() + 3 * TH_WAIT_MS;
+        while (th_now_ms() < quiet_until && total < 2u * PER * BURSTS + 1u) {
+            size_t got = 0, i;
+            int r = 0;
+            mcrx_datagrams_init(dgs, 64, arena, 64, NULL);
+            if (mcrx_context_recv_batch(cc, dgs, 64, &got) != 0)
+                _exit(4);
+            if (got == 0) {
+                mcrx_context_wait(cc, 100, &r);
+                continue;
+            }
+            quiet_until = th_now_ms() + TH_WAIT_MS;
+            for (i = 0; i < got; i++) {
+                int s = sender_of(f, &dgs[i].source);
+                from[s < 0 || dgs[i].len < 1 || ((const char *)dgs[i].buf)[0] != 'A' + s ? 3 : s]++;
+            }
+            total += (unsigned)got;
+        }
+        mcrx_context_free(cc);
+        _exit(write(result[1], from, sizeof from) == (ssize_t)sizeof from ? 0 : 5);
+    }
+    close(ready[1]);
+    close(result[1]);
+    assert_int_equal(read(ready[0], &c, 1), 1); /* the child has joined */
+    ctx = mcrx_context_new();
+    assert_non_null(ctx);
+    memset(t, 0, sizeof t);
+    cfg = filter_config(f, f->asm_g, port, MCRX_SOURCES_INCLUDE, A, room);
+    t[0].id = add_join(ctx, &cfg);
+    t[0].mask = A;
+    senders(f, snd);
+    exchange(ctx, f, snd, f->asm_g, port, t, 1, "parent INCLUDE{A}, child EXCLUDE{A}");
+    {
+        unsigned from[4] = {9, 9, 9, 9};
+        assert_int_equal(read(result[0], from, sizeof from), (ssize_t)sizeof from);
+        for (k = 0; k < 3; k++)
+            child_from[k] = from[k];
+        assert_int_equal(from[3], 0); /* nothing from no sender or with a wrong payload */
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    if (child_from[0] != 0 || child_from[1] != PER * BURSTS || child_from[2] != PER * BURSTS)
+        fail_msg("child EXCLUDE{A} got A %u, B %u, C %u; expected 0, %u, %u", child_from[0],
+                 child_from[1], child_from[2], PER * BURSTS, PER * BURSTS);
+    mcrx_context_free(ctx);
+    for (k = 0; k < 3; k++)
+        close(snd[k]);
+    close(ready[0]);
+    close(result[0]);
+}
+
+/*
  * The receive-side check follows a change at once: datagrams the kernel
  * queued under the old filter (ASM) and the new one refuses (EXCLUDE{C})
  * are discarded, counted as another source, never delivered.
@@ -514,6 +601,14 @@ static void v6_queued(void **s) {
     (void)s;
     queued_datagrams_follow_the_new_filter(&V6);
 }
+static void v4_two_processes(void **s) {
+    (void)s;
+    two_processes_keep_their_own_filters(&V4);
+}
+static void v6_two_processes(void **s) {
+    (void)s;
+    two_processes_keep_their_own_filters(&V6);
+}
 static void v4_limits(void **s) {
     (void)s;
     limits_are_named(&V4);
@@ -536,6 +631,7 @@ int main(void) {
         cmocka_unit_test(v4_filters),    cmocka_unit_test(v6_filters),
         cmocka_unit_test(v4_ssm_include), cmocka_unit_test(v6_ssm_include),
         cmocka_unit_test(v4_queued),     cmocka_unit_test(v6_queued),
+        cmocka_unit_test(v4_two_processes), cmocka_unit_test(v6_two_processes),
         cmocka_unit_test(v4_limits),     cmocka_unit_test(v6_limits),
         cmocka_unit_test(v4_mode_rules), cmocka_unit_test(v6_mode_rules),
     };
